@@ -1,0 +1,84 @@
+/*-------------------------------------------------------------------------
+ *
+ * administer.c
+ *	  administer_key_management(statement text): Oracle's statements,
+ *	  verbatim.
+ *
+ * Parses the statement (parser.c) and runs the same keystore operation the
+ * typed function runs.  Returns Oracle's feedback line ("keystore
+ * altered.").
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/builtins.h"
+
+#include "tde/keystore.h"
+#include "tde/parser.h"
+#include "tde/secure.h"
+#include "tde/tde.h"
+
+PG_FUNCTION_INFO_V1(tde_administer_key_management);
+
+static const char *
+run_statement(TdeStatement *stmt)
+{
+	switch (stmt->kind)
+	{
+		case TDE_STMT_CREATE_KEYSTORE:
+			tde_keystore_create(stmt->location, stmt->cred.password);
+			return "keystore created.";
+		case TDE_STMT_CREATE_AUTOLOGIN:
+			tde_keystore_create_autologin(stmt->location, stmt->cred.password,
+										  stmt->local);
+			return "keystore created.";
+		case TDE_STMT_OPEN:
+			tde_keystore_open(&stmt->cred, stmt->force_keystore);
+			return "keystore altered.";
+		case TDE_STMT_CLOSE:
+			tde_keystore_close(stmt->has_cred ? &stmt->cred : NULL);
+			return "keystore altered.";
+		case TDE_STMT_ALTER_PASSWORD:
+			tde_keystore_alter_password(stmt->cred.password, stmt->new_password,
+										stmt->with_backup, stmt->backup_id,
+										stmt->force_keystore);
+			return "keystore altered.";
+		case TDE_STMT_BACKUP:
+			(void) tde_keystore_backup(&stmt->cred, stmt->backup_id,
+									   stmt->location, stmt->force_keystore);
+			return "keystore altered.";
+		case TDE_STMT_ADD_SECRET:
+			tde_seps_change(TDE_SECRET_ADD, stmt->location, stmt->client,
+							stmt->secret, stmt->local);
+			return "keystore altered.";
+		case TDE_STMT_UPDATE_SECRET:
+			tde_seps_change(TDE_SECRET_UPDATE, stmt->location, stmt->client,
+							stmt->secret, stmt->local);
+			return "keystore altered.";
+		case TDE_STMT_DELETE_SECRET:
+			tde_seps_change(TDE_SECRET_DELETE, stmt->location, stmt->client,
+							NULL, stmt->local);
+			return "keystore altered.";
+		case TDE_STMT_UNSUPPORTED:
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("ADMINISTER KEY MANAGEMENT %s is not supported by this version of tde",
+							stmt->feature)));
+	}
+	return NULL;				/* keep compiler quiet */
+}
+
+Datum
+tde_administer_key_management(PG_FUNCTION_ARGS)
+{
+	char	   *statement = tde_secure_text_to_cstring(PG_GETARG_TEXT_PP(0));
+	TdeStatement *stmt;
+
+	tde_require_loaded();
+	tde_require_admin();
+
+	stmt = tde_parse_statement(statement);
+	PG_RETURN_TEXT_P(cstring_to_text(run_statement(stmt)));
+}

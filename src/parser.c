@@ -1,0 +1,600 @@
+/*-------------------------------------------------------------------------
+ *
+ * parser.c
+ *	  A recursive-descent parser for Oracle's ADMINISTER KEY MANAGEMENT.
+ *
+ * Lexical rules, as in Oracle: keywords are case-insensitive; the leading
+ * ADMINISTER KEY MANAGEMENT is optional here; a password is a bare word or
+ * a double-quoted string; identifiers, tags, secrets and paths are
+ * single-quoted strings (a quote inside is doubled); a trailing semicolon
+ * is allowed.  CONTAINER = {ALL | CURRENT} is accepted and has no effect:
+ * a PostgreSQL instance is one container.
+ *
+ * A syntax error names the offending word and its character position in
+ * the statement, except where the word may be a secret: a token read as a
+ * password or secret is never shown, nor is any word after the statement
+ * has begun to carry one unless it is a keyword of the grammar.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "tde/parser.h"
+#include "tde/secure.h"
+
+typedef enum TokKind
+{
+	TOK_WORD,
+	TOK_DQUOTED,
+	TOK_SQUOTED,
+	TOK_PUNCT,
+	TOK_END
+} TokKind;
+
+typedef struct Token
+{
+	TokKind		kind;
+	char	   *text;			/* secure memory: it may be a password */
+	int			pos;			/* 1-based character position */
+} Token;
+
+typedef struct Parser
+{
+	Token	   *toks;
+	int			ntoks;
+	int			cur;
+	bool		secret_seen;	/* a secret has been (or is being) read */
+} Parser;
+
+static const char *const keywords[] = {
+	"ADMINISTER", "KEY", "MANAGEMENT", "CREATE", "KEYSTORE", "IDENTIFIED",
+	"BY", "LOCAL", "AUTO_LOGIN", "FROM", "SET", "OPEN", "CLOSE", "FORCE",
+	"EXTERNAL", "STORE", "CONTAINER", "ALL", "CURRENT", "ALTER", "PASSWORD",
+	"WITH", "BACKUP", "USING", "TO", "ADD", "UPDATE", "DELETE", "SECRET",
+	"FOR", "CLIENT", "TAG", "ENCRYPTION", "USE", "EXPORT", "IMPORT",
+	"KEYS", "MERGE", "MOVE", "MIGRATE", "REVERSE", "ISOLATE", "UNITE",
+	"ALGORITHM", "INTO", NULL
+};
+
+static bool
+is_keyword(const char *w)
+{
+	const char *const *k;
+
+	for (k = keywords; *k; k++)
+		if (pg_strcasecmp(w, *k) == 0)
+			return true;
+	return false;
+}
+
+static void
+syntax_error_at(Parser *p, int tokidx, const char *expected)
+{
+	Token	   *t = &p->toks[tokidx];
+
+	if (t->kind == TOK_END)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYNTAX_ERROR),
+				 errmsg("syntax error at end of key management statement"),
+				 expected ? errdetail("Expected %s.", expected) : 0));
+	else if (p->secret_seen &&
+			 !(t->kind == TOK_WORD && is_keyword(t->text)) &&
+			 t->kind != TOK_PUNCT)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYNTAX_ERROR),
+				 errmsg("syntax error at position %d of key management statement", t->pos),
+				 errdetail("%s%sThe word is not shown because it may be a password.",
+						   expected ? "Expected " : "",
+						   expected ? psprintf("%s. ", expected) : "")));
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_SYNTAX_ERROR),
+				 errmsg("syntax error at or near \"%s\" at position %d of key management statement",
+						t->text, t->pos),
+				 expected ? errdetail("Expected %s.", expected) : 0));
+}
+
+/* ---------------------------------------------------------------------
+ * Lexer
+ * ---------------------------------------------------------------------
+ */
+
+static bool
+is_punct(char c)
+{
+	return c == ';' || c == ',' || c == '=' || c == '(' || c == ')';
+}
+
+static void
+lex(Parser *p, const char *s)
+{
+	int			max = 16;
+	const char *c = s;
+
+	p->toks = palloc(sizeof(Token) * max);
+	p->ntoks = 0;
+
+	for (;;)
+	{
+		Token	   *t;
+
+		while (*c && isspace((unsigned char) *c))
+			c++;
+		if (p->ntoks + 1 >= max)
+		{
+			max *= 2;
+			p->toks = repalloc(p->toks, sizeof(Token) * max);
+		}
+		t = &p->toks[p->ntoks++];
+		t->pos = (int) (c - s) + 1;
+		if (*c == '\0')
+		{
+			t->kind = TOK_END;
+			t->text = "";
+			return;
+		}
+		if (is_punct(*c))
+		{
+			t->kind = TOK_PUNCT;
+			t->text = pnstrdup(c, 1);
+			c++;
+			continue;
+		}
+		if (*c == '\'' || *c == '"')
+		{
+			char		q = *c++;
+			const char *start = c;
+			char	   *out;
+			int			n = 0;
+
+			/* measure, then copy straight into secure memory */
+			for (;;)
+			{
+				if (*c == '\0')
+				{
+					p->secret_seen = true;	/* the text may be a password */
+					ereport(ERROR,
+							(errcode(ERRCODE_SYNTAX_ERROR),
+							 errmsg("unterminated quoted string at position %d of key management statement",
+									t->pos)));
+				}
+				if (*c == q && c[1] == q)
+					c += 2;
+				else if (*c == q)
+					break;
+				else
+					c++;
+				n++;
+			}
+			out = tde_secure_alloc(n + 1);
+			n = 0;
+			for (c = start; !(*c == q && c[1] != q); c++)
+			{
+				out[n++] = *c;
+				if (*c == q)
+					c++;
+			}
+			out[n] = '\0';
+			c++;
+			t->kind = (q == '\'') ? TOK_SQUOTED : TOK_DQUOTED;
+			t->text = out;
+			continue;
+		}
+
+		/* a bare word: anything up to white space, a quote or punctuation */
+		{
+			const char *start = c;
+			int			n;
+
+			while (*c && !isspace((unsigned char) *c) && *c != '\'' &&
+				   *c != '"' && !is_punct(*c))
+				c++;
+			n = c - start;
+			t->text = tde_secure_alloc(n + 1);
+			memcpy(t->text, start, n);
+			t->text[n] = '\0';
+		}
+		t->kind = TOK_WORD;
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * Grammar helpers
+ * ---------------------------------------------------------------------
+ */
+
+static Token *
+peek(Parser *p)
+{
+	return &p->toks[p->cur];
+}
+
+static bool
+peek_word(Parser *p, const char *w)
+{
+	Token	   *t = peek(p);
+
+	return t->kind == TOK_WORD && pg_strcasecmp(t->text, w) == 0;
+}
+
+static bool
+accept(Parser *p, const char *w)
+{
+	if (!peek_word(p, w))
+		return false;
+	p->cur++;
+	return true;
+}
+
+static void
+expect(Parser *p, const char *w)
+{
+	if (!accept(p, w))
+		syntax_error_at(p, p->cur, psprintf("%s", w));
+}
+
+static bool
+accept_punct(Parser *p, char c)
+{
+	Token	   *t = peek(p);
+
+	if (t->kind != TOK_PUNCT || t->text[0] != c)
+		return false;
+	p->cur++;
+	return true;
+}
+
+static char *
+single_quoted(Parser *p, const char *what)
+{
+	Token	   *t = peek(p);
+
+	if (t->kind != TOK_SQUOTED)
+		syntax_error_at(p, p->cur, psprintf("%s in single quotes", what));
+	p->cur++;
+	return t->text;
+}
+
+static char *
+optional_single_quoted(Parser *p)
+{
+	Token	   *t = peek(p);
+
+	if (t->kind != TOK_SQUOTED)
+		return NULL;
+	p->cur++;
+	return t->text;
+}
+
+/* A password: a bare word or a double-quoted string. */
+static char *
+password(Parser *p)
+{
+	Token	   *t = peek(p);
+
+	p->secret_seen = true;
+	if (t->kind != TOK_WORD && t->kind != TOK_DQUOTED)
+		syntax_error_at(p, p->cur, "a password");
+	if (t->kind == TOK_WORD && t->text[0] == '\0')
+		syntax_error_at(p, p->cur, "a password");
+	p->cur++;
+	return t->text;
+}
+
+/* IDENTIFIED BY { password | EXTERNAL STORE } */
+static void
+identified_by(Parser *p, TdeStatement *stmt)
+{
+	expect(p, "IDENTIFIED");
+	expect(p, "BY");
+	stmt->has_cred = true;
+	if (peek_word(p, "EXTERNAL") &&
+		p->toks[p->cur + 1].kind == TOK_WORD &&
+		pg_strcasecmp(p->toks[p->cur + 1].text, "STORE") == 0)
+	{
+		p->cur += 2;
+		stmt->cred.external_store = true;
+		stmt->cred.password = NULL;
+	}
+	else
+		stmt->cred.password = password(p);
+}
+
+static void
+force_keystore(Parser *p, TdeStatement *stmt)
+{
+	if (accept(p, "FORCE"))
+	{
+		expect(p, "KEYSTORE");
+		stmt->force_keystore = true;
+	}
+}
+
+/* [CONTAINER = {ALL | CURRENT}] */
+static void
+container_clause(Parser *p)
+{
+	if (!accept(p, "CONTAINER"))
+		return;
+	if (!accept_punct(p, '='))
+		syntax_error_at(p, p->cur, "\"=\"");
+	if (!accept(p, "ALL") && !accept(p, "CURRENT"))
+		syntax_error_at(p, p->cur, "ALL or CURRENT");
+}
+
+/* [WITH BACKUP [USING 'id']] */
+static void
+with_backup(Parser *p, TdeStatement *stmt)
+{
+	if (!accept(p, "WITH"))
+		return;
+	expect(p, "BACKUP");
+	stmt->with_backup = true;
+	if (accept(p, "USING"))
+		stmt->backup_id = single_quoted(p, "a backup identifier");
+}
+
+static void
+end_of_statement(Parser *p)
+{
+	container_clause(p);
+	(void) accept_punct(p, ';');
+	if (peek(p)->kind != TOK_END)
+		syntax_error_at(p, p->cur, "end of statement");
+}
+
+static TdeStatement *
+unsupported(TdeStatement *stmt, const char *feature)
+{
+	stmt->kind = TDE_STMT_UNSUPPORTED;
+	stmt->feature = feature;
+	return stmt;
+}
+
+/* ---------------------------------------------------------------------
+ * Statements
+ * ---------------------------------------------------------------------
+ */
+
+/* CREATE ... */
+static TdeStatement *
+parse_create(Parser *p, TdeStatement *stmt)
+{
+	if (accept(p, "KEYSTORE"))
+	{
+		stmt->kind = TDE_STMT_CREATE_KEYSTORE;
+		stmt->location = optional_single_quoted(p);
+		identified_by(p, stmt);
+		if (stmt->cred.external_store)
+			syntax_error_at(p, p->cur - 1, "a password");
+		return stmt;
+	}
+	if (accept(p, "LOCAL"))
+	{
+		stmt->local = true;
+		if (!peek_word(p, "AUTO_LOGIN"))
+			syntax_error_at(p, p->cur, "AUTO_LOGIN");
+	}
+	if (accept(p, "AUTO_LOGIN"))
+	{
+		stmt->kind = TDE_STMT_CREATE_AUTOLOGIN;
+		expect(p, "KEYSTORE");
+		expect(p, "FROM");
+		expect(p, "KEYSTORE");
+		stmt->location = optional_single_quoted(p);
+		identified_by(p, stmt);
+		if (stmt->cred.external_store)
+			syntax_error_at(p, p->cur - 1, "a password");
+		return stmt;
+	}
+	(void) accept(p, "ENCRYPTION");
+	if (accept(p, "KEY"))
+		return unsupported(stmt, "CREATE KEY");
+	syntax_error_at(p, p->cur, "KEYSTORE, AUTO_LOGIN or KEY");
+	return NULL;
+}
+
+/* SET ... */
+static TdeStatement *
+parse_set(Parser *p, TdeStatement *stmt)
+{
+	if (accept(p, "KEYSTORE"))
+	{
+		if (accept(p, "OPEN"))
+		{
+			stmt->kind = TDE_STMT_OPEN;
+			force_keystore(p, stmt);
+			identified_by(p, stmt);
+			return stmt;
+		}
+		if (accept(p, "CLOSE"))
+		{
+			stmt->kind = TDE_STMT_CLOSE;
+			if (peek_word(p, "IDENTIFIED"))
+				identified_by(p, stmt);
+			return stmt;
+		}
+		syntax_error_at(p, p->cur, "OPEN or CLOSE");
+	}
+	if (accept(p, "TAG"))
+		return unsupported(stmt, "SET TAG");
+	(void) accept(p, "ENCRYPTION");
+	if (accept(p, "KEY"))
+		return unsupported(stmt, "SET KEY");
+	syntax_error_at(p, p->cur, "KEYSTORE, KEY or TAG");
+	return NULL;
+}
+
+/* ALTER KEYSTORE PASSWORD [FORCE KEYSTORE] IDENTIFIED BY old SET new WITH BACKUP [USING 'id'] */
+static TdeStatement *
+parse_alter(Parser *p, TdeStatement *stmt)
+{
+	expect(p, "KEYSTORE");
+	expect(p, "PASSWORD");
+	stmt->kind = TDE_STMT_ALTER_PASSWORD;
+	force_keystore(p, stmt);
+	identified_by(p, stmt);
+	if (stmt->cred.external_store)
+		syntax_error_at(p, p->cur - 1, "the keystore password");
+	expect(p, "SET");
+	stmt->new_password = password(p);
+	with_backup(p, stmt);
+	return stmt;
+}
+
+/* BACKUP KEYSTORE [USING 'id'] [FORCE KEYSTORE] IDENTIFIED BY ... [TO 'location'] */
+static TdeStatement *
+parse_backup(Parser *p, TdeStatement *stmt)
+{
+	expect(p, "KEYSTORE");
+	stmt->kind = TDE_STMT_BACKUP;
+	if (accept(p, "USING"))
+		stmt->backup_id = single_quoted(p, "a backup identifier");
+	force_keystore(p, stmt);
+	identified_by(p, stmt);
+	if (accept(p, "TO"))
+		stmt->location = single_quoted(p, "a backup location");
+	return stmt;
+}
+
+/*
+ * {ADD | UPDATE} SECRET 'secret' FOR CLIENT 'client' [USING TAG 'tag']
+ *		TO [LOCAL] AUTO_LOGIN KEYSTORE 'location'
+ * DELETE SECRET FOR CLIENT 'client' FROM [LOCAL] AUTO_LOGIN KEYSTORE 'location'
+ */
+static TdeStatement *
+parse_secret(Parser *p, TdeStatement *stmt, TdeStmtKind kind)
+{
+	stmt->kind = kind;
+	expect(p, "SECRET");
+	if (kind != TDE_STMT_DELETE_SECRET)
+	{
+		p->secret_seen = true;
+		stmt->secret = single_quoted(p, "the secret");
+	}
+	expect(p, "FOR");
+	expect(p, "CLIENT");
+	stmt->client = single_quoted(p, "a client identifier");
+	if (kind != TDE_STMT_DELETE_SECRET && accept(p, "USING"))
+	{
+		expect(p, "TAG");
+		stmt->tag = single_quoted(p, "a tag");
+	}
+	if (peek_word(p, "FORCE") || peek_word(p, "IDENTIFIED"))
+		return unsupported(stmt, kind == TDE_STMT_ADD_SECRET ? "ADD SECRET to the keystore" :
+						   kind == TDE_STMT_UPDATE_SECRET ? "UPDATE SECRET in the keystore" :
+						   "DELETE SECRET from the keystore");
+	expect(p, kind == TDE_STMT_DELETE_SECRET ? "FROM" : "TO");
+	if (accept(p, "LOCAL"))
+		stmt->local = true;
+	expect(p, "AUTO_LOGIN");
+	expect(p, "KEYSTORE");
+	stmt->location = single_quoted(p, "the external store location");
+	return stmt;
+}
+
+TdeStatement *
+tde_parse_statement(const char *text)
+{
+	Parser		p = {0};
+	TdeStatement *stmt = palloc0(sizeof(TdeStatement));
+	TdeStatement *result = NULL;
+
+	lex(&p, text);
+
+	if (accept(&p, "ADMINISTER"))
+	{
+		expect(&p, "KEY");
+		expect(&p, "MANAGEMENT");
+	}
+
+	if (accept(&p, "CREATE"))
+		result = parse_create(&p, stmt);
+	else if (accept(&p, "SET"))
+		result = parse_set(&p, stmt);
+	else if (accept(&p, "ALTER"))
+		result = parse_alter(&p, stmt);
+	else if (accept(&p, "BACKUP"))
+		result = parse_backup(&p, stmt);
+	else if (accept(&p, "ADD"))
+		result = parse_secret(&p, stmt, TDE_STMT_ADD_SECRET);
+	else if (accept(&p, "UPDATE"))
+		result = parse_secret(&p, stmt, TDE_STMT_UPDATE_SECRET);
+	else if (accept(&p, "DELETE"))
+		result = parse_secret(&p, stmt, TDE_STMT_DELETE_SECRET);
+	else if (accept(&p, "USE"))
+	{
+		(void) accept(&p, "ENCRYPTION");
+		expect(&p, "KEY");
+		result = unsupported(stmt, "USE KEY");
+	}
+	else if (accept(&p, "EXPORT"))
+	{
+		(void) accept(&p, "ENCRYPTION");
+		expect(&p, "KEYS");
+		result = unsupported(stmt, "EXPORT KEYS");
+	}
+	else if (accept(&p, "IMPORT"))
+	{
+		(void) accept(&p, "ENCRYPTION");
+		expect(&p, "KEYS");
+		result = unsupported(stmt, "IMPORT KEYS");
+	}
+	else if (accept(&p, "MERGE"))
+	{
+		expect(&p, "KEYSTORE");
+		result = unsupported(stmt, "MERGE KEYSTORE");
+	}
+	else if (accept(&p, "MOVE"))
+	{
+		(void) accept(&p, "ENCRYPTION");
+		expect(&p, "KEYS");
+		result = unsupported(stmt, "MOVE KEYS");
+	}
+	else if (accept(&p, "ISOLATE"))
+	{
+		expect(&p, "KEYSTORE");
+		result = unsupported(stmt, "ISOLATE KEYSTORE");
+	}
+	else if (accept(&p, "UNITE"))
+	{
+		expect(&p, "KEYSTORE");
+		result = unsupported(stmt, "UNITE KEYSTORE");
+	}
+	else
+		syntax_error_at(&p, p.cur, "a key management statement");
+
+	/* a later version's statement is recognised by its leading words only */
+	if (result->kind != TDE_STMT_UNSUPPORTED)
+		end_of_statement(&p);
+	return result;
+}
+
+const char *
+tde_statement_name(const TdeStatement *stmt)
+{
+	switch (stmt->kind)
+	{
+		case TDE_STMT_CREATE_KEYSTORE:
+			return "CREATE KEYSTORE";
+		case TDE_STMT_CREATE_AUTOLOGIN:
+			return stmt->local ? "CREATE LOCAL AUTO_LOGIN KEYSTORE" : "CREATE AUTO_LOGIN KEYSTORE";
+		case TDE_STMT_OPEN:
+			return "SET KEYSTORE OPEN";
+		case TDE_STMT_CLOSE:
+			return "SET KEYSTORE CLOSE";
+		case TDE_STMT_ALTER_PASSWORD:
+			return "ALTER KEYSTORE PASSWORD";
+		case TDE_STMT_BACKUP:
+			return "BACKUP KEYSTORE";
+		case TDE_STMT_ADD_SECRET:
+			return "ADD SECRET";
+		case TDE_STMT_UPDATE_SECRET:
+			return "UPDATE SECRET";
+		case TDE_STMT_DELETE_SECRET:
+			return "DELETE SECRET";
+		case TDE_STMT_UNSUPPORTED:
+			return stmt->feature;
+	}
+	return "?";
+}

@@ -1,0 +1,101 @@
+/*-------------------------------------------------------------------------
+ *
+ * tde.c
+ *	  Module load, shared memory and configuration of the tde extension.
+ *
+ * tde keeps the keystore's status instance-wide, in shared memory, so the
+ * library must be loaded through shared_preload_libraries; loading it any
+ * other way fails with an error and a hint.  The shared struct is sized in
+ * shmem_request_hook and set up in shmem_startup_hook under
+ * AddinShmemInitLock, as pg_stat_statements does.  After a restart (or a
+ * crash and reinitialisation) the struct starts zeroed: every keystore is
+ * closed, and an auto-login wallet opens again on first use.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+
+#include "tde/tde.h"
+
+PG_MODULE_MAGIC;
+
+#define TDE_LWLOCK_TRANCHE "tde"
+
+TdeSharedState *tde_shared = NULL;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+void		_PG_init(void);
+static void tde_shmem_request(void);
+static void tde_shmem_startup(void);
+
+void
+_PG_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("tde can only be loaded via shared_preload_libraries"),
+				 errhint("Add tde to the shared_preload_libraries configuration variable in postgresql.conf and restart the server.")));
+
+	tde_define_gucs();
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = tde_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = tde_shmem_startup;
+
+	tde_install_log_redaction();
+}
+
+static void
+tde_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+
+	RequestAddinShmemSpace(MAXALIGN(sizeof(TdeSharedState)));
+	RequestNamedLWLockTranche(TDE_LWLOCK_TRANCHE, 2);
+}
+
+static void
+tde_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	tde_shared = ShmemInitStruct("tde", sizeof(TdeSharedState), &found);
+	if (!found)
+	{
+		LWLockPadded *locks = GetNamedLWLockTranche(TDE_LWLOCK_TRANCHE);
+
+		memset(tde_shared, 0, sizeof(TdeSharedState));
+		tde_shared->state_lock = &locks[0].lock;
+		tde_shared->admin_lock = &locks[1].lock;
+		tde_shared->open_kind = TDE_OPEN_NONE;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * SQL functions call this first; it only fails if shared memory is missing,
+ * which _PG_init already prevents, but it keeps the invariant visible.
+ */
+void
+tde_require_loaded(void)
+{
+	if (tde_shared == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("tde must be loaded via shared_preload_libraries")));
+}

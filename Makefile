@@ -14,6 +14,12 @@ OBJS = \
 	src/parser.o \
 	src/administer.o \
 	src/keystore_sql.o \
+	src/crypto.o \
+	src/masterkey.o \
+	src/relkey.o \
+	src/rewrap_worker.o \
+	src/keys_sql.o \
+	src/data_sql.o \
 	src/views.o
 
 EXTENSION = tde
@@ -24,7 +30,7 @@ PG_CPPFLAGS = -I$(srcdir)/include
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 SHLIB_LINK = -lcrypto
 
-REGRESS = setup keystore parser external_store privileges views
+REGRESS = setup keystore parser external_store privileges views redaction autologin
 REGRESS_OPTS = --temp-config=$(CURDIR)/test/regress.conf --temp-instance=$(CURDIR)/tmp_check_regress
 
 TAP_TESTS = 1

@@ -16,17 +16,46 @@
 #include "utils/builtins.h"
 
 #include "tde/keystore.h"
+#include "tde/masterkey.h"
 #include "tde/parser.h"
 #include "tde/secure.h"
 #include "tde/tde.h"
 
 PG_FUNCTION_INFO_V1(tde_administer_key_management);
 
+static TdeKeyRequest *
+key_request(TdeStatement *stmt, bool activate)
+{
+	TdeKeyRequest *req = palloc0(sizeof(TdeKeyRequest));
+
+	req->activate = activate;
+	req->user_key = stmt->user_key;
+	req->tag = stmt->tag;
+	req->algorithm = stmt->algorithm;
+	req->force_keystore = stmt->force_keystore;
+	req->cred = &stmt->cred;
+	req->with_backup = stmt->with_backup;
+	req->backup_id = stmt->backup_id;
+	return req;
+}
+
 static const char *
 run_statement(TdeStatement *stmt)
 {
 	switch (stmt->kind)
 	{
+		case TDE_STMT_SET_KEY:
+			(void) tde_masterkey_add(key_request(stmt, true));
+			return "keystore altered.";
+		case TDE_STMT_CREATE_KEY:
+			(void) tde_masterkey_add(key_request(stmt, false));
+			return "keystore altered.";
+		case TDE_STMT_USE_KEY:
+			tde_masterkey_use(stmt->key_id, key_request(stmt, true));
+			return "keystore altered.";
+		case TDE_STMT_SET_TAG:
+			tde_masterkey_set_tag(stmt->key_id, key_request(stmt, false));
+			return "keystore altered.";
 		case TDE_STMT_CREATE_KEYSTORE:
 			tde_keystore_create(stmt->location, stmt->cred.password);
 			return "keystore created.";

@@ -31,11 +31,12 @@
 
 #include "tde/fileio.h"
 #include "tde/keystore.h"
+#include "tde/masterkey.h"
+#include "tde/relkey.h"
 #include "tde/secure.h"
 #include "tde/wallet.h"
 
 #define KEYSTORE_INFO_ENTRY "TDE.KEYSTORE"
-#define MASTERKEY_PREFIX	"TDE.MK."
 #define MAX_PASSWORD_LEN	1024
 #define MAX_BACKUP_ID_LEN	128
 
@@ -147,8 +148,8 @@ check_backup_id(const char *id)
  * ---------------------------------------------------------------------
  */
 
-static TdeOpenKind
-current_open_kind(void)
+TdeOpenKind
+tde_keystore_open_kind(void)
 {
 	TdeOpenKind kind;
 
@@ -158,30 +159,37 @@ current_open_kind(void)
 	return kind;
 }
 
-static int
-count_master_keys(const TdeWallet *w)
-{
-	int			i;
-	int			n = 0;
-
-	for (i = 0; i < w->nentries; i++)
-		if (strncmp(w->entries[i].name, MASTERKEY_PREFIX,
-					strlen(MASTERKEY_PREFIX)) == 0)
-			n++;
-	return n;
-}
-
-/* Make a wallet's contents the open keystore. */
+/*
+ * Make a wallet's contents the open keystore (w NULL and kind NONE: close).
+ * Key material is copied into shared memory; closing wipes it there.
+ */
 static void
 publish(const TdeWallet *w, TdeOpenKind kind)
 {
-	int			nkeys = w ? count_master_keys(w) : 0;
+	TdeMasterKey *keys = NULL;
+	int			nkeys = 0;
+	int			active = -1;
+	bool		fully = false;
+	int			i;
+
+	if (w != NULL)
+	{
+		keys = tde_secure_alloc(sizeof(TdeMasterKey) * TDE_MAX_MASTER_KEYS);
+		nkeys = tde_masterkeys_from_wallet(w, keys, TDE_MAX_MASTER_KEYS, &active);
+		fully = nkeys > 0;
+		for (i = 0; i < nkeys; i++)
+			fully = fully && keys[i].backed_up;
+	}
 
 	LWLockAcquire(tde_shared->state_lock, LW_EXCLUSIVE);
+	explicit_bzero(tde_shared->keys, sizeof(tde_shared->keys));
+	if (nkeys > 0)
+		memcpy(tde_shared->keys, keys, sizeof(TdeMasterKey) * nkeys);
 	tde_shared->open_kind = kind;
 	tde_shared->nmasterkeys = nkeys;
-	tde_shared->fully_backed_up = false;
-	tde_shared->generation++;
+	tde_shared->active_key = active;
+	tde_shared->fully_backed_up = fully;
+	pg_atomic_fetch_add_u64(&tde_shared->generation, 1);
 	LWLockRelease(tde_shared->state_lock);
 }
 
@@ -207,7 +215,7 @@ open_kind_of(TdeWalletKind kind)
 static void
 require_password_keystore(bool force)
 {
-	TdeOpenKind kind = current_open_kind();
+	TdeOpenKind kind = tde_keystore_open_kind();
 
 	if (kind == TDE_OPEN_PASSWORD || force)
 		return;
@@ -269,17 +277,54 @@ write_backup(const char *ewallet, const char *backup_id, const char *location)
 	else
 		dir = tde_wallet_dir();
 
-	if (backup_id)
-		name = psprintf("ewallet_%s_%s.p12", backup_timestamp(), backup_id);
-	else
-		name = psprintf("ewallet_%s.p12", backup_timestamp());
-	path = tde_join_path(dir, name);
-	if (tde_file_exists(path))
-		ereport(ERROR,
-				(errcode(ERRCODE_DUPLICATE_FILE),
-				 errmsg("backup file \"%s\" already exists", path)));
-	tde_file_copy_atomic(ewallet, path);
+	/* Names resolve to 1/100 s: wait for the next hundredth if taken. */
+	for (;;)
+	{
+		if (backup_id)
+			name = psprintf("ewallet_%s_%s.p12", backup_timestamp(), backup_id);
+		else
+			name = psprintf("ewallet_%s.p12", backup_timestamp());
+		path = tde_join_path(dir, name);
+		if (!tde_file_exists(path))
+			break;
+		pg_usleep(10000L);
+	}
+	if (ewallet != NULL)
+		tde_file_copy_atomic(ewallet, path);
 	return path;
+}
+
+/* Auto-login wallets follow the password wallet's contents. */
+static void
+refresh_autologin(const TdeWallet *w)
+{
+	char	   *cwallet = tde_join_path(tde_wallet_dir(), TDE_CWALLET_FILE);
+	TdeWallet  *old;
+	TdeWalletResult res;
+
+	res = tde_wallet_load(cwallet, true, NULL, &old);
+	if (res == TDE_WALLET_MISSING)
+		return;
+	if (res != TDE_WALLET_OK)
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_WARNING),
+				 errmsg("auto-login keystore \"%s\" was not updated", cwallet),
+				 errhint("Create it again with CREATE AUTO_LOGIN KEYSTORE.")));
+		return;
+	}
+	tde_wallet_write(cwallet, tde_wallet_copy(w, old->kind), NULL, 0);
+}
+
+static void
+require_backup_clause(bool with_backup)
+{
+	if (!with_backup)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("keystore needs to be backed up"),
+				 errdetail("ORA-46631: keystore needs to be backed up"),
+				 errhint("Add WITH BACKUP to the statement.")));
 }
 
 /* ---------------------------------------------------------------------
@@ -362,7 +407,7 @@ tde_keystore_open(const TdeCredential *cred, bool force)
 	password = tde_credential_password(cred, TDE_CLIENT_TDE_WALLET);
 
 	LWLockAcquire(tde_shared->admin_lock, LW_EXCLUSIVE);
-	kind = current_open_kind();
+	kind = tde_keystore_open_kind();
 	if (kind == TDE_OPEN_PASSWORD || (kind != TDE_OPEN_NONE && !force))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -374,6 +419,9 @@ tde_keystore_open(const TdeCredential *cred, bool force)
 	w = tde_wallet_read(ewallet, false, password);
 	publish(w, TDE_OPEN_PASSWORD);
 	LWLockRelease(tde_shared->admin_lock);
+
+	/* finish any re-wrap a crash or a closed keystore left undone */
+	tde_rewrap_launch(InvalidOid);
 }
 
 void
@@ -385,7 +433,7 @@ tde_keystore_close(const TdeCredential *cred)
 	ewallet = tde_join_path(tde_wallet_dir(), TDE_EWALLET_FILE);
 
 	LWLockAcquire(tde_shared->admin_lock, LW_EXCLUSIVE);
-	kind = current_open_kind();
+	kind = tde_keystore_open_kind();
 	if (kind == TDE_OPEN_NONE)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -422,12 +470,7 @@ tde_keystore_alter_password(const char *old_password, const char *new_password,
 
 	tde_check_password(old_password, "old keystore password");
 	tde_check_password(new_password, "new keystore password");
-	if (!with_backup)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("keystore needs to be backed up"),
-				 errdetail("ORA-46631: keystore needs to be backed up"),
-				 errhint("Add WITH BACKUP to the statement.")));
+	require_backup_clause(with_backup);
 	check_backup_id(backup_id);
 	require_password_keystore(force);
 
@@ -445,6 +488,54 @@ tde_keystore_alter_password(const char *old_password, const char *new_password,
 	LWLockRelease(tde_shared->admin_lock);
 }
 
+/*
+ * Change the password wallet: the common frame of every key operation.
+ * Checks the state and the backup clause, reads the wallet with the
+ * password, lets change() modify it, writes the backup (the file as it
+ * was) and then the new wallet, refreshes the auto-login wallet, and makes
+ * the new contents the open keystore.  If the keystore is closed (FORCE
+ * KEYSTORE), the new keys are available to this transaction only.
+ */
+void
+tde_keystore_change(const TdeCredential *cred, bool force, bool with_backup,
+					const char *backup_id, TdeWalletChange change, void *arg)
+{
+	char	   *dir = tde_wallet_dir();
+	char	   *ewallet = tde_join_path(dir, TDE_EWALLET_FILE);
+	const char *password;
+	TdeWallet  *w;
+	TdeOpenKind kind;
+	int			lockfd;
+
+	check_backup_id(backup_id);
+	require_password_keystore(force);
+	require_backup_clause(with_backup);
+	password = tde_credential_password(cred, TDE_CLIENT_TDE_WALLET);
+
+	LWLockAcquire(tde_shared->admin_lock, LW_EXCLUSIVE);
+	if (!tde_dir_exists(dir))
+		tde_wallet_report(TDE_WALLET_MISSING, ewallet, ERROR);
+	lockfd = tde_dir_lock(dir);
+
+	w = tde_wallet_read(ewallet, false, password);
+	/* the keys there now are in the backup about to be written */
+	tde_masterkeys_mark_backed_up(w);
+	change(w, arg);
+
+	(void) write_backup(ewallet, backup_id, NULL);
+	tde_wallet_write(ewallet, w, password, tde_wallet_kdf_iterations);
+	refresh_autologin(w);
+
+	kind = tde_keystore_open_kind();
+	if (kind != TDE_OPEN_NONE)
+		publish(w, kind);
+	else
+		tde_masterkey_push_temporary(w);
+
+	tde_dir_unlock(lockfd);
+	LWLockRelease(tde_shared->admin_lock);
+}
+
 char *
 tde_keystore_backup(const TdeCredential *cred, const char *backup_id,
 					const char *location, bool force)
@@ -453,6 +544,7 @@ tde_keystore_backup(const TdeCredential *cred, const char *backup_id,
 	char	   *ewallet = tde_join_path(dir, TDE_EWALLET_FILE);
 	const char *password;
 	char	   *path;
+	TdeWallet  *w;
 	int			lockfd;
 
 	check_backup_id(backup_id);
@@ -465,8 +557,14 @@ tde_keystore_backup(const TdeCredential *cred, const char *backup_id,
 	lockfd = tde_dir_lock(dir);
 
 	/* proves the password before anything is written */
-	(void) tde_wallet_read(ewallet, false, password);
-	path = write_backup(ewallet, backup_id, location);
+	w = tde_wallet_read(ewallet, false, password);
+	tde_masterkeys_mark_backed_up(w);
+	path = write_backup(NULL, backup_id, location);
+	tde_wallet_write(path, w, password, tde_wallet_kdf_iterations);
+	tde_wallet_write(ewallet, w, password, tde_wallet_kdf_iterations);
+	refresh_autologin(w);
+	if (tde_keystore_open_kind() != TDE_OPEN_NONE)
+		publish(w, tde_keystore_open_kind());
 
 	tde_dir_unlock(lockfd);
 	LWLockRelease(tde_shared->admin_lock);
@@ -486,7 +584,7 @@ tde_keystore_autoopen(int elevel)
 	TdeWalletResult res;
 	bool		opened = false;
 
-	if (current_open_kind() != TDE_OPEN_NONE)
+	if (tde_keystore_open_kind() != TDE_OPEN_NONE)
 		return true;
 	if (tde_wallet_root == NULL || tde_wallet_root[0] == '\0')
 		return false;
@@ -496,7 +594,7 @@ tde_keystore_autoopen(int elevel)
 		return false;
 
 	LWLockAcquire(tde_shared->admin_lock, LW_EXCLUSIVE);
-	if (current_open_kind() != TDE_OPEN_NONE)
+	if (tde_keystore_open_kind() != TDE_OPEN_NONE)
 		opened = true;
 	else
 	{
@@ -505,6 +603,7 @@ tde_keystore_autoopen(int elevel)
 		{
 			publish(w, open_kind_of(w->kind));
 			opened = true;
+			tde_rewrap_launch(InvalidOid);
 		}
 		else if (res != TDE_WALLET_MISSING)
 		{
@@ -522,6 +621,7 @@ tde_keystore_get_status(TdeWalletStatus *row)
 {
 	TdeOpenKind kind;
 	int			nkeys;
+	bool		has_active;
 	bool		backed_up;
 
 	memset(row, 0, sizeof(*row));
@@ -545,6 +645,7 @@ tde_keystore_get_status(TdeWalletStatus *row)
 	LWLockAcquire(tde_shared->state_lock, LW_SHARED);
 	kind = tde_shared->open_kind;
 	nkeys = tde_shared->nmasterkeys;
+	has_active = tde_shared->active_key >= 0;
 	backed_up = tde_shared->fully_backed_up;
 	LWLockRelease(tde_shared->state_lock);
 
@@ -571,9 +672,25 @@ tde_keystore_get_status(TdeWalletStatus *row)
 			break;
 	}
 	if (kind != TDE_OPEN_NONE)
-		row->status = nkeys > 0 ? "OPEN" : "OPEN_NO_MASTER_KEY";
+		row->status = has_active ? "OPEN" : "OPEN_NO_MASTER_KEY";
 	if (kind == TDE_OPEN_NONE || nkeys == 0)
 		row->fully_backed_up = "UNDEFINED";
 	else
 		row->fully_backed_up = backed_up ? "YES" : "NO";
+}
+
+/*
+ * Data operations need the keys: open the auto-login wallet if there is
+ * one, otherwise fail as Oracle does with a closed wallet.
+ */
+void
+tde_require_keystore_open(void)
+{
+	if (tde_keystore_open_kind() != TDE_OPEN_NONE || tde_keystore_autoopen(ERROR))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("keystore is not open"),
+			 errdetail("ORA-28365: wallet is not open"),
+			 errhint("Open it with ADMINISTER KEY MANAGEMENT SET KEYSTORE OPEN.")));
 }

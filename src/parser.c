@@ -356,6 +356,48 @@ unsupported(TdeStatement *stmt, const char *feature)
  * ---------------------------------------------------------------------
  */
 
+/*
+ * The tail shared by the key statements:
+ *	 [FORCE KEYSTORE] IDENTIFIED BY {password | EXTERNAL STORE}
+ *	 [WITH BACKUP [USING 'id']]
+ */
+static TdeStatement *
+key_statement_tail(Parser *p, TdeStatement *stmt)
+{
+	force_keystore(p, stmt);
+	identified_by(p, stmt);
+	if (peek_word(p, "MIGRATE") || peek_word(p, "REVERSE"))
+		return unsupported(stmt, peek_word(p, "MIGRATE") ? "SET KEY ... MIGRATE" :
+						   "SET KEY ... REVERSE MIGRATE");
+	with_backup(p, stmt);
+	return stmt;
+}
+
+/*
+ * {SET | CREATE} [ENCRYPTION] KEY ['mkid:mk' | 'mk'] [USING TAG 'tag']
+ *		[USING ALGORITHM 'alg'] <tail>
+ */
+static TdeStatement *
+parse_key(Parser *p, TdeStatement *stmt, TdeStmtKind kind)
+{
+	stmt->kind = kind;
+	if (peek(p)->kind == TOK_SQUOTED)
+	{
+		p->secret_seen = true;	/* a user-supplied key is a secret */
+		stmt->user_key = single_quoted(p, "a master key");
+	}
+	while (accept(p, "USING"))
+	{
+		if (accept(p, "TAG"))
+			stmt->tag = single_quoted(p, "a tag");
+		else if (accept(p, "ALGORITHM"))
+			stmt->algorithm = single_quoted(p, "an algorithm name");
+		else
+			syntax_error_at(p, p->cur, "TAG or ALGORITHM");
+	}
+	return key_statement_tail(p, stmt);
+}
+
 /* CREATE ... */
 static TdeStatement *
 parse_create(Parser *p, TdeStatement *stmt)
@@ -389,7 +431,7 @@ parse_create(Parser *p, TdeStatement *stmt)
 	}
 	(void) accept(p, "ENCRYPTION");
 	if (accept(p, "KEY"))
-		return unsupported(stmt, "CREATE KEY");
+		return parse_key(p, stmt, TDE_STMT_CREATE_KEY);
 	syntax_error_at(p, p->cur, "KEYSTORE, AUTO_LOGIN or KEY");
 	return NULL;
 }
@@ -417,10 +459,17 @@ parse_set(Parser *p, TdeStatement *stmt)
 		syntax_error_at(p, p->cur, "OPEN or CLOSE");
 	}
 	if (accept(p, "TAG"))
-		return unsupported(stmt, "SET TAG");
+	{
+		/* SET TAG 'tag' FOR 'key_id' <tail> */
+		stmt->kind = TDE_STMT_SET_TAG;
+		stmt->tag = single_quoted(p, "a tag");
+		expect(p, "FOR");
+		stmt->key_id = single_quoted(p, "a key identifier");
+		return key_statement_tail(p, stmt);
+	}
 	(void) accept(p, "ENCRYPTION");
 	if (accept(p, "KEY"))
-		return unsupported(stmt, "SET KEY");
+		return parse_key(p, stmt, TDE_STMT_SET_KEY);
 	syntax_error_at(p, p->cur, "KEYSTORE, KEY or TAG");
 	return NULL;
 }
@@ -524,9 +573,17 @@ tde_parse_statement(const char *text)
 		result = parse_secret(&p, stmt, TDE_STMT_DELETE_SECRET);
 	else if (accept(&p, "USE"))
 	{
+		/* USE [ENCRYPTION] KEY 'key_id' [USING TAG 'tag'] <tail> */
 		(void) accept(&p, "ENCRYPTION");
 		expect(&p, "KEY");
-		result = unsupported(stmt, "USE KEY");
+		stmt->kind = TDE_STMT_USE_KEY;
+		stmt->key_id = single_quoted(&p, "a key identifier");
+		if (accept(&p, "USING"))
+		{
+			expect(&p, "TAG");
+			stmt->tag = single_quoted(&p, "a tag");
+		}
+		result = key_statement_tail(&p, stmt);
 	}
 	else if (accept(&p, "EXPORT"))
 	{
@@ -593,6 +650,14 @@ tde_statement_name(const TdeStatement *stmt)
 			return "UPDATE SECRET";
 		case TDE_STMT_DELETE_SECRET:
 			return "DELETE SECRET";
+		case TDE_STMT_SET_KEY:
+			return "SET KEY";
+		case TDE_STMT_CREATE_KEY:
+			return "CREATE KEY";
+		case TDE_STMT_USE_KEY:
+			return "USE KEY";
+		case TDE_STMT_SET_TAG:
+			return "SET TAG";
 		case TDE_STMT_UNSUPPORTED:
 			return stmt->feature;
 	}

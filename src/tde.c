@@ -83,6 +83,8 @@ tde_shmem_startup(void)
 		tde_shared->state_lock = &locks[0].lock;
 		tde_shared->admin_lock = &locks[1].lock;
 		tde_shared->open_kind = TDE_OPEN_NONE;
+		tde_shared->active_key = -1;
+		pg_atomic_init_u64(&tde_shared->generation, 1);
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -98,4 +100,11 @@ tde_require_loaded(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("tde must be loaded via shared_preload_libraries")));
+}
+
+/* The generation of the open keys; see TdeSharedState. */
+uint64
+tde_generation(void)
+{
+	return pg_atomic_read_u64(&tde_shared->generation);
 }

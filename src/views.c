@@ -15,6 +15,9 @@
 #include "utils/builtins.h"
 
 #include "tde/keystore.h"
+#include "tde/masterkey.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
 #include "tde/tde.h"
 
 PG_FUNCTION_INFO_V1(tde_encryption_wallet);
@@ -49,4 +52,115 @@ tde_encryption_wallet(PG_FUNCTION_ARGS)
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 
 	return (Datum) 0;
+}
+
+/*
+ * v$encryption_keys: one row per master key of the open keystore, none
+ * while it is closed (as in Oracle).  Oracle's database notions map onto
+ * PostgreSQL as in doc/reference.md: the DB columns name the cluster
+ * (cluster_name, system identifier), the PDB columns the database where
+ * the statement ran.
+ */
+PG_FUNCTION_INFO_V1(tde_encryption_keys);
+
+#define ENCRYPTION_KEYS_COLS 31
+
+static void
+put_place(Datum *values, bool *nulls, int first, const TdeKeyPlace *p, bool present)
+{
+	int			i;
+
+	if (!present)
+	{
+		for (i = 0; i < 9; i++)
+			nulls[first + i] = true;
+		return;
+	}
+	values[first] = CStringGetTextDatum(p->dbname);
+	values[first + 1] = DirectFunctionCall3(numeric_in,
+											CStringGetDatum(psprintf(UINT64_FORMAT, p->dbid)),
+											ObjectIdGetDatum(InvalidOid),
+											Int32GetDatum(-1));
+	values[first + 2] = CStringGetTextDatum(p->instance_name);
+	values[first + 3] = Int32GetDatum(p->instance_number);
+	nulls[first + 4] = true;	/* INSTANCE_SERIAL: no PostgreSQL counterpart */
+	values[first + 5] = CStringGetTextDatum(p->pdbname);
+	values[first + 6] = Int64GetDatum((int64) p->pdbid);
+	values[first + 7] = Int64GetDatum((int64) p->pdbid);	/* PDBUID */
+	nulls[first + 8] = true;	/* PDBGUID */
+}
+
+Datum
+tde_encryption_keys(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TdeMasterKey *keys;
+	int			n;
+	int			i;
+
+	tde_require_loaded();
+	tde_require_monitor();
+	InitMaterializedSRF(fcinfo, 0);
+
+	/* querying the keys is a use: an auto-login wallet opens now */
+	(void) tde_keystore_autoopen(WARNING);
+
+	keys = palloc(sizeof(TdeMasterKey) * TDE_MAX_MASTER_KEYS);
+	LWLockAcquire(tde_shared->state_lock, LW_SHARED);
+	n = tde_shared->open_kind == TDE_OPEN_NONE ? 0 : tde_shared->nmasterkeys;
+	memcpy(keys, tde_shared->keys, sizeof(TdeMasterKey) * n);
+	LWLockRelease(tde_shared->state_lock);
+
+	for (i = 0; i < n; i++)
+	{
+		Datum		values[ENCRYPTION_KEYS_COLS];
+		bool		nulls[ENCRYPTION_KEYS_COLS] = {0};
+		char		key_id[TDE_KEY_ID_LEN + 1];
+		TdeMasterKey *k = &keys[i];
+
+		/* no key byte leaves this loop */
+		explicit_bzero(k->key, sizeof(k->key));
+		tde_mkid_to_key_id(k->mkid, key_id);
+		values[0] = CStringGetTextDatum(key_id);
+		values[1] = CStringGetTextDatum(k->tag);
+		nulls[1] = k->tag[0] == '\0';
+		values[2] = TimestampTzGetDatum(k->created);
+		values[3] = TimestampTzGetDatum(k->activated);
+		nulls[3] = k->activated == 0;
+		values[4] = CStringGetTextDatum(k->creator);
+		values[5] = Int64GetDatum((int64) k->creator_id);
+		values[6] = CStringGetTextDatum(k->user);
+		nulls[6] = k->user[0] == '\0';
+		values[7] = Int64GetDatum((int64) k->user_id);
+		nulls[7] = k->user_id == InvalidOid;
+		values[8] = CStringGetTextDatum("TDE");
+		values[9] = CStringGetTextDatum("SOFTWARE KEYSTORE");
+		values[10] = CStringGetTextDatum(k->origin);
+		values[11] = CStringGetTextDatum(k->backed_up ? "YES" : "NO");
+		put_place(values, nulls, 12, &k->created_at, true);
+		/* columns 12..20 creator, 21..29 activating: 9 each, see SQL */
+		put_place(values, nulls, 21, &k->activated_at, k->activated != 0);
+		values[30] = Int32GetDatum(0);
+		nulls[30] = false;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	explicit_bzero(keys, sizeof(TdeMasterKey) * TDE_MAX_MASTER_KEYS);
+	return (Datum) 0;
+}
+
+/* tde.key_id(master_key_id bytea): Oracle's KEY_ID for an MKID */
+PG_FUNCTION_INFO_V1(tde_key_id);
+
+Datum
+tde_key_id(PG_FUNCTION_ARGS)
+{
+	bytea	   *mkid = PG_GETARG_BYTEA_PP(0);
+	char		key_id[TDE_KEY_ID_LEN + 1];
+
+	if (VARSIZE_ANY_EXHDR(mkid) != TDE_MKID_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a master key id is %d bytes", TDE_MKID_LEN)));
+	tde_mkid_to_key_id((const uint8 *) VARDATA_ANY(mkid), key_id);
+	PG_RETURN_TEXT_P(cstring_to_text(key_id));
 }

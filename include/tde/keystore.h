@@ -49,6 +49,14 @@ extern char *tde_keystore_backup(const TdeCredential *cred,
 								 const char *backup_id,
 								 const char *location, bool force);
 extern bool tde_keystore_autoopen(int elevel);
+extern TdeOpenKind tde_keystore_open_kind(void);
+extern void tde_require_keystore_open(void);
+
+struct TdeWallet;
+typedef void (*TdeWalletChange) (struct TdeWallet *w, void *arg);
+extern void tde_keystore_change(const TdeCredential *cred, bool force,
+								bool with_backup, const char *backup_id,
+								TdeWalletChange change, void *arg);
 extern void tde_keystore_get_status(TdeWalletStatus *row);
 
 /* seps.c: the external password store, <wallet_root>/tde_seps/cwallet.sso */

@@ -25,6 +25,10 @@ typedef enum TdeStmtKind
 	TDE_STMT_ADD_SECRET,
 	TDE_STMT_UPDATE_SECRET,
 	TDE_STMT_DELETE_SECRET,
+	TDE_STMT_SET_KEY,
+	TDE_STMT_CREATE_KEY,
+	TDE_STMT_USE_KEY,
+	TDE_STMT_SET_TAG,
 	TDE_STMT_UNSUPPORTED		/* a statement of a later version */
 } TdeStmtKind;
 
@@ -43,6 +47,9 @@ typedef struct TdeStatement
 	char	   *secret;
 	char	   *client;
 	char	   *tag;
+	char	   *user_key;		/* SET/CREATE KEY 'mkid:mk' | 'mk' */
+	char	   *algorithm;		/* USING ALGORITHM 'alg' */
+	char	   *key_id;			/* USE KEY 'key_id', SET TAG ... FOR 'key_id' */
 } TdeStatement;
 
 extern TdeStatement *tde_parse_statement(const char *text);

@@ -14,7 +14,10 @@
 #ifndef TDE_TDE_H
 #define TDE_TDE_H
 
+#include "port/atomics.h"
 #include "storage/lwlock.h"
+
+#include "tde/masterkey.h"
 
 /* Files and directories under tde.wallet_root (Oracle's WALLET_ROOT). */
 #define TDE_WALLET_DIR		"tde"
@@ -31,23 +34,56 @@ typedef enum TdeOpenKind
 	TDE_OPEN_LOCAL_AUTOLOGIN	/* cwallet.sso bound to this host */
 } TdeOpenKind;
 
+/* Progress of re-wrapping one database's relation keys in the background */
+typedef enum TdeRewrapState
+{
+	TDE_REWRAP_PENDING,
+	TDE_REWRAP_RUNNING,
+	TDE_REWRAP_DONE,
+	TDE_REWRAP_SKIPPED,			/* the database has no tde extension */
+	TDE_REWRAP_WAITING,			/* the keystore is closed */
+	TDE_REWRAP_FAILED
+} TdeRewrapState;
+
+#define TDE_MAX_DATABASES 128
+
+typedef struct TdeRewrapProgress
+{
+	Oid			dboid;
+	TdeRewrapState state;
+	uint8		target_mkid[TDE_MKID_LEN];
+	int64		total;
+	int64		done;
+	TimestampTz started;
+	TimestampTz finished;
+	char		error[256];
+} TdeRewrapProgress;
+
 /*
  * Shared state.  state_lock guards every field and is held only briefly;
  * admin_lock serializes the operations that read, change and write keystore
  * files (they take seconds at the default KDF cost) so that two writers
- * never interleave, without blocking readers of the status.
+ * never interleave, without blocking readers of the status.  generation is
+ * an atomic counter bumped whenever the open keys change (open, close,
+ * rekey); backends compare it to drop their caches without taking a lock.
  *
- * No password is ever kept here: every operation that needs one is given it
- * and checks it against the file.
+ * Master keys of the open keystore are kept here with their metadata: key
+ * material in shared memory, as Oracle keeps it in the SGA.  No password is
+ * ever kept: every operation that needs one is given it and checks it
+ * against the file.
  */
 typedef struct TdeSharedState
 {
 	LWLock	   *state_lock;
 	LWLock	   *admin_lock;
+	pg_atomic_uint64 generation;
 	TdeOpenKind open_kind;
 	int			nmasterkeys;	/* master keys in the open keystore */
+	int			active_key;		/* index into keys, or -1 */
 	bool		fully_backed_up;	/* every master key is in a backup */
-	uint64		generation;		/* bumped whenever open keys change */
+	TdeMasterKey keys[TDE_MAX_MASTER_KEYS];
+	int			nprogress;		/* rewrap progress entries in use */
+	TdeRewrapProgress progress[TDE_MAX_DATABASES];
 } TdeSharedState;
 
 extern TdeSharedState *tde_shared;
@@ -61,6 +97,7 @@ extern void tde_define_gucs(void);
 
 /* tde.c */
 extern void tde_require_loaded(void);
+extern uint64 tde_generation(void);
 
 /* privs.c */
 extern void tde_require_admin(void);

@@ -1,0 +1,45 @@
+/*-------------------------------------------------------------------------
+ *
+ * crypto.h
+ *	  Symmetric cryptography for tde, on OpenSSL.
+ *
+ * Wrapping a relation key under a master key uses the master key's
+ * algorithm: AES-256-GCM (AES256), ARIA-256-GCM (ARIA256), or SEED-128-CBC
+ * with HMAC-SHA-256, encrypt-then-MAC (SEED128, from OpenSSL's legacy
+ * provider).  Data is always AES-256-GCM under the relation key.
+ *
+ * Cipher contexts are allocated once per backend and reused; every buffer
+ * that held a key is cleansed.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TDE_CRYPTO_H
+#define TDE_CRYPTO_H
+
+#include "tde/masterkey.h"
+
+#define TDE_GCM_IV_LEN		12
+#define TDE_GCM_TAG_LEN		16
+#define TDE_WRAP_MAX_OVERHEAD 64
+
+extern void tde_random_bytes(void *buf, int len);
+extern bool tde_algorithm_available(TdeAlgorithm alg);
+extern int	tde_key_length(TdeAlgorithm alg);
+
+/* Master-key wrapping; out must hold inlen + TDE_WRAP_MAX_OVERHEAD bytes. */
+extern int	tde_wrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
+					 const uint8 *in, int inlen, uint8 *out);
+extern bool tde_unwrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
+					   const uint8 *in, int inlen, uint8 *out, int *outlen);
+
+/* AES-256-GCM for data: out holds inlen bytes, tag TDE_GCM_TAG_LEN. */
+extern void tde_aes_gcm_encrypt(const uint8 *key, const uint8 *iv,
+								const uint8 *aad, int aadlen,
+								const uint8 *in, int inlen,
+								uint8 *out, uint8 *tag);
+extern bool tde_aes_gcm_decrypt(const uint8 *key, const uint8 *iv,
+								const uint8 *aad, int aadlen,
+								const uint8 *in, int inlen,
+								const uint8 *tag, uint8 *out);
+
+#endif							/* TDE_CRYPTO_H */

@@ -1,0 +1,100 @@
+/*-------------------------------------------------------------------------
+ *
+ * masterkey.h
+ *	  Master encryption keys (MEKs): records, identifiers, lifecycle.
+ *
+ * A master key is named by its 16-byte MKID; its KEY_ID, as Oracle shows
+ * it, is base64(0x01 || MKID || 22 zero bytes): 52 characters.  Each key is
+ * one wallet entry "TDE.MK.<hex mkid>"; the active key's MKID is the entry
+ * "TDE.ACTIVE".  While the keystore is open every key is also in shared
+ * memory (tde_shared->keys) with its metadata, so that v$encryption_keys
+ * and unwrapping need no password.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TDE_MASTERKEY_H
+#define TDE_MASTERKEY_H
+
+#include "datatype/timestamp.h"
+
+#define TDE_MKID_LEN		16
+#define TDE_MAX_KEY_LEN		32
+#define TDE_KEY_ID_LEN		52	/* base64 of 39 bytes */
+#define TDE_TAG_MAX			256 /* bytes, with the terminator */
+#define TDE_META_NAME_MAX	64
+#define TDE_MAX_MASTER_KEYS 512
+
+typedef enum TdeAlgorithm
+{
+	TDE_ALG_AES256,
+	TDE_ALG_ARIA256,
+	TDE_ALG_SEED128,
+	TDE_ALG_GOST256
+} TdeAlgorithm;
+
+/* Where a key was created or activated (Oracle's CREATOR_* / ACTIVATING_*) */
+typedef struct TdeKeyPlace
+{
+	char		dbname[TDE_META_NAME_MAX];	/* cluster_name, or "postgres" */
+	uint64		dbid;			/* the cluster's system identifier */
+	char		instance_name[TDE_META_NAME_MAX];
+	int32		instance_number;
+	char		pdbname[TDE_META_NAME_MAX]; /* the PostgreSQL database */
+	Oid			pdbid;
+} TdeKeyPlace;
+
+typedef struct TdeMasterKey
+{
+	uint8		mkid[TDE_MKID_LEN];
+	uint8		key[TDE_MAX_KEY_LEN];
+	int32		keylen;
+	TdeAlgorithm algorithm;
+	char		tag[TDE_TAG_MAX];
+	TimestampTz created;
+	TimestampTz activated;		/* 0: never activated */
+	char		creator[TDE_META_NAME_MAX];
+	Oid			creator_id;
+	char		user[TDE_META_NAME_MAX];	/* who last activated it */
+	Oid			user_id;
+	char		origin[16];		/* LOCAL, IMPORTED */
+	bool		backed_up;
+	TdeKeyPlace created_at;
+	TdeKeyPlace activated_at;
+} TdeMasterKey;
+
+/* Identifiers */
+extern void tde_mkid_to_key_id(const uint8 *mkid, char *out);
+extern bool tde_key_id_to_mkid(const char *key_id, uint8 *mkid);
+extern const char *tde_algorithm_name(TdeAlgorithm alg);
+
+/* Wallet <-> records (the wallet type is opaque here) */
+struct TdeWallet;
+extern int	tde_masterkeys_from_wallet(const struct TdeWallet *w, TdeMasterKey *keys,
+									   int maxkeys, int *active);
+extern void tde_masterkey_store(struct TdeWallet *w, const TdeMasterKey *mk);
+extern void tde_masterkeys_mark_backed_up(struct TdeWallet *w);
+
+/* Lookups of the open keystore, backend-local copies (no lock per call) */
+extern bool tde_masterkey_find(const uint8 *mkid, TdeMasterKey *out);
+extern bool tde_masterkey_active(TdeMasterKey *out);
+extern void tde_masterkey_push_temporary(const struct TdeWallet *w);
+extern void tde_masterkey_pop_temporary(void);
+
+/* Lifecycle: SET KEY, CREATE KEY, USE KEY, SET TAG */
+typedef struct TdeKeyRequest
+{
+	bool		activate;		/* SET (true) or CREATE (false) */
+	const char *user_key;		/* 'mkid:mk' or 'mk', secure memory */
+	const char *tag;
+	const char *algorithm;
+	bool		force_keystore;
+	const void *cred;			/* const TdeCredential * */
+	bool		with_backup;
+	const char *backup_id;
+} TdeKeyRequest;
+
+extern char *tde_masterkey_add(const TdeKeyRequest *req);
+extern void tde_masterkey_use(const char *key_id, const TdeKeyRequest *req);
+extern void tde_masterkey_set_tag(const char *key_id, const TdeKeyRequest *req);
+
+#endif							/* TDE_MASTERKEY_H */

@@ -1,0 +1,35 @@
+/*-------------------------------------------------------------------------
+ *
+ * relkey.h
+ *	  Relation keys: per-relation data keys, wrapped by the master key in
+ *	  the table tde.relation_key of each database, and cached unwrapped
+ *	  per backend.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TDE_RELKEY_H
+#define TDE_RELKEY_H
+
+#define TDE_RELKEY_ID_LEN	16	/* a uuid */
+#define TDE_RELKEY_LEN		32	/* AES-256 */
+
+typedef struct TdeRelKey
+{
+	uint8		key_id[TDE_RELKEY_ID_LEN];	/* hash key, with version */
+	int32		version;
+	Oid			relid;
+	uint8		key[TDE_RELKEY_LEN];
+} TdeRelKey;
+
+extern const TdeRelKey *tde_relkey_for_encrypt(Oid relid);
+extern const TdeRelKey *tde_relkey_for_decrypt(Oid relid, const uint8 *key_id,
+											   int32 version);
+extern int32 tde_relkey_rotate(Oid relid);
+extern void tde_relkey_lock_for_rekey(void);
+extern int64 tde_relkey_rewrap_database(void);
+extern int64 tde_relkey_rewrap_batch(int limit, int64 *remaining);
+
+/* rewrap_worker.c */
+extern void tde_rewrap_launch(Oid exclude_db);
+
+#endif							/* TDE_RELKEY_H */

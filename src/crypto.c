@@ -1,0 +1,280 @@
+/*-------------------------------------------------------------------------
+ *
+ * crypto.c
+ *	  Symmetric cryptography for tde, on OpenSSL.  See crypto.h.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/provider.h>
+#include <openssl/rand.h>
+
+#include "tde/crypto.h"
+
+#define SEED_BLOCK	16
+#define HMAC_LEN	32
+
+/* Per-backend cipher contexts, created on first use. */
+static EVP_CIPHER_CTX *gcm_ctx = NULL;
+static EVP_CIPHER *aes_gcm = NULL;
+static EVP_CIPHER *aria_gcm = NULL;
+static EVP_CIPHER *seed_cbc = NULL;
+static bool legacy_tried = false;
+
+static void
+crypto_error(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+			 errmsg("OpenSSL failure: %s", what)));
+}
+
+void
+tde_random_bytes(void *buf, int len)
+{
+	if (RAND_bytes(buf, len) != 1)
+		crypto_error("could not generate random bytes");
+}
+
+static EVP_CIPHER_CTX *
+get_ctx(void)
+{
+	if (gcm_ctx == NULL)
+	{
+		gcm_ctx = EVP_CIPHER_CTX_new();
+		if (gcm_ctx == NULL)
+			crypto_error("could not allocate a cipher context");
+	}
+	return gcm_ctx;
+}
+
+static EVP_CIPHER *
+fetch_cipher(TdeAlgorithm alg)
+{
+	switch (alg)
+	{
+		case TDE_ALG_AES256:
+			if (aes_gcm == NULL)
+				aes_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+			return aes_gcm;
+		case TDE_ALG_ARIA256:
+			if (aria_gcm == NULL)
+				aria_gcm = EVP_CIPHER_fetch(NULL, "ARIA-256-GCM", NULL);
+			return aria_gcm;
+		case TDE_ALG_SEED128:
+			if (seed_cbc == NULL && !legacy_tried)
+			{
+				/* SEED lives in the legacy provider; keep default loaded */
+				legacy_tried = true;
+				(void) OSSL_PROVIDER_load(NULL, "default");
+				(void) OSSL_PROVIDER_load(NULL, "legacy");
+				seed_cbc = EVP_CIPHER_fetch(NULL, "SEED-CBC", NULL);
+			}
+			return seed_cbc;
+		case TDE_ALG_GOST256:
+			return NULL;
+	}
+	return NULL;
+}
+
+bool
+tde_algorithm_available(TdeAlgorithm alg)
+{
+	return fetch_cipher(alg) != NULL;
+}
+
+int
+tde_key_length(TdeAlgorithm alg)
+{
+	return alg == TDE_ALG_SEED128 ? 16 : 32;
+}
+
+/* ---------------------------------------------------------------------
+ * GCM (AES or ARIA)
+ * ---------------------------------------------------------------------
+ */
+
+static bool
+gcm_encrypt(EVP_CIPHER *cipher, const uint8 *key, const uint8 *iv,
+			const uint8 *aad, int aadlen, const uint8 *in, int inlen,
+			uint8 *out, uint8 *tag)
+{
+	EVP_CIPHER_CTX *ctx = get_ctx();
+	int			len;
+
+	if (!EVP_EncryptInit_ex(ctx, cipher, NULL, key, iv))
+		return false;
+	if (aadlen > 0 && !EVP_EncryptUpdate(ctx, NULL, &len, aad, aadlen))
+		return false;
+	if (inlen > 0 && !EVP_EncryptUpdate(ctx, out, &len, in, inlen))
+		return false;
+	if (!EVP_EncryptFinal_ex(ctx, out + inlen, &len))
+		return false;
+	return EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TDE_GCM_TAG_LEN, tag) == 1;
+}
+
+static bool
+gcm_decrypt(EVP_CIPHER *cipher, const uint8 *key, const uint8 *iv,
+			const uint8 *aad, int aadlen, const uint8 *in, int inlen,
+			const uint8 *tag, uint8 *out)
+{
+	EVP_CIPHER_CTX *ctx = get_ctx();
+	int			len;
+
+	if (!EVP_DecryptInit_ex(ctx, cipher, NULL, key, iv))
+		return false;
+	if (aadlen > 0 && !EVP_DecryptUpdate(ctx, NULL, &len, aad, aadlen))
+		return false;
+	if (inlen > 0 && !EVP_DecryptUpdate(ctx, out, &len, in, inlen))
+		return false;
+	if (!EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TDE_GCM_TAG_LEN, (void *) tag))
+		return false;
+	return EVP_DecryptFinal_ex(ctx, out + inlen, &len) == 1;
+}
+
+void
+tde_aes_gcm_encrypt(const uint8 *key, const uint8 *iv, const uint8 *aad,
+					int aadlen, const uint8 *in, int inlen, uint8 *out,
+					uint8 *tag)
+{
+	EVP_CIPHER *cipher = fetch_cipher(TDE_ALG_AES256);
+
+	if (cipher == NULL || !gcm_encrypt(cipher, key, iv, aad, aadlen, in, inlen, out, tag))
+		crypto_error("AES-256-GCM encryption failed");
+}
+
+bool
+tde_aes_gcm_decrypt(const uint8 *key, const uint8 *iv, const uint8 *aad,
+					int aadlen, const uint8 *in, int inlen, const uint8 *tag,
+					uint8 *out)
+{
+	EVP_CIPHER *cipher = fetch_cipher(TDE_ALG_AES256);
+
+	if (cipher == NULL)
+		crypto_error("AES-256-GCM is not available");
+	return gcm_decrypt(cipher, key, iv, aad, aadlen, in, inlen, tag, out);
+}
+
+/* ---------------------------------------------------------------------
+ * SEED-128-CBC + HMAC-SHA-256 (encrypt-then-MAC)
+ * ---------------------------------------------------------------------
+ */
+
+/* The MAC key is derived from the master key, never the key itself. */
+static void
+seed_mac(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
+		 const uint8 *data, int datalen, uint8 *mac)
+{
+	uint8		mackey[HMAC_LEN];
+	unsigned int klen = HMAC_LEN;
+	unsigned int maclen = HMAC_LEN;
+	uint8	   *buf = palloc(aadlen + datalen);
+	bool		ok;
+
+	memcpy(buf, aad, aadlen);
+	memcpy(buf + aadlen, data, datalen);
+	ok = HMAC(EVP_sha256(), mk->key, mk->keylen,
+			  (const uint8 *) "tde seed128 mac key", 19, mackey, &klen) != NULL &&
+		HMAC(EVP_sha256(), mackey, HMAC_LEN, buf, aadlen + datalen,
+			 mac, &maclen) != NULL;
+	OPENSSL_cleanse(mackey, sizeof(mackey));
+	pfree(buf);
+	if (!ok)
+		crypto_error("HMAC failed");
+}
+
+static int
+seed_wrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
+		  const uint8 *in, int inlen, uint8 *out)
+{
+	EVP_CIPHER_CTX *ctx = get_ctx();
+	int			len1,
+				len2;
+
+	tde_random_bytes(out, SEED_BLOCK);
+	if (!EVP_EncryptInit_ex(ctx, fetch_cipher(TDE_ALG_SEED128), NULL, mk->key, out) ||
+		!EVP_EncryptUpdate(ctx, out + SEED_BLOCK, &len1, in, inlen) ||
+		!EVP_EncryptFinal_ex(ctx, out + SEED_BLOCK + len1, &len2))
+		crypto_error("SEED encryption failed");
+	seed_mac(mk, aad, aadlen, out, SEED_BLOCK + len1 + len2,
+			 out + SEED_BLOCK + len1 + len2);
+	return SEED_BLOCK + len1 + len2 + HMAC_LEN;
+}
+
+static bool
+seed_unwrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
+			const uint8 *in, int inlen, uint8 *out, int *outlen)
+{
+	EVP_CIPHER_CTX *ctx = get_ctx();
+	uint8		mac[HMAC_LEN];
+	int			ctlen = inlen - SEED_BLOCK - HMAC_LEN;
+	int			len1,
+				len2;
+
+	if (ctlen <= 0 || ctlen % SEED_BLOCK != 0)
+		return false;
+	seed_mac(mk, aad, aadlen, in, SEED_BLOCK + ctlen, mac);
+	if (CRYPTO_memcmp(mac, in + SEED_BLOCK + ctlen, HMAC_LEN) != 0)
+		return false;
+	if (!EVP_DecryptInit_ex(ctx, fetch_cipher(TDE_ALG_SEED128), NULL, mk->key, in) ||
+		!EVP_DecryptUpdate(ctx, out, &len1, in + SEED_BLOCK, ctlen) ||
+		!EVP_DecryptFinal_ex(ctx, out + len1, &len2))
+		return false;
+	*outlen = len1 + len2;
+	return true;
+}
+
+/* ---------------------------------------------------------------------
+ * Wrapping under a master key
+ * ---------------------------------------------------------------------
+ */
+
+int
+tde_wrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
+		 const uint8 *in, int inlen, uint8 *out)
+{
+	EVP_CIPHER *cipher = fetch_cipher(mk->algorithm);
+
+	if (cipher == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("master key algorithm %s is not available on this platform",
+						tde_algorithm_name(mk->algorithm))));
+	if (mk->algorithm == TDE_ALG_SEED128)
+		return seed_wrap(mk, aad, aadlen, in, inlen, out);
+
+	tde_random_bytes(out, TDE_GCM_IV_LEN);
+	if (!gcm_encrypt(cipher, mk->key, out, aad, aadlen, in, inlen,
+					 out + TDE_GCM_IV_LEN, out + TDE_GCM_IV_LEN + inlen))
+		crypto_error("key wrapping failed");
+	return TDE_GCM_IV_LEN + inlen + TDE_GCM_TAG_LEN;
+}
+
+bool
+tde_unwrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
+		   const uint8 *in, int inlen, uint8 *out, int *outlen)
+{
+	EVP_CIPHER *cipher = fetch_cipher(mk->algorithm);
+	int			ctlen = inlen - TDE_GCM_IV_LEN - TDE_GCM_TAG_LEN;
+
+	if (cipher == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("master key algorithm %s is not available on this platform",
+						tde_algorithm_name(mk->algorithm))));
+	if (mk->algorithm == TDE_ALG_SEED128)
+		return seed_unwrap(mk, aad, aadlen, in, inlen, out, outlen);
+	if (ctlen <= 0)
+		return false;
+	if (!gcm_decrypt(cipher, mk->key, in, aad, aadlen, in + TDE_GCM_IV_LEN,
+					 ctlen, in + TDE_GCM_IV_LEN + ctlen, out))
+	{
+		OPENSSL_cleanse(out, ctlen);
+		return false;
+	}
+	*outlen = ctlen;
+	return true;
+}

@@ -1,0 +1,193 @@
+/*-------------------------------------------------------------------------
+ *
+ * data_sql.c
+ *	  tde.encrypt and tde.decrypt: data under a relation key.
+ *
+ * A ciphertext is a header followed by AES-256-GCM output:
+ *
+ *	 offset  size  field
+ *	 0		 1	   format (1)
+ *	 1		 16    relation key id
+ *	 17		 4	   relation key version, big-endian
+ *	 21		 12    nonce (random)
+ *	 33		 n	   ciphertext
+ *	 33+n	 16    GCM tag
+ *
+ * The header (with the nonce) is the associated data, so a ciphertext can
+ * not be moved to another key or version.  Decryption takes the key and
+ * version the header names, so ciphertexts under every version of a
+ * relation key decrypt while a relation is being re-keyed.
+ *
+ * Privileges: besides EXECUTE on the function, encrypting needs INSERT or
+ * UPDATE on the relation and decrypting needs SELECT on it, checked here.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "port/pg_bswap.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+#include "tde/crypto.h"
+#include "tde/relkey.h"
+#include "tde/tde.h"
+
+#define CT_FORMAT		1
+#define CT_HEADER_LEN	(1 + TDE_RELKEY_ID_LEN + 4 + TDE_GCM_IV_LEN)
+#define CT_OVERHEAD		(CT_HEADER_LEN + TDE_GCM_TAG_LEN)
+
+PG_FUNCTION_INFO_V1(tde_encrypt);
+PG_FUNCTION_INFO_V1(tde_decrypt);
+PG_FUNCTION_INFO_V1(tde_encrypt_text);
+PG_FUNCTION_INFO_V1(tde_decrypt_text);
+PG_FUNCTION_INFO_V1(tde_rotate_relation_key);
+
+static void
+check_relation_access(Oid relid, AclMode mode, const char *what)
+{
+	char	   *name;
+
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	if (pg_class_aclmask(relid, GetUserId(), mode, ACLMASK_ANY) != 0)
+		return;
+	name = get_rel_name(relid);
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to %s data of relation %s", what,
+					name ? name : "?")));
+}
+
+static bytea *
+encrypt_bytes(Oid relid, const char *data, int len)
+{
+	const TdeRelKey *k;
+	bytea	   *out;
+	uint8	   *p;
+	uint32		v;
+
+	tde_require_loaded();
+	check_relation_access(relid, ACL_INSERT | ACL_UPDATE, "encrypt");
+	k = tde_relkey_for_encrypt(relid);
+
+	out = palloc(VARHDRSZ + CT_OVERHEAD + len);
+	SET_VARSIZE(out, VARHDRSZ + CT_OVERHEAD + len);
+	p = (uint8 *) VARDATA(out);
+	p[0] = CT_FORMAT;
+	memcpy(p + 1, k->key_id, TDE_RELKEY_ID_LEN);
+	v = pg_hton32((uint32) k->version);
+	memcpy(p + 1 + TDE_RELKEY_ID_LEN, &v, 4);
+	tde_random_bytes(p + 1 + TDE_RELKEY_ID_LEN + 4, TDE_GCM_IV_LEN);
+	tde_aes_gcm_encrypt(k->key, p + 1 + TDE_RELKEY_ID_LEN + 4, p, CT_HEADER_LEN,
+						(const uint8 *) data, len, p + CT_HEADER_LEN,
+						p + CT_HEADER_LEN + len);
+	return out;
+}
+
+/* Returns palloc'd plaintext of *len bytes. */
+static char *
+decrypt_bytes(Oid relid, const bytea *ct, int *len)
+{
+	const uint8 *p = (const uint8 *) VARDATA_ANY(ct);
+	int			ctlen = VARSIZE_ANY_EXHDR(ct);
+	const TdeRelKey *k;
+	uint32		v;
+	char	   *out;
+
+	tde_require_loaded();
+	check_relation_access(relid, ACL_SELECT, "decrypt");
+	if (ctlen < CT_OVERHEAD || p[0] != CT_FORMAT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("value is not a tde ciphertext"),
+				 errdetail("A tde ciphertext is at least %d bytes and starts with format byte %d.",
+						   CT_OVERHEAD, CT_FORMAT)));
+	memcpy(&v, p + 1 + TDE_RELKEY_ID_LEN, 4);
+	k = tde_relkey_for_decrypt(relid, p + 1, (int32) pg_ntoh32(v));
+
+	*len = ctlen - CT_OVERHEAD;
+	out = palloc(*len + 1);
+	if (!tde_aes_gcm_decrypt(k->key, p + 1 + TDE_RELKEY_ID_LEN + 4, p, CT_HEADER_LEN,
+							 p + CT_HEADER_LEN, *len, p + CT_HEADER_LEN + *len,
+							 (uint8 *) out))
+	{
+		explicit_bzero(out, *len);
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("ciphertext failed authentication"),
+				 errdetail("The value was altered after it was encrypted.")));
+	}
+	out[*len] = '\0';
+	return out;
+}
+
+/* tde.encrypt(relation regclass, data bytea) returns bytea */
+Datum
+tde_encrypt(PG_FUNCTION_ARGS)
+{
+	bytea	   *data = PG_GETARG_BYTEA_PP(1);
+
+	PG_RETURN_BYTEA_P(encrypt_bytes(PG_GETARG_OID(0), VARDATA_ANY(data),
+									VARSIZE_ANY_EXHDR(data)));
+}
+
+/* tde.decrypt(relation regclass, data bytea) returns bytea */
+Datum
+tde_decrypt(PG_FUNCTION_ARGS)
+{
+	int			len;
+	char	   *plain = decrypt_bytes(PG_GETARG_OID(0), PG_GETARG_BYTEA_PP(1), &len);
+	bytea	   *out = palloc(VARHDRSZ + len);
+
+	SET_VARSIZE(out, VARHDRSZ + len);
+	memcpy(VARDATA(out), plain, len);
+	explicit_bzero(plain, len);
+	pfree(plain);
+	PG_RETURN_BYTEA_P(out);
+}
+
+/* tde.encrypt(relation regclass, data text) returns bytea */
+Datum
+tde_encrypt_text(PG_FUNCTION_ARGS)
+{
+	text	   *data = PG_GETARG_TEXT_PP(1);
+
+	PG_RETURN_BYTEA_P(encrypt_bytes(PG_GETARG_OID(0), VARDATA_ANY(data),
+									VARSIZE_ANY_EXHDR(data)));
+}
+
+/* tde.decrypt_text(relation regclass, data bytea) returns text */
+Datum
+tde_decrypt_text(PG_FUNCTION_ARGS)
+{
+	int			len;
+	char	   *plain = decrypt_bytes(PG_GETARG_OID(0), PG_GETARG_BYTEA_PP(1), &len);
+	text	   *out;
+
+	(void) pg_verifymbstr(plain, len, false);
+	out = cstring_to_text_with_len(plain, len);
+	explicit_bzero(plain, len);
+	pfree(plain);
+	PG_RETURN_TEXT_P(out);
+}
+
+/* tde.rotate_relation_key(relation regclass) returns integer */
+Datum
+tde_rotate_relation_key(PG_FUNCTION_ARGS)
+{
+	tde_require_loaded();
+	tde_require_admin();
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(PG_GETARG_OID(0))))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", PG_GETARG_OID(0))));
+	PG_RETURN_INT32(tde_relkey_rotate(PG_GETARG_OID(0)));
+}

@@ -1,0 +1,116 @@
+/*-------------------------------------------------------------------------
+ *
+ * keys_sql.c
+ *	  Typed SQL functions for master keys: set_key, create_key, use_key,
+ *	  set_tag.
+ *
+ * Each unpacks its named arguments, checks privileges and runs what the
+ * matching ADMINISTER KEY MANAGEMENT statement runs.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/builtins.h"
+
+#include "tde/keystore.h"
+#include "tde/masterkey.h"
+#include "tde/secure.h"
+#include "tde/tde.h"
+
+PG_FUNCTION_INFO_V1(tde_set_key_sql);
+PG_FUNCTION_INFO_V1(tde_create_key_sql);
+PG_FUNCTION_INFO_V1(tde_use_key_sql);
+PG_FUNCTION_INFO_V1(tde_set_tag_sql);
+
+static char *
+opt_text(FunctionCallInfo fcinfo, int n)
+{
+	return PG_ARGISNULL(n) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(n));
+}
+
+static bool
+opt_bool(FunctionCallInfo fcinfo, int n)
+{
+	return PG_ARGISNULL(n) ? false : PG_GETARG_BOOL(n);
+}
+
+/*
+ * The trailing arguments every key function shares, from position first:
+ * password, external_store, force_keystore, with_backup, backup_identifier.
+ */
+static void
+common_args(FunctionCallInfo fcinfo, int first, TdeKeyRequest *req)
+{
+	TdeCredential *cred = palloc0(sizeof(TdeCredential));
+	bool		has_password = !PG_ARGISNULL(first);
+
+	cred->external_store = opt_bool(fcinfo, first + 1);
+	if (has_password == cred->external_store)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("give either password or external_store => true")));
+	if (has_password)
+		cred->password = tde_secure_text_to_cstring(PG_GETARG_TEXT_PP(first));
+	req->cred = cred;
+	req->force_keystore = opt_bool(fcinfo, first + 2);
+	req->with_backup = opt_bool(fcinfo, first + 3);
+	req->backup_id = opt_text(fcinfo, first + 4);
+}
+
+/* (key, tag, algorithm, password, external_store, force_keystore, with_backup, backup_identifier) */
+static Datum
+add_key(FunctionCallInfo fcinfo, bool activate)
+{
+	TdeKeyRequest req = {0};
+
+	tde_require_loaded();
+	tde_require_admin();
+	req.activate = activate;
+	req.user_key = PG_ARGISNULL(0) ? NULL :
+		tde_secure_text_to_cstring(PG_GETARG_TEXT_PP(0));
+	req.tag = opt_text(fcinfo, 1);
+	req.algorithm = opt_text(fcinfo, 2);
+	common_args(fcinfo, 3, &req);
+	PG_RETURN_TEXT_P(cstring_to_text(tde_masterkey_add(&req)));
+}
+
+Datum
+tde_set_key_sql(PG_FUNCTION_ARGS)
+{
+	return add_key(fcinfo, true);
+}
+
+Datum
+tde_create_key_sql(PG_FUNCTION_ARGS)
+{
+	return add_key(fcinfo, false);
+}
+
+/* (key_id, tag, password, external_store, force_keystore, with_backup, backup_identifier) */
+Datum
+tde_use_key_sql(PG_FUNCTION_ARGS)
+{
+	TdeKeyRequest req = {0};
+
+	tde_require_loaded();
+	tde_require_admin();
+	req.tag = opt_text(fcinfo, 1);
+	common_args(fcinfo, 2, &req);
+	tde_masterkey_use(opt_text(fcinfo, 0), &req);
+	PG_RETURN_VOID();
+}
+
+Datum
+tde_set_tag_sql(PG_FUNCTION_ARGS)
+{
+	TdeKeyRequest req = {0};
+
+	tde_require_loaded();
+	tde_require_admin();
+	req.tag = opt_text(fcinfo, 1);
+	common_args(fcinfo, 2, &req);
+	tde_masterkey_set_tag(opt_text(fcinfo, 0), &req);
+	PG_RETURN_VOID();
+}

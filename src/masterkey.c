@@ -1,0 +1,765 @@
+/*-------------------------------------------------------------------------
+ *
+ * masterkey.c
+ *	  Master encryption keys: records in the wallet, identifiers, lookups
+ *	  and the lifecycle (SET KEY, CREATE KEY, USE KEY, SET TAG).
+ *
+ * A key record is a wallet entry "TDE.MK.<hex mkid>" holding "name=value"
+ * lines (values escaped: \\ and \n).  The active key's MKID is the entry
+ * "TDE.ACTIVE".  Keys are never removed by any operation here: old keys
+ * must unwrap what they wrapped, in old backups and in rows not yet
+ * re-wrapped.
+ *
+ * Lookups go first to the keys of a wallet read for this one operation
+ * (FORCE KEYSTORE on a closed keystore: Oracle "temporarily opens" it),
+ * then to the open keystore in shared memory.  The temporary keys live in
+ * the transaction's memory and are wiped when it ends.
+ *
+ * Activating a key (SET KEY, USE KEY) locks tde.relation_key against new
+ * relation keys before it switches the active key, re-wraps every relation
+ * key of the current database in the statement's transaction, and starts
+ * background workers for the other databases.  The wallet is written, and
+ * fsync'd, before any row names the new key, so at every instant every row
+ * names a key the wallet holds.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "commands/dbcommands.h"
+#include "common/base64.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "tde/crypto.h"
+#include "tde/keystore.h"
+#include "tde/masterkey.h"
+#include "tde/relkey.h"
+#include "tde/secure.h"
+#include "tde/tde.h"
+#include "tde/wallet.h"
+
+#define MK_PREFIX		"TDE.MK."
+#define ACTIVE_ENTRY	"TDE.ACTIVE"
+
+/* ---------------------------------------------------------------------
+ * Identifiers and names
+ * ---------------------------------------------------------------------
+ */
+
+/* KEY_ID = base64(0x01 || MKID || 22 zero bytes), 52 characters */
+void
+tde_mkid_to_key_id(const uint8 *mkid, char *out)
+{
+	char		raw[39] = {0};
+	int			n;
+
+	raw[0] = 0x01;
+	memcpy(raw + 1, mkid, TDE_MKID_LEN);
+	n = pg_b64_encode(raw, sizeof(raw), out, TDE_KEY_ID_LEN + 1);
+	Assert(n == TDE_KEY_ID_LEN);
+	out[n] = '\0';
+}
+
+bool
+tde_key_id_to_mkid(const char *key_id, uint8 *mkid)
+{
+	char		raw[40];
+	int			i;
+	int			n;
+
+	if (strlen(key_id) != TDE_KEY_ID_LEN)
+		return false;
+	n = pg_b64_decode(key_id, TDE_KEY_ID_LEN, raw, sizeof(raw));
+	if (n != 39 || raw[0] != 0x01)
+		return false;
+	for (i = 1 + TDE_MKID_LEN; i < 39; i++)
+		if (raw[i] != 0)
+			return false;
+	memcpy(mkid, raw + 1, TDE_MKID_LEN);
+	return true;
+}
+
+const char *
+tde_algorithm_name(TdeAlgorithm alg)
+{
+	switch (alg)
+	{
+		case TDE_ALG_AES256:
+			return "AES256";
+		case TDE_ALG_ARIA256:
+			return "ARIA256";
+		case TDE_ALG_SEED128:
+			return "SEED128";
+		case TDE_ALG_GOST256:
+			return "GOST256";
+	}
+	return "?";
+}
+
+static bool
+algorithm_from_name(const char *name, TdeAlgorithm *alg)
+{
+	TdeAlgorithm a;
+
+	for (a = TDE_ALG_AES256; a <= TDE_ALG_GOST256; a++)
+		if (pg_strcasecmp(name, tde_algorithm_name(a)) == 0)
+		{
+			*alg = a;
+			return true;
+		}
+	return false;
+}
+
+static char *
+mkid_hex(const uint8 *mkid)
+{
+	char	   *s = palloc(TDE_MKID_LEN * 2 + 1);
+
+	hex_encode((const char *) mkid, TDE_MKID_LEN, s);
+	s[TDE_MKID_LEN * 2] = '\0';
+	return s;
+}
+
+static char *
+entry_name(const uint8 *mkid)
+{
+	return psprintf(MK_PREFIX "%s", mkid_hex(mkid));
+}
+
+/* Parse hex into a buffer of exactly len bytes. */
+static bool
+parse_hex(const char *s, int slen, uint8 *out, int len)
+{
+	int			i;
+
+	if (slen != len * 2)
+		return false;
+	for (i = 0; i < slen; i++)
+		if (!isxdigit((unsigned char) s[i]))
+			return false;
+	(void) hex_decode(s, slen, (char *) out);
+	return true;
+}
+
+/* ---------------------------------------------------------------------
+ * Records
+ * ---------------------------------------------------------------------
+ */
+
+static void
+append_escaped(StringInfo buf, const char *name, const char *value)
+{
+	const char *p;
+
+	appendStringInfo(buf, "%s=", name);
+	for (p = value; *p; p++)
+	{
+		if (*p == '\\')
+			appendStringInfoString(buf, "\\\\");
+		else if (*p == '\n')
+			appendStringInfoString(buf, "\\n");
+		else
+			appendStringInfoChar(buf, *p);
+	}
+	appendStringInfoChar(buf, '\n');
+}
+
+static void
+unescape_into(const char *v, char *out, int size)
+{
+	int			n = 0;
+
+	for (; *v && n < size - 1; v++)
+	{
+		if (*v == '\\' && v[1] == 'n')
+		{
+			out[n++] = '\n';
+			v++;
+		}
+		else if (*v == '\\' && v[1] == '\\')
+		{
+			out[n++] = '\\';
+			v++;
+		}
+		else
+			out[n++] = *v;
+	}
+	out[n] = '\0';
+}
+
+static void
+append_place(StringInfo buf, const char *prefix, const TdeKeyPlace *p)
+{
+	append_escaped(buf, psprintf("%s_dbname", prefix), p->dbname);
+	appendStringInfo(buf, "%s_dbid=" UINT64_FORMAT "\n", prefix, p->dbid);
+	append_escaped(buf, psprintf("%s_instance_name", prefix), p->instance_name);
+	appendStringInfo(buf, "%s_instance_number=%d\n", prefix, p->instance_number);
+	append_escaped(buf, psprintf("%s_pdbname", prefix), p->pdbname);
+	appendStringInfo(buf, "%s_pdbid=%u\n", prefix, p->pdbid);
+}
+
+/* Serialize a record; the result is secure memory (it holds the key). */
+static char *
+serialize(const TdeMasterKey *mk, int *len)
+{
+	StringInfoData buf;
+	char		keyhex[TDE_MAX_KEY_LEN * 2 + 1];
+	char	   *out;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "format=1\nmkid=%s\n", mkid_hex(mk->mkid));
+	hex_encode((const char *) mk->key, mk->keylen, keyhex);
+	keyhex[mk->keylen * 2] = '\0';
+	appendStringInfo(&buf, "key=%s\n", keyhex);
+	explicit_bzero(keyhex, sizeof(keyhex));
+	appendStringInfo(&buf, "algorithm=%s\n", tde_algorithm_name(mk->algorithm));
+	append_escaped(&buf, "tag", mk->tag);
+	appendStringInfo(&buf, "created=" INT64_FORMAT "\nactivated=" INT64_FORMAT "\n",
+					 mk->created, mk->activated);
+	append_escaped(&buf, "creator", mk->creator);
+	appendStringInfo(&buf, "creator_id=%u\n", mk->creator_id);
+	append_escaped(&buf, "user", mk->user);
+	appendStringInfo(&buf, "user_id=%u\n", mk->user_id);
+	append_escaped(&buf, "origin", mk->origin);
+	appendStringInfo(&buf, "backed_up=%d\n", mk->backed_up ? 1 : 0);
+	append_place(&buf, "created_at", &mk->created_at);
+	append_place(&buf, "activated_at", &mk->activated_at);
+
+	out = tde_secure_alloc(buf.len + 1);
+	memcpy(out, buf.data, buf.len + 1);
+	*len = buf.len;
+	explicit_bzero(buf.data, buf.len);
+	pfree(buf.data);
+	return out;
+}
+
+static void
+parse_place(const char *name, const char *v, const char *prefix, TdeKeyPlace *p)
+{
+	size_t		pl = strlen(prefix);
+
+	if (strncmp(name, prefix, pl) != 0 || name[pl] != '_')
+		return;
+	name += pl + 1;
+	if (strcmp(name, "dbname") == 0)
+		unescape_into(v, p->dbname, sizeof(p->dbname));
+	else if (strcmp(name, "dbid") == 0)
+		p->dbid = strtou64(v, NULL, 10);
+	else if (strcmp(name, "instance_name") == 0)
+		unescape_into(v, p->instance_name, sizeof(p->instance_name));
+	else if (strcmp(name, "instance_number") == 0)
+		p->instance_number = atoi(v);
+	else if (strcmp(name, "pdbname") == 0)
+		unescape_into(v, p->pdbname, sizeof(p->pdbname));
+	else if (strcmp(name, "pdbid") == 0)
+		p->pdbid = (Oid) strtoul(v, NULL, 10);
+}
+
+static bool
+deserialize(const uint8 *data, int len, TdeMasterKey *mk)
+{
+	char	   *buf = tde_secure_alloc(len + 1);
+	char	   *line;
+	char	   *save = NULL;
+	bool		have_mkid = false;
+	bool		have_key = false;
+
+	memset(mk, 0, sizeof(*mk));
+	memcpy(buf, data, len);
+	buf[len] = '\0';
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+	{
+		char	   *eq = strchr(line, '=');
+		char	   *v;
+
+		if (eq == NULL)
+			continue;
+		*eq = '\0';
+		v = eq + 1;
+		if (strcmp(line, "mkid") == 0)
+			have_mkid = parse_hex(v, strlen(v), mk->mkid, TDE_MKID_LEN);
+		else if (strcmp(line, "key") == 0)
+		{
+			int			n = strlen(v) / 2;
+
+			have_key = (n == 16 || n == 32) && parse_hex(v, strlen(v), mk->key, n);
+			mk->keylen = n;
+		}
+		else if (strcmp(line, "algorithm") == 0)
+			(void) algorithm_from_name(v, &mk->algorithm);
+		else if (strcmp(line, "tag") == 0)
+			unescape_into(v, mk->tag, sizeof(mk->tag));
+		else if (strcmp(line, "created") == 0)
+			mk->created = strtoi64(v, NULL, 10);
+		else if (strcmp(line, "activated") == 0)
+			mk->activated = strtoi64(v, NULL, 10);
+		else if (strcmp(line, "creator") == 0)
+			unescape_into(v, mk->creator, sizeof(mk->creator));
+		else if (strcmp(line, "creator_id") == 0)
+			mk->creator_id = (Oid) strtoul(v, NULL, 10);
+		else if (strcmp(line, "user") == 0)
+			unescape_into(v, mk->user, sizeof(mk->user));
+		else if (strcmp(line, "user_id") == 0)
+			mk->user_id = (Oid) strtoul(v, NULL, 10);
+		else if (strcmp(line, "origin") == 0)
+			unescape_into(v, mk->origin, sizeof(mk->origin));
+		else if (strcmp(line, "backed_up") == 0)
+			mk->backed_up = atoi(v) != 0;
+		else
+		{
+			parse_place(line, v, "created_at", &mk->created_at);
+			parse_place(line, v, "activated_at", &mk->activated_at);
+		}
+	}
+	tde_wipe(buf, len);
+	return have_mkid && have_key;
+}
+
+/*
+ * Read every key record of a wallet into keys[]; returns the count and the
+ * index of the active key (or -1).  A damaged record is an error: a wallet
+ * that loses a key silently would lose data.
+ */
+int
+tde_masterkeys_from_wallet(const TdeWallet *w, TdeMasterKey *keys, int maxkeys,
+						   int *active)
+{
+	const TdeWalletEntry *act = tde_wallet_get(w, ACTIVE_ENTRY);
+	uint8		active_mkid[TDE_MKID_LEN];
+	bool		have_active = false;
+	int			n = 0;
+	int			i;
+
+	if (act != NULL)
+		have_active = parse_hex((const char *) act->value, act->len,
+								active_mkid, TDE_MKID_LEN);
+	*active = -1;
+	for (i = 0; i < w->nentries; i++)
+	{
+		if (strncmp(w->entries[i].name, MK_PREFIX, strlen(MK_PREFIX)) != 0)
+			continue;
+		if (n >= maxkeys)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("keystore holds more than %d master keys", maxkeys)));
+		if (!deserialize(w->entries[i].value, w->entries[i].len, &keys[n]))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("master key entry \"%s\" in the keystore is damaged",
+							w->entries[i].name)));
+		if (have_active && memcmp(keys[n].mkid, active_mkid, TDE_MKID_LEN) == 0)
+			*active = n;
+		n++;
+	}
+	return n;
+}
+
+void
+tde_masterkey_store(TdeWallet *w, const TdeMasterKey *mk)
+{
+	int			len;
+	char	   *rec = serialize(mk, &len);
+
+	tde_wallet_put(w, entry_name(mk->mkid), rec, len);
+	tde_wipe(rec, len);
+}
+
+/* Every key now in the wallet is in the backup being written. */
+void
+tde_masterkeys_mark_backed_up(TdeWallet *w)
+{
+	TdeMasterKey *keys = tde_secure_alloc(sizeof(TdeMasterKey) * TDE_MAX_MASTER_KEYS);
+	int			active;
+	int			n = tde_masterkeys_from_wallet(w, keys, TDE_MAX_MASTER_KEYS, &active);
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		if (keys[i].backed_up)
+			continue;
+		keys[i].backed_up = true;
+		tde_masterkey_store(w, &keys[i]);
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * Lookups
+ * ---------------------------------------------------------------------
+ */
+
+/* Keys of a wallet read for the current operation only (FORCE KEYSTORE). */
+static TdeMasterKey *temp_keys = NULL;
+static int	ntemp_keys = 0;
+static int	temp_active = -1;
+static bool xact_callback_registered = false;
+
+static void
+temp_keys_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_PREPARE)
+	{
+		/* the memory itself is wiped by its context's reset callback */
+		temp_keys = NULL;
+		ntemp_keys = 0;
+		temp_active = -1;
+	}
+}
+
+void
+tde_masterkey_push_temporary(const TdeWallet *w)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(temp_keys_xact_callback, NULL);
+		xact_callback_registered = true;
+	}
+	temp_keys = tde_secure_alloc(sizeof(TdeMasterKey) * TDE_MAX_MASTER_KEYS);
+	ntemp_keys = tde_masterkeys_from_wallet(w, temp_keys, TDE_MAX_MASTER_KEYS,
+											&temp_active);
+	MemoryContextSwitchTo(old);
+}
+
+void
+tde_masterkey_pop_temporary(void)
+{
+	if (temp_keys)
+		tde_wipe(temp_keys, sizeof(TdeMasterKey) * TDE_MAX_MASTER_KEYS);
+	temp_keys = NULL;
+	ntemp_keys = 0;
+	temp_active = -1;
+}
+
+bool
+tde_masterkey_find(const uint8 *mkid, TdeMasterKey *out)
+{
+	int			i;
+	bool		found = false;
+
+	for (i = 0; i < ntemp_keys; i++)
+		if (memcmp(temp_keys[i].mkid, mkid, TDE_MKID_LEN) == 0)
+		{
+			memcpy(out, &temp_keys[i], sizeof(TdeMasterKey));
+			return true;
+		}
+
+	LWLockAcquire(tde_shared->state_lock, LW_SHARED);
+	if (tde_shared->open_kind != TDE_OPEN_NONE)
+	{
+		for (i = 0; i < tde_shared->nmasterkeys; i++)
+			if (memcmp(tde_shared->keys[i].mkid, mkid, TDE_MKID_LEN) == 0)
+			{
+				memcpy(out, &tde_shared->keys[i], sizeof(TdeMasterKey));
+				found = true;
+				break;
+			}
+	}
+	LWLockRelease(tde_shared->state_lock);
+	return found;
+}
+
+bool
+tde_masterkey_active(TdeMasterKey *out)
+{
+	bool		found = false;
+
+	if (temp_keys != NULL)
+	{
+		if (temp_active < 0)
+			return false;
+		memcpy(out, &temp_keys[temp_active], sizeof(TdeMasterKey));
+		return true;
+	}
+	LWLockAcquire(tde_shared->state_lock, LW_SHARED);
+	if (tde_shared->open_kind != TDE_OPEN_NONE && tde_shared->active_key >= 0)
+	{
+		memcpy(out, &tde_shared->keys[tde_shared->active_key], sizeof(TdeMasterKey));
+		found = true;
+	}
+	LWLockRelease(tde_shared->state_lock);
+	return found;
+}
+
+/* ---------------------------------------------------------------------
+ * Lifecycle
+ * ---------------------------------------------------------------------
+ */
+
+static void
+fill_place(TdeKeyPlace *p)
+{
+	char	   *dbname = get_database_name(MyDatabaseId);
+
+	memset(p, 0, sizeof(*p));
+	strlcpy(p->dbname, (cluster_name && cluster_name[0]) ? cluster_name : "postgres",
+			sizeof(p->dbname));
+	p->dbid = GetSystemIdentifier();
+	strlcpy(p->instance_name, (cluster_name && cluster_name[0]) ? cluster_name : "postgres",
+			sizeof(p->instance_name));
+	p->instance_number = 1;
+	strlcpy(p->pdbname, dbname ? dbname : "", sizeof(p->pdbname));
+	p->pdbid = MyDatabaseId;
+}
+
+static void
+check_tag(const char *tag)
+{
+	const char *p;
+
+	if (tag == NULL)
+		return;
+	if (strlen(tag) >= TDE_TAG_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("tag is longer than %d bytes", TDE_TAG_MAX - 1)));
+	for (p = tag; *p; p++)
+		if ((unsigned char) *p < 0x20)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("tag must not contain control characters")));
+}
+
+static void
+bad_user_key(const char *why)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid master key identifier or master key value"),
+			 errdetail("ORA-46685: invalid master key identifier or master key value"),
+			 errhint("%s", why)));
+}
+
+/* Build a new key from the request: algorithm, user-supplied mkid and key. */
+static void
+build_key(const TdeKeyRequest *req, TdeMasterKey *mk)
+{
+	TdeAlgorithm alg = TDE_ALG_AES256;
+	int			keylen;
+	static const uint8 zeros[TDE_MKID_LEN] = {0};
+
+	memset(mk, 0, sizeof(*mk));
+	if (req->algorithm != NULL && !algorithm_from_name(req->algorithm, &alg))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid master key algorithm \"%s\"", req->algorithm),
+				 errdetail("ORA-46679: missing or invalid master key encryption algorithm"),
+				 errhint("Valid algorithms are AES256, ARIA256, SEED128 and GOST256.")));
+	if (!tde_algorithm_available(alg))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("master key algorithm %s is not available on this platform",
+						tde_algorithm_name(alg)),
+				 errdetail("OpenSSL on this system provides no %s cipher.",
+						   tde_algorithm_name(alg))));
+	keylen = tde_key_length(alg);
+	mk->algorithm = alg;
+	mk->keylen = keylen;
+
+	if (req->user_key != NULL)
+	{
+		const char *colon = strchr(req->user_key, ':');
+		const char *keyhex = colon ? colon + 1 : req->user_key;
+
+		if (colon)
+		{
+			if (!parse_hex(req->user_key, colon - req->user_key, mk->mkid, TDE_MKID_LEN))
+				bad_user_key("The master key identifier must be 16 bytes in hexadecimal (32 digits).");
+			if (memcmp(mk->mkid, zeros, TDE_MKID_LEN) == 0)
+				bad_user_key("The master key identifier must not be zero.");
+		}
+		if (!parse_hex(keyhex, strlen(keyhex), mk->key, keylen))
+			bad_user_key(keylen == 32 ?
+						 "The master key must be 32 bytes in hexadecimal (64 digits) for this algorithm." :
+						 "The master key must be 16 bytes in hexadecimal (32 digits) for SEED128.");
+		if (!colon)
+			tde_random_bytes(mk->mkid, TDE_MKID_LEN);
+	}
+	else
+	{
+		tde_random_bytes(mk->mkid, TDE_MKID_LEN);
+		tde_random_bytes(mk->key, keylen);
+	}
+	/* a random all-zero MKID is impossible in practice, but not allowed */
+	if (memcmp(mk->mkid, zeros, TDE_MKID_LEN) == 0)
+		mk->mkid[TDE_MKID_LEN - 1] = 1;
+
+	check_tag(req->tag);
+	if (req->tag)
+		strlcpy(mk->tag, req->tag, sizeof(mk->tag));
+	mk->created = GetCurrentTimestamp();
+	strlcpy(mk->creator, GetUserNameFromId(GetUserId(), false), sizeof(mk->creator));
+	mk->creator_id = GetUserId();
+	strlcpy(mk->origin, "LOCAL", sizeof(mk->origin));
+	fill_place(&mk->created_at);
+}
+
+static void
+mark_activated(TdeMasterKey *mk)
+{
+	mk->activated = GetCurrentTimestamp();
+	strlcpy(mk->user, GetUserNameFromId(GetUserId(), false), sizeof(mk->user));
+	mk->user_id = GetUserId();
+	fill_place(&mk->activated_at);
+}
+
+static void
+set_active_entry(TdeWallet *w, const uint8 *mkid)
+{
+	char	   *hex = mkid_hex(mkid);
+
+	tde_wallet_put(w, ACTIVE_ENTRY, hex, TDE_MKID_LEN * 2);
+}
+
+/* Changes applied to the wallet inside tde_keystore_change() */
+typedef struct AddKeyArg
+{
+	TdeMasterKey *mk;
+	bool		activate;
+} AddKeyArg;
+
+static void
+add_key_change(TdeWallet *w, void *arg)
+{
+	AddKeyArg  *a = (AddKeyArg *) arg;
+
+	if (tde_wallet_get(w, entry_name(a->mk->mkid)) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("master key identifier already exists in the keystore"),
+				 errdetail("ORA-46684: master key identifier exists in the keystore")));
+	if (a->activate)
+	{
+		mark_activated(a->mk);
+		set_active_entry(w, a->mk->mkid);
+	}
+	a->mk->backed_up = false;
+	tde_masterkey_store(w, a->mk);
+}
+
+typedef struct UseKeyArg
+{
+	uint8		mkid[TDE_MKID_LEN];
+	const char *tag;			/* NULL: keep */
+	bool		activate;
+} UseKeyArg;
+
+static void
+use_key_change(TdeWallet *w, void *arg)
+{
+	UseKeyArg  *a = (UseKeyArg *) arg;
+	const TdeWalletEntry *e = tde_wallet_get(w, entry_name(a->mkid));
+	TdeMasterKey *mk = tde_secure_alloc(sizeof(TdeMasterKey));
+	char		key_id[TDE_KEY_ID_LEN + 1];
+
+	if (e == NULL)
+	{
+		tde_mkid_to_key_id(a->mkid, key_id);
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("master key \"%s\" does not exist in the keystore", key_id),
+				 errdetail("ORA-46649: master key with the specified identifier does not exist")));
+	}
+	if (!deserialize(e->value, e->len, mk))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("master key entry \"%s\" in the keystore is damaged", e->name)));
+	if (a->tag != NULL && strcmp(mk->tag, a->tag) != 0)
+	{
+		strlcpy(mk->tag, a->tag, sizeof(mk->tag));
+		/* the backups hold the old tag: this key is no longer backed up */
+		mk->backed_up = false;
+	}
+	if (a->activate)
+	{
+		mark_activated(mk);
+		set_active_entry(w, mk->mkid);
+	}
+	tde_masterkey_store(w, mk);
+}
+
+static void
+parse_key_id_arg(const char *key_id, uint8 *mkid)
+{
+	if (key_id == NULL || !tde_key_id_to_mkid(key_id, mkid))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid master key identifier \"%s\"", key_id ? key_id : ""),
+				 errdetail("A KEY_ID is the 52-character value shown in v$encryption_keys.")));
+}
+
+/* Re-wrap this database's relation keys under the new active key, then the others'. */
+static void
+after_activation(void)
+{
+	(void) tde_relkey_rewrap_database();
+	tde_rewrap_launch(MyDatabaseId);
+}
+
+char *
+tde_masterkey_add(const TdeKeyRequest *req)
+{
+	TdeMasterKey *mk = tde_secure_alloc(sizeof(TdeMasterKey));
+	AddKeyArg	arg;
+	char	   *key_id = palloc(TDE_KEY_ID_LEN + 1);
+
+	build_key(req, mk);
+	arg.mk = mk;
+	arg.activate = req->activate;
+
+	if (req->activate)
+		tde_relkey_lock_for_rekey();
+	tde_keystore_change((const TdeCredential *) req->cred, req->force_keystore,
+						req->with_backup, req->backup_id, add_key_change, &arg);
+	if (req->activate)
+		after_activation();
+	tde_masterkey_pop_temporary();
+
+	tde_mkid_to_key_id(mk->mkid, key_id);
+	return key_id;
+}
+
+void
+tde_masterkey_use(const char *key_id, const TdeKeyRequest *req)
+{
+	UseKeyArg	arg;
+
+	parse_key_id_arg(key_id, arg.mkid);
+	check_tag(req->tag);
+	arg.tag = req->tag;
+	arg.activate = true;
+
+	tde_relkey_lock_for_rekey();
+	tde_keystore_change((const TdeCredential *) req->cred, req->force_keystore,
+						req->with_backup, req->backup_id, use_key_change, &arg);
+	after_activation();
+	tde_masterkey_pop_temporary();
+}
+
+void
+tde_masterkey_set_tag(const char *key_id, const TdeKeyRequest *req)
+{
+	UseKeyArg	arg;
+
+	parse_key_id_arg(key_id, arg.mkid);
+	if (req->tag == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("tag must not be null")));
+	check_tag(req->tag);
+	arg.tag = req->tag;
+	arg.activate = false;
+
+	tde_keystore_change((const TdeCredential *) req->cred, req->force_keystore,
+						req->with_backup, req->backup_id, use_key_change, &arg);
+	tde_masterkey_pop_temporary();
+}

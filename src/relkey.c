@@ -1,0 +1,718 @@
+/*-------------------------------------------------------------------------
+ *
+ * relkey.c
+ *	  Relation keys: stored wrapped in tde.relation_key, cached unwrapped.
+ *
+ * Each relation has a random 128-bit relation key id and one or more
+ * versions, each a 256-bit AES key.  A row of tde.relation_key holds one
+ * version wrapped by a master key, the MKID of that master key, and the
+ * times it was created and last re-wrapped.  The associated data of the
+ * wrapping binds the row to its database (the id in tde.database_identity,
+ * which pg_dump carries over), its relation key id, version and MKID, so a
+ * wrapped key cannot be moved to another row or replayed.
+ *
+ * Unwrapped keys are cached per backend in a hash table in a long-lived
+ * memory context.  The cache is dropped, and the keys in it wiped, when the
+ * shared generation changes (the keystore opened, closed or rekeyed, or a
+ * relation key rotated), so no HSM or unwrap call is made per row.
+ *
+ * Catalog access runs through SPI as the bootstrap superuser, with
+ * schema-qualified names and operators, so the caller needs no privilege
+ * on tde.relation_key and cannot redirect the queries.
+ *
+ * Locking: a new relation key takes RowExclusiveLock on tde.relation_key
+ * before it reads the active master key; a rekey takes ShareRowExclusiveLock
+ * before it changes the active master key and holds it to commit.  So a key
+ * created concurrently with a rekey is either seen and re-wrapped by it, or
+ * created under the new master key.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_authid_d.h"
+#include "catalog/pg_type_d.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "port/pg_bswap.h"
+#include "storage/lmgr.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/uuid.h"
+
+#include "tde/crypto.h"
+#include "tde/keystore.h"
+#include "tde/masterkey.h"
+#include "tde/relkey.h"
+#include "tde/secure.h"
+#include "tde/tde.h"
+
+#define AAD_LABEL		"TDE-RK1"
+#define AAD_LEN			(7 + 16 + TDE_RELKEY_ID_LEN + 4 + TDE_MKID_LEN)
+#define WRAPPED_MAX		(TDE_RELKEY_LEN + TDE_WRAP_MAX_OVERHEAD)
+
+PG_FUNCTION_INFO_V1(tde_rewrap_relation_key);
+
+/* ---------------------------------------------------------------------
+ * The cache
+ * ---------------------------------------------------------------------
+ */
+
+typedef struct CacheKey
+{
+	uint8		key_id[TDE_RELKEY_ID_LEN];
+	int32		version;
+} CacheKey;
+
+typedef struct CurrentEntry
+{
+	Oid			relid;			/* hash key */
+	CacheKey	current;
+} CurrentEntry;
+
+static MemoryContext cache_cxt = NULL;
+static HTAB *key_cache = NULL;	/* CacheKey -> TdeRelKey */
+static HTAB *current_cache = NULL;	/* relid -> CurrentEntry */
+static uint64 cache_generation = 0;
+static bool rotated_in_xact = false;
+static bool xact_callback_registered = false;
+
+static void
+drop_cache(void)
+{
+	if (key_cache != NULL)
+	{
+		HASH_SEQ_STATUS seq;
+		TdeRelKey  *e;
+
+		hash_seq_init(&seq, key_cache);
+		while ((e = hash_seq_search(&seq)) != NULL)
+			explicit_bzero(e->key, sizeof(e->key));
+	}
+	if (cache_cxt != NULL)
+		MemoryContextReset(cache_cxt);
+	key_cache = NULL;
+	current_cache = NULL;
+}
+
+static void
+check_cache(void)
+{
+	uint64		gen = tde_generation();
+	HASHCTL		ctl;
+
+	if (gen != cache_generation)
+	{
+		drop_cache();
+		cache_generation = gen;
+	}
+	if (key_cache != NULL)
+		return;
+	if (cache_cxt == NULL)
+		cache_cxt = AllocSetContextCreate(TopMemoryContext,
+										  "tde relation key cache",
+										  ALLOCSET_DEFAULT_SIZES);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(CacheKey);
+	ctl.entrysize = sizeof(TdeRelKey);
+	ctl.hcxt = cache_cxt;
+	key_cache = hash_create("tde relation keys", 256, &ctl,
+							HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(CurrentEntry);
+	ctl.hcxt = cache_cxt;
+	current_cache = hash_create("tde current relation keys", 256, &ctl,
+								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+static TdeRelKey *
+cache_put(const uint8 *key_id, int32 version, Oid relid, const uint8 *key)
+{
+	CacheKey	ck;
+	TdeRelKey  *e;
+	bool		found;
+
+	memset(&ck, 0, sizeof(ck));
+	memcpy(ck.key_id, key_id, TDE_RELKEY_ID_LEN);
+	ck.version = version;
+	e = hash_search(key_cache, &ck, HASH_ENTER, &found);
+	e->relid = relid;
+	memcpy(e->key, key, TDE_RELKEY_LEN);
+	return e;
+}
+
+static TdeRelKey *
+cache_get(const uint8 *key_id, int32 version)
+{
+	CacheKey	ck;
+
+	memset(&ck, 0, sizeof(ck));
+	memcpy(ck.key_id, key_id, TDE_RELKEY_ID_LEN);
+	ck.version = version;
+	return hash_search(key_cache, &ck, HASH_FIND, NULL);
+}
+
+/* A rotated key becomes everyone's current version once it commits. */
+static void
+relkey_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT && rotated_in_xact && tde_shared != NULL)
+		pg_atomic_fetch_add_u64(&tde_shared->generation, 1);
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT)
+		rotated_in_xact = false;
+}
+
+/* ---------------------------------------------------------------------
+ * Catalog access
+ * ---------------------------------------------------------------------
+ */
+
+typedef struct CatalogAccess
+{
+	Oid			save_userid;
+	int			save_sec;
+} CatalogAccess;
+
+static void
+catalog_begin(CatalogAccess *ca)
+{
+	GetUserIdAndSecContext(&ca->save_userid, &ca->save_sec);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
+						   ca->save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+}
+
+static void
+catalog_end(CatalogAccess *ca)
+{
+	SPI_finish();
+	SetUserIdAndSecContext(ca->save_userid, ca->save_sec);
+}
+
+static Oid
+relation_key_table(void)
+{
+	Oid			nsp = get_namespace_oid("tde", false);
+	Oid			rel = get_relname_relid("relation_key", nsp);
+
+	if (!OidIsValid(rel))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table tde.relation_key does not exist"),
+				 errhint("Run CREATE EXTENSION tde in this database.")));
+	return rel;
+}
+
+static bytea *
+spi_bytea(int row, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
+								  col, &isnull);
+
+	return isnull ? NULL : DatumGetByteaPP(d);
+}
+
+/*
+ * This database's identity, created on first use; called inside catalog
+ * access.  Without create, returns false if there is none yet (then there
+ * are no relation keys either).
+ */
+static Oid	identity_db = InvalidOid;
+static uint8 identity[16];
+
+static bool
+database_identity(bool create, uint8 *out)
+{
+	bool		isnull;
+
+	if (identity_db == MyDatabaseId)
+	{
+		memcpy(out, identity, 16);
+		return true;
+	}
+	if (create &&
+		SPI_execute("INSERT INTO tde.database_identity (id) "
+					"VALUES (pg_catalog.gen_random_uuid()) ON CONFLICT DO NOTHING",
+					false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not create the database identity");
+	if (SPI_execute("SELECT id FROM tde.database_identity", false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the database identity");
+	if (SPI_processed != 1)
+		return false;
+	memcpy(out,
+		   DatumGetUUIDP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull))->data,
+		   16);
+	memcpy(identity, out, 16);
+	identity_db = MyDatabaseId;
+	return true;
+}
+
+static void
+require_database_identity(uint8 *out)
+{
+	if (!database_identity(false, out))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("tde.database_identity has no row, but relation keys exist"),
+				 errhint("Restore the extension's tables together: tde.database_identity and tde.relation_key.")));
+}
+
+static void
+build_aad(uint8 *aad, const uint8 *dbident, const uint8 *key_id, int32 version,
+		  const uint8 *mkid)
+{
+	uint8	   *p = aad;
+	uint32		v = pg_hton32((uint32) version);
+
+	memcpy(p, AAD_LABEL, 7);
+	p += 7;
+	memcpy(p, dbident, 16);
+	p += 16;
+	memcpy(p, key_id, TDE_RELKEY_ID_LEN);
+	p += TDE_RELKEY_ID_LEN;
+	memcpy(p, &v, 4);
+	p += 4;
+	memcpy(p, mkid, TDE_MKID_LEN);
+}
+
+/* ---------------------------------------------------------------------
+ * Wrapping
+ * ---------------------------------------------------------------------
+ */
+
+static void
+missing_master_key(const uint8 *mkid)
+{
+	char		key_id[TDE_KEY_ID_LEN + 1];
+
+	tde_mkid_to_key_id(mkid, key_id);
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("master key \"%s\" is not in the open keystore", key_id),
+			 errdetail("ORA-28374: typed master key not found in wallet"),
+			 errhint("Open the keystore that holds this key, or merge it into the current one.")));
+}
+
+static void
+unwrap_row(const uint8 *dbident, const uint8 *key_id, int32 version,
+		   const bytea *mkid, const bytea *wrapped, uint8 *out)
+{
+	TdeMasterKey *mk = tde_secure_alloc(sizeof(TdeMasterKey));
+	uint8		aad[AAD_LEN];
+	int			outlen = 0;
+	uint8		buf[WRAPPED_MAX];
+
+	if (VARSIZE_ANY_EXHDR(mkid) != TDE_MKID_LEN ||
+		VARSIZE_ANY_EXHDR(wrapped) > WRAPPED_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("a row of tde.relation_key is malformed")));
+	if (!tde_masterkey_find((const uint8 *) VARDATA_ANY(mkid), mk))
+		missing_master_key((const uint8 *) VARDATA_ANY(mkid));
+	build_aad(aad, dbident, key_id, version, mk->mkid);
+	if (!tde_unwrap(mk, aad, AAD_LEN, (const uint8 *) VARDATA_ANY(wrapped),
+					VARSIZE_ANY_EXHDR(wrapped), buf, &outlen) ||
+		outlen != TDE_RELKEY_LEN)
+	{
+		explicit_bzero(buf, sizeof(buf));
+		tde_wipe(mk, sizeof(TdeMasterKey));
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("relation key could not be unwrapped"),
+				 errdetail("The wrapped key does not authenticate under its master key: the row was altered or moved.")));
+	}
+	memcpy(out, buf, TDE_RELKEY_LEN);
+	explicit_bzero(buf, sizeof(buf));
+	tde_wipe(mk, sizeof(TdeMasterKey));
+}
+
+static bytea *
+wrap_key(const TdeMasterKey *mk, const uint8 *dbident, const uint8 *key_id,
+		 int32 version, const uint8 *key)
+{
+	uint8		aad[AAD_LEN];
+	bytea	   *out = palloc(VARHDRSZ + WRAPPED_MAX);
+	int			len;
+
+	build_aad(aad, dbident, key_id, version, mk->mkid);
+	len = tde_wrap(mk, aad, AAD_LEN, key, TDE_RELKEY_LEN, (uint8 *) VARDATA(out));
+	SET_VARSIZE(out, VARHDRSZ + len);
+	return out;
+}
+
+static bytea *
+mkid_bytea(const uint8 *mkid)
+{
+	bytea	   *b = palloc(VARHDRSZ + TDE_MKID_LEN);
+
+	SET_VARSIZE(b, VARHDRSZ + TDE_MKID_LEN);
+	memcpy(VARDATA(b), mkid, TDE_MKID_LEN);
+	return b;
+}
+
+static Datum
+uuid_datum(const uint8 *id)
+{
+	pg_uuid_t  *u = palloc(sizeof(pg_uuid_t));
+
+	memcpy(u->data, id, UUID_LEN);
+	return UUIDPGetDatum(u);
+}
+
+static void
+require_active_key(TdeMasterKey *mk)
+{
+	if (!tde_masterkey_active(mk))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("no master key is set"),
+				 errdetail("ORA-28361: master key not yet set"),
+				 errhint("Set one with ADMINISTER KEY MANAGEMENT SET KEY.")));
+}
+
+/* ---------------------------------------------------------------------
+ * Creating and finding relation keys (inside catalog access)
+ * ---------------------------------------------------------------------
+ */
+
+/* Insert a new version; returns false if another session created it first. */
+static bool
+insert_key(Oid relid, const uint8 *key_id, int32 version, uint8 *key_out)
+{
+	TdeMasterKey *mk = tde_secure_alloc(sizeof(TdeMasterKey));
+	uint8		dbident[16];
+	uint8	   *key = tde_secure_alloc(TDE_RELKEY_LEN);
+	Oid			argtypes[5] = {UUIDOID, INT4OID, REGCLASSOID, BYTEAOID, BYTEAOID};
+	Datum		values[5];
+	bool		inserted;
+
+	/* before reading the active key: see the locking rules above */
+	LockRelationOid(relation_key_table(), RowExclusiveLock);
+	require_active_key(mk);
+	(void) database_identity(true, dbident);
+	tde_random_bytes(key, TDE_RELKEY_LEN);
+
+	values[0] = uuid_datum(key_id);
+	values[1] = Int32GetDatum(version);
+	values[2] = ObjectIdGetDatum(relid);
+	values[3] = PointerGetDatum(mkid_bytea(mk->mkid));
+	values[4] = PointerGetDatum(wrap_key(mk, dbident, key_id, version, key));
+	if (SPI_execute_with_args("INSERT INTO tde.relation_key "
+							  "(key_id, key_version, relid, master_key_id, wrapped_key) "
+							  "VALUES ($1, $2, $3, $4, $5) "
+							  "ON CONFLICT (relid, key_version) DO NOTHING",
+							  5, argtypes, values, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not insert a relation key");
+	inserted = SPI_processed == 1;
+	if (inserted)
+		memcpy(key_out, key, TDE_RELKEY_LEN);
+	tde_wipe(key, TDE_RELKEY_LEN);
+	tde_wipe(mk, sizeof(TdeMasterKey));
+	return inserted;
+}
+
+/* The newest version of a relation's key, from the table; false if none. */
+static bool
+load_current(Oid relid, uint8 *key_id, int32 *version, uint8 *key)
+{
+	Oid			argtypes[1] = {REGCLASSOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	uint8		dbident[16];
+	bool		isnull;
+
+	if (SPI_execute_with_args("SELECT key_id, key_version, master_key_id, wrapped_key "
+							  "FROM tde.relation_key "
+							  "WHERE relid OPERATOR(pg_catalog.=) $1 "
+							  "ORDER BY key_version DESC LIMIT 1",
+							  1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read tde.relation_key");
+	if (SPI_processed == 0)
+		return false;
+	memcpy(key_id, DatumGetUUIDP(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 1, &isnull))->data,
+		   TDE_RELKEY_ID_LEN);
+	*version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 2, &isnull));
+	require_database_identity(dbident);
+	unwrap_row(dbident, key_id, *version, spi_bytea(0, 3), spi_bytea(0, 4), key);
+	return true;
+}
+
+const TdeRelKey *
+tde_relkey_for_encrypt(Oid relid)
+{
+	CurrentEntry *cur;
+	TdeRelKey  *e;
+	bool		found;
+	CatalogAccess ca;
+	uint8		key_id[TDE_RELKEY_ID_LEN];
+	int32		version = 0;
+	uint8	   *key;
+
+	check_cache();
+	cur = hash_search(current_cache, &relid, HASH_FIND, NULL);
+	if (cur != NULL && (e = cache_get(cur->current.key_id, cur->current.version)) != NULL)
+		return e;
+
+	tde_require_keystore_open();
+	key = tde_secure_alloc(TDE_RELKEY_LEN);
+	catalog_begin(&ca);
+	if (!load_current(relid, key_id, &version, key))
+	{
+		tde_random_bytes(key_id, TDE_RELKEY_ID_LEN);
+		/* uuid version 4 bits, so the id reads as a proper uuid */
+		key_id[6] = (key_id[6] & 0x0f) | 0x40;
+		key_id[8] = (key_id[8] & 0x3f) | 0x80;
+		version = 1;
+		if (!insert_key(relid, key_id, version, key) &&
+			!load_current(relid, key_id, &version, key))
+			elog(ERROR, "relation key vanished after a concurrent insert");
+	}
+	catalog_end(&ca);
+
+	/* the cache may have been dropped by an open inside the calls above */
+	check_cache();
+	e = cache_put(key_id, version, relid, key);
+	tde_wipe(key, TDE_RELKEY_LEN);
+	cur = hash_search(current_cache, &relid, HASH_ENTER, &found);
+	memset(&cur->current, 0, sizeof(cur->current));
+	memcpy(cur->current.key_id, key_id, TDE_RELKEY_ID_LEN);
+	cur->current.version = version;
+	return e;
+}
+
+static void
+foreign_ciphertext(Oid relid)
+{
+	char	   *name = get_rel_name(relid);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("ciphertext was not encrypted for relation \"%s\"",
+					name ? name : "?"),
+			 errdetail("Its relation key belongs to another relation or database.")));
+}
+
+const TdeRelKey *
+tde_relkey_for_decrypt(Oid relid, const uint8 *key_id, int32 version)
+{
+	TdeRelKey  *e;
+	CatalogAccess ca;
+	Oid			argtypes[2] = {UUIDOID, INT4OID};
+	Datum		values[2];
+	uint8		dbident[16];
+	uint8	   *key;
+	Oid			rowrel;
+	bool		isnull;
+
+	check_cache();
+	e = cache_get(key_id, version);
+	if (e != NULL)
+	{
+		if (e->relid != relid)
+			foreign_ciphertext(relid);
+		return e;
+	}
+
+	tde_require_keystore_open();
+	key = tde_secure_alloc(TDE_RELKEY_LEN);
+	catalog_begin(&ca);
+	values[0] = uuid_datum(key_id);
+	values[1] = Int32GetDatum(version);
+	if (SPI_execute_with_args("SELECT relid, master_key_id, wrapped_key "
+							  "FROM tde.relation_key "
+							  "WHERE key_id OPERATOR(pg_catalog.=) $1 "
+							  "AND key_version OPERATOR(pg_catalog.=) $2",
+							  2, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read tde.relation_key");
+	if (SPI_processed == 0)
+		foreign_ciphertext(relid);
+	rowrel = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+											SPI_tuptable->tupdesc, 1, &isnull));
+	if (rowrel != relid)
+		foreign_ciphertext(relid);
+	require_database_identity(dbident);
+	unwrap_row(dbident, key_id, version, spi_bytea(0, 2), spi_bytea(0, 3), key);
+	catalog_end(&ca);
+
+	check_cache();
+	e = cache_put(key_id, version, relid, key);
+	tde_wipe(key, TDE_RELKEY_LEN);
+	return e;
+}
+
+/* A new version of a relation's key; later encryptions use it. */
+int32
+tde_relkey_rotate(Oid relid)
+{
+	CatalogAccess ca;
+	uint8		key_id[TDE_RELKEY_ID_LEN];
+	int32		version = 0;
+	uint8	   *key = tde_secure_alloc(TDE_RELKEY_LEN);
+
+	tde_require_keystore_open();
+	catalog_begin(&ca);
+	LockRelationOid(relation_key_table(), ShareRowExclusiveLock);
+	if (!load_current(relid, key_id, &version, key))
+	{
+		tde_random_bytes(key_id, TDE_RELKEY_ID_LEN);
+		key_id[6] = (key_id[6] & 0x0f) | 0x40;
+		key_id[8] = (key_id[8] & 0x3f) | 0x80;
+	}
+	version++;
+	if (!insert_key(relid, key_id, version, key))
+		elog(ERROR, "could not create relation key version %d", version);
+	catalog_end(&ca);
+	tde_wipe(key, TDE_RELKEY_LEN);
+
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(relkey_xact_callback, NULL);
+		xact_callback_registered = true;
+	}
+	rotated_in_xact = true;
+	return version;
+}
+
+/* ---------------------------------------------------------------------
+ * Re-wrapping
+ * ---------------------------------------------------------------------
+ */
+
+void
+tde_relkey_lock_for_rekey(void)
+{
+	LockRelationOid(relation_key_table(), ShareRowExclusiveLock);
+}
+
+static const char *const rewrap_sql =
+"UPDATE tde.relation_key "
+"SET wrapped_key = tde.rewrap_relation_key(key_id, key_version, master_key_id, wrapped_key, $1), "
+"    master_key_id = $1, rewrapped_at = pg_catalog.now() "
+"WHERE master_key_id OPERATOR(pg_catalog.<>) $1";
+
+static const char *const rewrap_batch_sql =
+"UPDATE tde.relation_key "
+"SET wrapped_key = tde.rewrap_relation_key(key_id, key_version, master_key_id, wrapped_key, $1), "
+"    master_key_id = $1, rewrapped_at = pg_catalog.now() "
+"WHERE ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
+"    SELECT ctid FROM tde.relation_key "
+"    WHERE master_key_id OPERATOR(pg_catalog.<>) $1 LIMIT $2))";
+
+/* Re-wrap every relation key of this database under the active key. */
+int64
+tde_relkey_rewrap_database(void)
+{
+	TdeMasterKey *mk = tde_secure_alloc(sizeof(TdeMasterKey));
+	CatalogAccess ca;
+	Oid			argtypes[1] = {BYTEAOID};
+	Datum		values[1];
+	uint8		dbident[16];
+	int64		n;
+
+	require_active_key(mk);
+	values[0] = PointerGetDatum(mkid_bytea(mk->mkid));
+	tde_wipe(mk, sizeof(TdeMasterKey));
+
+	catalog_begin(&ca);
+	if (!database_identity(false, dbident))
+	{
+		catalog_end(&ca);
+		return 0;				/* no relation key was ever made here */
+	}
+	if (SPI_execute_with_args(rewrap_sql, 1, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not re-wrap relation keys");
+	n = SPI_processed;
+	catalog_end(&ca);
+	return n;
+}
+
+/* One batch for the background worker; *remaining counts what is left. */
+int64
+tde_relkey_rewrap_batch(int limit, int64 *remaining)
+{
+	TdeMasterKey *mk = tde_secure_alloc(sizeof(TdeMasterKey));
+	CatalogAccess ca;
+	Oid			argtypes[2] = {BYTEAOID, INT4OID};
+	Datum		values[2];
+	uint8		dbident[16];
+	int64		n;
+	bool		isnull;
+
+	require_active_key(mk);
+	values[0] = PointerGetDatum(mkid_bytea(mk->mkid));
+	values[1] = Int32GetDatum(limit);
+	tde_wipe(mk, sizeof(TdeMasterKey));
+
+	catalog_begin(&ca);
+	if (!database_identity(false, dbident))
+	{
+		catalog_end(&ca);
+		*remaining = 0;
+		return 0;
+	}
+	if (SPI_execute_with_args(rewrap_batch_sql, 2, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not re-wrap relation keys");
+	n = SPI_processed;
+	if (SPI_execute_with_args("SELECT pg_catalog.count(*) FROM tde.relation_key "
+							  "WHERE master_key_id OPERATOR(pg_catalog.<>) $1",
+							  1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not count relation keys");
+	*remaining = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											 SPI_tuptable->tupdesc, 1, &isnull));
+	catalog_end(&ca);
+	return n;
+}
+
+/*
+ * tde.rewrap_relation_key(key_id, key_version, master_key_id, wrapped_key,
+ * new_master_key_id): the wrapped key under the new master key.  Called by
+ * the re-wrap UPDATE only; it returns ciphertext, never a key, and checks
+ * the caller in C all the same.
+ */
+Datum
+tde_rewrap_relation_key(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *key_id = PG_GETARG_UUID_P(0);
+	int32		version = PG_GETARG_INT32(1);
+	bytea	   *old_mkid = PG_GETARG_BYTEA_PP(2);
+	bytea	   *wrapped = PG_GETARG_BYTEA_PP(3);
+	bytea	   *new_mkid = PG_GETARG_BYTEA_PP(4);
+	TdeMasterKey *mk = tde_secure_alloc(sizeof(TdeMasterKey));
+	uint8	   *key = tde_secure_alloc(TDE_RELKEY_LEN);
+	uint8		dbident[16];
+	bytea	   *result;
+
+	tde_require_admin();
+	if (VARSIZE_ANY_EXHDR(new_mkid) != TDE_MKID_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a master key id is 16 bytes")));
+
+	/* cached by the re-wrap; a direct call reads it through its own SPI */
+	if (identity_db == MyDatabaseId)
+		memcpy(dbident, identity, 16);
+	else
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		require_database_identity(dbident);
+		SPI_finish();
+	}
+	unwrap_row(dbident, key_id->data, version, old_mkid, wrapped, key);
+	if (!tde_masterkey_find((const uint8 *) VARDATA_ANY(new_mkid), mk))
+		missing_master_key((const uint8 *) VARDATA_ANY(new_mkid));
+	result = wrap_key(mk, dbident, key_id->data, version, key);
+	tde_wipe(key, TDE_RELKEY_LEN);
+	tde_wipe(mk, sizeof(TdeMasterKey));
+	PG_RETURN_BYTEA_P(result);
+}

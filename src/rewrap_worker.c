@@ -1,0 +1,358 @@
+/*-------------------------------------------------------------------------
+ *
+ * rewrap_worker.c
+ *	  Re-wrapping the relation keys of other databases in the background.
+ *
+ * A rekey re-wraps the current database's relation keys in its own
+ * transaction; every other database is re-wrapped by a dynamic background
+ * worker, without anyone connecting to it.  Opening the keystore does the
+ * same for every database, which finishes a re-wrap that a crash or a
+ * closed keystore left undone.
+ *
+ * Workers run one at a time: tde_rewrap_launch() marks the databases
+ * PENDING in shared memory (tde_shared->progress, under state_lock) and
+ * starts a worker for the first; each worker, when it exits for any
+ * reason, starts the next PENDING one.  A worker commits every batch, so
+ * it can be interrupted and resumes where it stopped; until it reaches a
+ * row, that row's key keeps working under the older master key, which the
+ * keystore never drops.  Progress is visible in tde.rewrap_progress.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_database.h"
+#include "commands/extension.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/ipc.h"
+#include "tcop/tcopprot.h"
+#include "commands/dbcommands.h"
+#include "utils/builtins.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "tde/keystore.h"
+#include "tde/relkey.h"
+#include "tde/tde.h"
+
+#define REWRAP_BATCH 1000
+
+PGDLLEXPORT void tde_rewrap_worker_main(Datum arg);
+
+PG_FUNCTION_INFO_V1(tde_rewrap_progress);
+
+static int	my_slot = -1;
+
+static bool
+start_worker(int slot)
+{
+	BackgroundWorker bgw;
+	BackgroundWorkerHandle *handle;
+
+	memset(&bgw, 0, sizeof(bgw));
+	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	bgw.bgw_restart_time = BGW_NEVER_RESTART;
+	strlcpy(bgw.bgw_library_name, "tde", BGW_MAXLEN);
+	strlcpy(bgw.bgw_function_name, "tde_rewrap_worker_main", BGW_MAXLEN);
+	snprintf(bgw.bgw_name, BGW_MAXLEN, "tde rewrap worker");
+	snprintf(bgw.bgw_type, BGW_MAXLEN, "tde rewrap worker");
+	bgw.bgw_main_arg = Int32GetDatum(slot);
+	bgw.bgw_notify_pid = 0;
+
+	if (RegisterDynamicBackgroundWorker(&bgw, &handle))
+		return true;
+	ereport(LOG,
+			(errmsg("tde could not start a background worker to re-wrap relation keys"),
+			 errhint("Raise max_worker_processes; the re-wrap resumes the next time the keystore is opened.")));
+	return false;
+}
+
+/* The first PENDING slot if no worker is running, else -1; under state_lock. */
+static int
+next_pending_locked(void)
+{
+	int			i;
+	int			pending = -1;
+
+	for (i = 0; i < tde_shared->nprogress; i++)
+	{
+		if (tde_shared->progress[i].state == TDE_REWRAP_RUNNING)
+			return -1;
+		if (pending < 0 && tde_shared->progress[i].state == TDE_REWRAP_PENDING)
+			pending = i;
+	}
+	return pending;
+}
+
+static void
+start_next(void)
+{
+	int			slot;
+
+	LWLockAcquire(tde_shared->state_lock, LW_EXCLUSIVE);
+	slot = next_pending_locked();
+	if (slot >= 0)
+		/* claim it before starting, so two launchers do not both start it */
+		tde_shared->progress[slot].state = TDE_REWRAP_RUNNING;
+	LWLockRelease(tde_shared->state_lock);
+
+	if (slot >= 0 && !start_worker(slot))
+	{
+		/* left pending for the next launch */
+		LWLockAcquire(tde_shared->state_lock, LW_EXCLUSIVE);
+		tde_shared->progress[slot].state = TDE_REWRAP_PENDING;
+		LWLockRelease(tde_shared->state_lock);
+	}
+}
+
+static void
+mark_pending(Oid dboid)
+{
+	int			i;
+	TdeRewrapProgress *p = NULL;
+
+	for (i = 0; i < tde_shared->nprogress; i++)
+		if (tde_shared->progress[i].dboid == dboid)
+			p = &tde_shared->progress[i];
+	if (p == NULL)
+	{
+		if (tde_shared->nprogress >= TDE_MAX_DATABASES)
+			return;
+		p = &tde_shared->progress[tde_shared->nprogress++];
+		p->dboid = dboid;
+	}
+	else if (p->state == TDE_REWRAP_RUNNING || p->state == TDE_REWRAP_PENDING)
+		return;
+	p->state = TDE_REWRAP_PENDING;
+	p->total = p->done = 0;
+	p->started = p->finished = 0;
+	p->error[0] = '\0';
+	if (tde_shared->active_key >= 0)
+		memcpy(p->target_mkid, tde_shared->keys[tde_shared->active_key].mkid,
+			   TDE_MKID_LEN);
+}
+
+/*
+ * Re-wrap every connectable database but exclude_db in the background.
+ * Needs a transaction (it reads pg_database).
+ */
+void
+tde_rewrap_launch(Oid exclude_db)
+{
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+	Oid			dbs[TDE_MAX_DATABASES];
+	int			ndbs = 0;
+	int			i;
+
+	if (!IsTransactionState())
+		return;
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL &&
+		   ndbs < TDE_MAX_DATABASES)
+	{
+		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
+
+		if (db->datallowconn && db->oid != exclude_db)
+			dbs[ndbs++] = db->oid;
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	LWLockAcquire(tde_shared->state_lock, LW_EXCLUSIVE);
+	for (i = 0; i < ndbs; i++)
+		mark_pending(dbs[i]);
+	LWLockRelease(tde_shared->state_lock);
+
+	/* a worker launching more work leaves the starting to the chain */
+	if (my_slot < 0)
+		start_next();
+}
+
+static void
+set_state(TdeRewrapState state, const char *error)
+{
+	TdeRewrapProgress *p = &tde_shared->progress[my_slot];
+
+	LWLockAcquire(tde_shared->state_lock, LW_EXCLUSIVE);
+	p->state = state;
+	if (error)
+		strlcpy(p->error, error, sizeof(p->error));
+	if (state != TDE_REWRAP_RUNNING)
+		p->finished = GetCurrentTimestamp();
+	LWLockRelease(tde_shared->state_lock);
+}
+
+static void
+worker_exit(int code, Datum arg)
+{
+	if (my_slot < 0)
+		return;
+	LWLockAcquire(tde_shared->state_lock, LW_EXCLUSIVE);
+	if (tde_shared->progress[my_slot].state == TDE_REWRAP_RUNNING)
+	{
+		tde_shared->progress[my_slot].state = TDE_REWRAP_FAILED;
+		tde_shared->progress[my_slot].finished = GetCurrentTimestamp();
+	}
+	LWLockRelease(tde_shared->state_lock);
+	my_slot = -1;
+	start_next();
+}
+
+void
+tde_rewrap_worker_main(Datum arg)
+{
+	int			slot = DatumGetInt32(arg);
+	Oid			dboid;
+	int64		remaining = 0;
+
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	my_slot = slot;
+	before_shmem_exit(worker_exit, (Datum) 0);
+	dboid = tde_shared->progress[slot].dboid;
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	pgstat_report_appname("tde rewrap worker");
+
+	LWLockAcquire(tde_shared->state_lock, LW_EXCLUSIVE);
+	tde_shared->progress[slot].started = GetCurrentTimestamp();
+	LWLockRelease(tde_shared->state_lock);
+
+	PG_TRY();
+	{
+		bool		skip = false;
+
+		StartTransactionCommand();
+		if (!OidIsValid(get_extension_oid("tde", true)))
+		{
+			skip = true;
+			set_state(TDE_REWRAP_SKIPPED, NULL);
+		}
+		else if (tde_keystore_open_kind() == TDE_OPEN_NONE &&
+				 !tde_keystore_autoopen(LOG))
+		{
+			skip = true;
+			set_state(TDE_REWRAP_WAITING, "the keystore is closed");
+		}
+		CommitTransactionCommand();
+
+		while (!skip)
+		{
+			int64		n;
+
+			CHECK_FOR_INTERRUPTS();
+			StartTransactionCommand();
+			PushActiveSnapshot(GetTransactionSnapshot());
+			n = tde_relkey_rewrap_batch(REWRAP_BATCH, &remaining);
+			PopActiveSnapshot();
+			CommitTransactionCommand();
+
+			LWLockAcquire(tde_shared->state_lock, LW_EXCLUSIVE);
+			tde_shared->progress[slot].done += n;
+			tde_shared->progress[slot].total =
+				tde_shared->progress[slot].done + remaining;
+			LWLockRelease(tde_shared->state_lock);
+			if (n == 0 || remaining == 0)
+				break;
+		}
+		if (!skip)
+			set_state(TDE_REWRAP_DONE, NULL);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		HOLD_INTERRUPTS();
+		edata = CopyErrorData();
+		FlushErrorState();
+		set_state(TDE_REWRAP_FAILED, edata->message);
+		EmitErrorReport();
+		AbortOutOfAnyTransaction();
+		RESUME_INTERRUPTS();
+	}
+	PG_END_TRY();
+
+	proc_exit(0);
+}
+
+static const char *
+state_name(TdeRewrapState s)
+{
+	switch (s)
+	{
+		case TDE_REWRAP_PENDING:
+			return "pending";
+		case TDE_REWRAP_RUNNING:
+			return "running";
+		case TDE_REWRAP_DONE:
+			return "done";
+		case TDE_REWRAP_SKIPPED:
+			return "no extension";
+		case TDE_REWRAP_WAITING:
+			return "waiting for keystore";
+		case TDE_REWRAP_FAILED:
+			return "failed";
+	}
+	return "?";
+}
+
+/* tde.rewrap_progress(): one row per database the re-wrap has visited */
+Datum
+tde_rewrap_progress(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TdeRewrapProgress *copy;
+	int			n;
+	int			i;
+
+	tde_require_loaded();
+	tde_require_monitor();
+	InitMaterializedSRF(fcinfo, 0);
+
+	copy = palloc(sizeof(TdeRewrapProgress) * TDE_MAX_DATABASES);
+	LWLockAcquire(tde_shared->state_lock, LW_SHARED);
+	n = tde_shared->nprogress;
+	memcpy(copy, tde_shared->progress, sizeof(TdeRewrapProgress) * n);
+	LWLockRelease(tde_shared->state_lock);
+
+	for (i = 0; i < n; i++)
+	{
+		Datum		values[9];
+		bool		nulls[9] = {0};
+		char	   *dbname = get_database_name(copy[i].dboid);
+		char		key_id[TDE_KEY_ID_LEN + 1];
+
+		values[0] = ObjectIdGetDatum(copy[i].dboid);
+		if (dbname)
+			values[1] = CStringGetTextDatum(dbname);
+		else
+			nulls[1] = true;
+		values[2] = CStringGetTextDatum(state_name(copy[i].state));
+		tde_mkid_to_key_id(copy[i].target_mkid, key_id);
+		values[3] = CStringGetTextDatum(key_id);
+		values[4] = Int64GetDatum(copy[i].done);
+		values[5] = Int64GetDatum(copy[i].total);
+		values[6] = TimestampTzGetDatum(copy[i].started);
+		nulls[6] = copy[i].started == 0;
+		values[7] = TimestampTzGetDatum(copy[i].finished);
+		nulls[7] = copy[i].finished == 0;
+		values[8] = CStringGetTextDatum(copy[i].error);
+		nulls[8] = copy[i].error[0] == '\0';
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}

@@ -49,5 +49,26 @@ installcheck: test/regress.conf reset-wallet-root
 reset-wallet-root:
 	rm -rf $(CURDIR)/tmp_wallet_root && mkdir -m 700 $(CURDIR)/tmp_wallet_root
 
-.PHONY: reset-wallet-root
-EXTRA_CLEAN = test/regress.conf tmp_wallet_root tmp_check_regress
+# Master keys need a keystore of their own from a known start, so their
+# suite runs on a second temporary server after the keystore suite.
+REGRESS_KEYS = keys_setup masterkeys relation_keys encryption runbook_file
+test/regress-keys.conf: test/regress.conf.in
+	sed 's|@WALLET_ROOT@|$(CURDIR)/tmp_wallet_root_keys|' $< > $@
+
+installcheck-keys: test/regress-keys.conf
+ifneq ($(strip $(REGRESS_KEYS)),)
+	rm -rf $(CURDIR)/tmp_wallet_root_keys && mkdir -m 700 $(CURDIR)/tmp_wallet_root_keys
+	$(pg_regress_installcheck) --temp-config=$(CURDIR)/test/regress-keys.conf \
+		--temp-instance=$(CURDIR)/tmp_check_keys --outputdir=$(CURDIR)/results_keys_out \
+		$(REGRESS_KEYS)
+endif
+
+# TAP tests alone: make tap [PROVE_TESTS=t/001_restart.pl]
+tap:
+	$(prove_installcheck)
+
+installcheck: installcheck-keys
+
+.PHONY: reset-wallet-root installcheck-keys tap
+EXTRA_CLEAN = test/regress.conf test/regress-keys.conf tmp_wallet_root \
+	tmp_wallet_root_keys tmp_check_regress tmp_check_keys results_keys_out

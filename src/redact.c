@@ -19,6 +19,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "tcop/tcopprot.h"
 #include "utils/elog.h"
 
@@ -77,7 +78,8 @@ is_statement_message(const char *msg)
 
 /*
  * Cut a statement message after its label, e.g. "statement: <redacted>" or
- * "duration: 1.2 ms  execute S_1: <redacted>".
+ * "duration: 1.2 ms  execute S_1: <redacted>".  A bare "duration: 1.2 ms"
+ * carries no text and is kept.
  */
 static char *
 redact_statement_message(const char *msg)
@@ -85,20 +87,55 @@ redact_statement_message(const char *msg)
 	const char *cut = NULL;
 	const char *p;
 
-	if (strncmp(msg, "statement: ", 11) == 0)
-		cut = msg + 11;
-	else if ((p = strstr(msg, "statement: ")) != NULL)
+	if ((p = strstr(msg, "statement: ")) != NULL)
 		cut = p + 11;
-	else if ((p = strstr(msg, ": ")) != NULL)
+	else
 	{
-		/* "execute <name>: text" or "duration: x ms  execute <name>: text" */
-		const char *q = strstr(p + 2, ": ");
+		const char *label = msg;
 
-		cut = (strncmp(msg, "duration: ", 10) == 0 && q) ? q + 2 : p + 2;
+		if (strncmp(msg, "duration: ", 10) == 0)
+		{
+			/* "duration: x ms  execute|parse|bind <name>: text" */
+			label = strstr(msg, " ms  ");
+			if (label == NULL)
+				return pstrdup(msg);
+			label += 5;
+		}
+		if ((p = strstr(label, ": ")) != NULL)
+			cut = p + 2;
 	}
 	if (cut == NULL)
-		return pstrdup(REDACTED);
+		return pstrdup(msg);
 	return psprintf("%.*s%s", (int) (cut - msg), msg, REDACTED);
+}
+
+/*
+ * A tde entry point that receives a secret marks the statement running it,
+ * so that errors raised while it runs never show the statement, even when
+ * its text names no key-management word (EXECUTE of a prepared statement,
+ * a wrapper function).
+ */
+static const char *marked_query = NULL;
+static TimestampTz marked_start = 0;
+
+void
+tde_mark_statement_sensitive(void)
+{
+	marked_query = debug_query_string;
+	marked_start = GetCurrentStatementStartTimestamp();
+}
+
+static bool
+statement_is_marked(void)
+{
+	return marked_query != NULL && marked_query == debug_query_string &&
+		marked_start == GetCurrentStatementStartTimestamp();
+}
+
+static bool
+starts_with(const char *s, const char *prefix)
+{
+	return s != NULL && strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
 static void
@@ -106,19 +143,29 @@ tde_emit_log_hook(ErrorData *edata)
 {
 	bool		sensitive;
 
-	sensitive = text_is_sensitive(debug_query_string) ||
-		(is_statement_message(edata->message) && text_is_sensitive(edata->message));
+	sensitive = statement_is_marked() ||
+		text_is_sensitive(debug_query_string) ||
+		(is_statement_message(edata->message) && text_is_sensitive(edata->message)) ||
+		/* EXECUTE of a prepared statement names it in a "prepare:" detail */
+		(starts_with(edata->detail, "prepare: ") && text_is_sensitive(edata->detail));
 
 	if (sensitive)
 	{
 		edata->hide_stmt = true;
 		if (is_statement_message(edata->message))
 			edata->message = redact_statement_message(edata->message);
-		if (edata->detail && strncmp(edata->detail, "parameters: ", 12) == 0)
+		if (starts_with(edata->detail, "parameters: "))
 			edata->detail = pstrdup("parameters: " REDACTED);
-		if (edata->detail_log && strncmp(edata->detail_log, "parameters: ", 12) == 0)
+		else if (starts_with(edata->detail, "prepare: "))
+			edata->detail = pstrdup("prepare: " REDACTED);
+		if (starts_with(edata->detail_log, "parameters: "))
 			edata->detail_log = pstrdup("parameters: " REDACTED);
-		if (edata->context && text_is_sensitive(edata->context))
+		else if (starts_with(edata->detail_log, "prepare: "))
+			edata->detail_log = pstrdup("prepare: " REDACTED);
+		/* "... portal with parameters: $1 = '...'" and any named secret */
+		if (edata->context &&
+			(strstr(edata->context, "parameters: ") != NULL ||
+			 text_is_sensitive(edata->context)))
 			edata->context = pstrdup(REDACTED);
 		if (edata->internalquery && text_is_sensitive(edata->internalquery))
 			edata->internalquery = NULL;

@@ -14,6 +14,7 @@
 #include "utils/memutils.h"
 
 #include "tde/secure.h"
+#include "tde/tde.h"
 
 typedef struct SecureChunk
 {
@@ -59,6 +60,9 @@ tde_secure_text_to_cstring(const text *t)
 	text	   *detoasted = pg_detoast_datum_packed((text *) t);
 	Size		len = VARSIZE_ANY_EXHDR(detoasted);
 	char	   *copy = tde_secure_alloc(len + 1);
+
+	/* a secret arrived: keep this statement out of the log */
+	tde_mark_statement_sensitive();
 
 	memcpy(copy, VARDATA_ANY(detoasted), len);
 	copy[len] = '\0';

@@ -106,5 +106,6 @@ extern void tde_require_location_access(const char *path);
 
 /* redact.c */
 extern void tde_install_log_redaction(void);
+extern void tde_mark_statement_sensitive(void);
 
 #endif							/* TDE_TDE_H */

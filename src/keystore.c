@@ -583,6 +583,7 @@ tde_keystore_autoopen(int elevel)
 	TdeWallet  *w = NULL;
 	TdeWalletResult res;
 	bool		opened = false;
+	bool		launch = false;
 
 	if (tde_keystore_open_kind() != TDE_OPEN_NONE)
 		return true;
@@ -603,7 +604,7 @@ tde_keystore_autoopen(int elevel)
 		{
 			publish(w, open_kind_of(w->kind));
 			opened = true;
-			tde_rewrap_launch(InvalidOid);
+			launch = true;
 		}
 		else if (res != TDE_WALLET_MISSING)
 		{
@@ -613,6 +614,10 @@ tde_keystore_autoopen(int elevel)
 		}
 	}
 	LWLockRelease(tde_shared->admin_lock);
+
+	/* finish any re-wrap a crash left undone (outside the LWLock) */
+	if (launch)
+		tde_rewrap_launch(InvalidOid);
 	return opened;
 }
 

@@ -80,19 +80,19 @@ tde_seps_dir(void)
 }
 
 char *
-tde_canonical_location(const char *location)
+tde_canonical_location(const char *location, const char *what)
 {
 	char	   *loc = pstrdup(location);
 
 	if (!is_absolute_path(loc))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("keystore location \"%s\" is not an absolute path", location)));
+				 errmsg("%s \"%s\" is not an absolute path", what, location)));
 	canonicalize_path(loc);
 	if (path_contains_parent_reference(loc))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("keystore location \"%s\" must not contain \"..\"", location)));
+				 errmsg("%s \"%s\" must not contain \"..\"", what, location)));
 	return loc;
 }
 
@@ -102,7 +102,7 @@ check_wallet_location(const char *location)
 {
 	char	   *dir = tde_wallet_dir();
 
-	if (location != NULL && strcmp(tde_canonical_location(location), dir) != 0)
+	if (location != NULL && strcmp(tde_canonical_location(location, "keystore location"), dir) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("keystore location must be \"%s\"", dir),
@@ -267,7 +267,7 @@ write_backup(const char *ewallet, const char *backup_id, const char *location)
 	check_backup_id(backup_id);
 	if (location != NULL)
 	{
-		dir = tde_canonical_location(location);
+		dir = tde_canonical_location(location, "backup location");
 		tde_require_location_access(dir);
 		if (!tde_dir_exists(dir))
 			ereport(ERROR,
@@ -440,8 +440,8 @@ tde_keystore_close(const TdeCredential *cred)
 				 errmsg("keystore is not open"),
 				 errdetail("ORA-28365: wallet is not open")));
 
-	/* A password given to close a password wallet must be its password. */
-	if (cred != NULL && kind == TDE_OPEN_PASSWORD)
+	/* A password given to close must be the wallet's password. */
+	if (cred != NULL && (kind == TDE_OPEN_PASSWORD || tde_file_exists(ewallet)))
 	{
 		const char *password = tde_credential_password(cred, TDE_CLIENT_TDE_WALLET);
 		TdeWallet  *w;

@@ -19,6 +19,8 @@
  */
 #include "postgres.h"
 
+#include "mb/pg_wchar.h"
+
 #include "tde/parser.h"
 #include "tde/secure.h"
 
@@ -126,7 +128,8 @@ lex(Parser *p, const char *s)
 			p->toks = repalloc(p->toks, sizeof(Token) * max);
 		}
 		t = &p->toks[p->ntoks++];
-		t->pos = (int) (c - s) + 1;
+		/* a character position, as PostgreSQL reports positions */
+		t->pos = pg_mbstrlen_with_len(s, (int) (c - s)) + 1;
 		if (*c == '\0')
 		{
 			t->kind = TOK_END;
@@ -285,6 +288,8 @@ password(Parser *p)
 static void
 identified_by(Parser *p, TdeStatement *stmt)
 {
+	/* from here on a stray word may be the password itself */
+	p->secret_seen = true;
 	expect(p, "IDENTIFIED");
 	expect(p, "BY");
 	stmt->has_cred = true;
@@ -408,7 +413,7 @@ parse_create(Parser *p, TdeStatement *stmt)
 		stmt->location = optional_single_quoted(p);
 		identified_by(p, stmt);
 		if (stmt->cred.external_store)
-			syntax_error_at(p, p->cur - 1, "a password");
+			syntax_error_at(p, p->cur - 2, "a password");
 		return stmt;
 	}
 	if (accept(p, "LOCAL"))
@@ -426,7 +431,7 @@ parse_create(Parser *p, TdeStatement *stmt)
 		stmt->location = optional_single_quoted(p);
 		identified_by(p, stmt);
 		if (stmt->cred.external_store)
-			syntax_error_at(p, p->cur - 1, "a password");
+			syntax_error_at(p, p->cur - 2, "a password");
 		return stmt;
 	}
 	(void) accept(p, "ENCRYPTION");
@@ -484,7 +489,7 @@ parse_alter(Parser *p, TdeStatement *stmt)
 	force_keystore(p, stmt);
 	identified_by(p, stmt);
 	if (stmt->cred.external_store)
-		syntax_error_at(p, p->cur - 1, "the keystore password");
+		syntax_error_at(p, p->cur - 2, "the keystore password");
 	expect(p, "SET");
 	stmt->new_password = password(p);
 	with_backup(p, stmt);

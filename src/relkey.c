@@ -429,6 +429,9 @@ load_current(Oid relid, uint8 *key_id, int32 *version, uint8 *key)
 	uint8		dbident[16];
 	bool		isnull;
 
+	/* no identity, no keys; read it first: it replaces SPI_tuptable */
+	if (!database_identity(false, dbident))
+		return false;
 	if (SPI_execute_with_args("SELECT key_id, key_version, master_key_id, wrapped_key "
 							  "FROM tde.relation_key "
 							  "WHERE relid OPERATOR(pg_catalog.=) $1 "
@@ -442,7 +445,6 @@ load_current(Oid relid, uint8 *key_id, int32 *version, uint8 *key)
 		   TDE_RELKEY_ID_LEN);
 	*version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
 										   SPI_tuptable->tupdesc, 2, &isnull));
-	require_database_identity(dbident);
 	unwrap_row(dbident, key_id, *version, spi_bytea(0, 3), spi_bytea(0, 4), key);
 	return true;
 }
@@ -526,6 +528,9 @@ tde_relkey_for_decrypt(Oid relid, const uint8 *key_id, int32 version)
 	tde_require_keystore_open();
 	key = tde_secure_alloc(TDE_RELKEY_LEN);
 	catalog_begin(&ca);
+	/* read the identity first: it replaces SPI_tuptable */
+	if (!database_identity(false, dbident))
+		foreign_ciphertext(relid);
 	values[0] = uuid_datum(key_id);
 	values[1] = Int32GetDatum(version);
 	if (SPI_execute_with_args("SELECT relid, master_key_id, wrapped_key "
@@ -540,7 +545,6 @@ tde_relkey_for_decrypt(Oid relid, const uint8 *key_id, int32 version)
 											SPI_tuptable->tupdesc, 1, &isnull));
 	if (rowrel != relid)
 		foreign_ciphertext(relid);
-	require_database_identity(dbident);
 	unwrap_row(dbident, key_id, version, spi_bytea(0, 2), spi_bytea(0, 3), key);
 	catalog_end(&ca);
 

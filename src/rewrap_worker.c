@@ -159,6 +159,9 @@ tde_rewrap_launch(Oid exclude_db)
 
 	if (!IsTransactionState())
 		return;
+	/* nothing to re-wrap to without an active key in the open keystore */
+	if (tde_shared->active_key < 0 || tde_shared->open_kind == TDE_OPEN_NONE)
+		return;
 	rel = table_open(DatabaseRelationId, AccessShareLock);
 	scan = table_beginscan_catalog(rel, 0, NULL);
 	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL &&
@@ -242,9 +245,9 @@ tde_rewrap_worker_main(Datum arg)
 			skip = true;
 			set_state(TDE_REWRAP_SKIPPED, NULL);
 		}
-		else if (tde_keystore_open_kind() == TDE_OPEN_NONE &&
-				 !tde_keystore_autoopen(LOG))
+		else if (tde_keystore_open_kind() == TDE_OPEN_NONE)
 		{
+			/* never opened from here: a keystore closed by hand stays closed */
 			skip = true;
 			set_state(TDE_REWRAP_WAITING, "the keystore is closed");
 		}
@@ -278,10 +281,10 @@ tde_rewrap_worker_main(Datum arg)
 
 		HOLD_INTERRUPTS();
 		edata = CopyErrorData();
-		FlushErrorState();
-		set_state(TDE_REWRAP_FAILED, edata->message);
 		EmitErrorReport();
+		FlushErrorState();
 		AbortOutOfAnyTransaction();
+		set_state(TDE_REWRAP_FAILED, edata->message);
 		RESUME_INTERRUPTS();
 	}
 	PG_END_TRY();

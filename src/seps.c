@@ -55,7 +55,7 @@ tde_seps_change(TdeSecretOp op, const char *location, const char *client,
 
 	if (location != NULL)
 	{
-		char	   *loc = tde_canonical_location(location);
+		char	   *loc = tde_canonical_location(location, "external store location");
 
 		if (strcmp(loc, dir) != 0)
 			ereport(ERROR,

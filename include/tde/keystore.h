@@ -81,7 +81,7 @@ extern const char *tde_credential_password(const TdeCredential *cred,
 extern char *tde_wallet_dir(void);
 extern char *tde_seps_dir(void);
 extern char *tde_join_path(const char *dir, const char *file);
-extern char *tde_canonical_location(const char *location);
+extern char *tde_canonical_location(const char *location, const char *what);
 extern void tde_check_password(const char *password, const char *what);
 
 #endif							/* TDE_KEYSTORE_H */

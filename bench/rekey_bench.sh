@@ -1,0 +1,419 @@
+#!/usr/bin/env bash
+# bench/rekey_bench.sh: how long a rekey (ADMINISTER KEY MANAGEMENT SET KEY
+# ... WITH BACKUP) takes with 1,000, 10,000 and 100,000 relation keys, with
+# a plain UPDATE of the same rows as the baseline.
+#
+# As root: creates a throwaway PostgreSQL 15 cluster owned by an
+# unprivileged user (tdetest if it exists, else postgres) in a temporary
+# directory, with shared_preload_libraries = 'tde', its own tde.wallet_root,
+# tde.wallet_kdf_iterations = 1000 (so writing the wallet costs about 2 ms)
+# and a Unix socket inside that directory only (no TCP).
+#
+# Relation keys are rows of tde.relation_key.  Creating 100,000 tables
+# would take long, so the keys are made with tde.rotate_relation_key():
+# every call adds one version (one row) of a table's key.  The script
+# creates one table per KEYS_PER_TABLE keys (default 1000) and rotates each
+# table's key that many times; the rows then look like those of N /
+# KEYS_PER_TABLE relations with many versions each, and a rekey re-wraps
+# every row alike, whatever relation it belongs to.  The first table
+# (rk_canary) also holds a value encrypted under its key's version 1.
+#
+# For each N (SIZES, default "1000 10000 100000"; the keys are added to
+# reach each N in turn), ITER times (default 5), alternating the order:
+#
+#   rekey  SET KEY IDENTIFIED BY pw WITH BACKUP USING 'id': a new master
+#          key, the wallet written with a backup, then every relation key
+#          of the database re-wrapped in the statement's transaction
+#   plain  UPDATE tde.relation_key SET rewrapped_at = now(), as superuser:
+#          the same rows updated with no cryptography at all
+#
+# each right after VACUUM tde.relation_key and CHECKPOINT, timed inside the
+# server with clock_timestamp() around the statement (connection and commit
+# not counted).  After every rekey the script checks that all N rows name
+# the new active key (tde.relation_keys against v$encryption_keys) and that
+# the canary value still decrypts; it stops if not.
+#
+# The wallet-only part is a SET KEY with no relation key at all (before any
+# exists), ITER times; "us per key" is (rekey - wallet-only) / N.
+#
+# Also measured, once per N and per repetition: the background re-wrap of
+# the same N keys by the rewrap worker, started by a SET KEY issued in a
+# second database (rk_other) and read from tde.rewrap_progress
+# (finished - started; it commits every 1000 keys).
+#
+# Prints Markdown tables on stdout (progress goes to stderr) and removes
+# everything it created on exit.
+#
+# Environment: ITER (default 5), SIZES (default "1000 10000 100000", each
+# a positive multiple of KEYS_PER_TABLE, ascending), KEYS_PER_TABLE
+# (default 1000), PG_BINDIR (default /usr/lib/postgresql/15/bin), PORT
+# (default 54330; the socket lives in the private temporary directory).
+set -euo pipefail
+
+ITER=${ITER:-5}
+SIZES=${SIZES:-"1000 10000 100000"}
+KEYS_PER_TABLE=${KEYS_PER_TABLE:-1000}
+PG_BINDIR=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
+PORT=${PORT:-54330}
+KDF=1000
+PW=Bench_Pw1
+DB=postgres
+OTHER_DB=rk_other
+
+msg() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
+die() { printf '%s: error: %s\n' "${0##*/}" "$*" >&2; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || die "must run as root (initdb refuses root, so the server runs as an unprivileged user this script switches to)"
+[[ "$ITER" =~ ^[1-9][0-9]*$ ]] || die "ITER must be a positive integer, not \"$ITER\""
+[[ "$KEYS_PER_TABLE" =~ ^[1-9][0-9]*$ ]] || die "KEYS_PER_TABLE must be a positive integer"
+prev=0
+for n in $SIZES; do
+	[[ "$n" =~ ^[1-9][0-9]*$ ]] && [ $((n % KEYS_PER_TABLE)) -eq 0 ] && [ "$n" -gt "$prev" ] ||
+		die "SIZES must be ascending positive multiples of KEYS_PER_TABLE ($KEYS_PER_TABLE), not \"$SIZES\""
+	prev=$n
+done
+[ -x "$PG_BINDIR/initdb" ] || die "no PostgreSQL binaries in $PG_BINDIR"
+
+if id tdetest >/dev/null 2>&1; then
+	RUN_USER=tdetest
+elif id postgres >/dev/null 2>&1; then
+	RUN_USER=postgres
+else
+	die "neither the user tdetest nor postgres exists"
+fi
+RUN_HOME=$(getent passwd "$RUN_USER" | cut -d: -f6)
+
+# Run a command as the server's user with a clean environment.
+as_user() {
+	runuser -u "$RUN_USER" -- env -i HOME="$RUN_HOME" USER="$RUN_USER" \
+		LOGNAME="$RUN_USER" LANG=C.UTF-8 LC_ALL=C.UTF-8 \
+		PATH="$PG_BINDIR:/usr/bin:/bin" "$@"
+}
+
+work=$(mktemp -d /tmp/tde-rekey-bench.XXXXXX)
+data=$work/data
+wallet_root=$work/wallet_root
+
+# shellcheck disable=SC2317  # run by the EXIT trap
+cleanup() {
+	local rc=$?
+	if [ -f "$data/postmaster.pid" ]; then
+		(cd "$work" && as_user pg_ctl -D "$data" -m fast -w stop) >/dev/null 2>&1 ||
+			(cd "$work" && as_user pg_ctl -D "$data" -m immediate -w stop) >/dev/null 2>&1 || true
+	fi
+	rm -rf "$work"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+fail_with_log() {
+	msg "$1; last lines of ${2##*/}:"
+	tail -n 40 "$2" >&2
+	exit 1
+}
+
+chown "$RUN_USER:" "$work"
+chmod 700 "$work"
+install -d -m 700 -o "$RUN_USER" -g "$(id -gn "$RUN_USER")" "$wallet_root"
+cd "$work"
+
+msg "creating a throwaway cluster in $data as $RUN_USER"
+as_user initdb -D "$data" --auth-local=trust --auth-host=reject \
+	>"$work/initdb.log" 2>&1 || fail_with_log "initdb failed" "$work/initdb.log"
+cat >>"$data/postgresql.conf" <<EOF
+
+# --- tde rekey benchmark ---
+shared_preload_libraries = 'tde'
+tde.wallet_root = '$wallet_root'
+tde.wallet_kdf_iterations = $KDF
+listen_addresses = ''
+unix_socket_directories = '$work'
+port = $PORT
+# checkpoints only when the script asks (before each measurement)
+checkpoint_timeout = 1h
+max_wal_size = 8GB
+EOF
+as_user pg_ctl -D "$data" -w -l "$work/server.log" start >/dev/null 2>&1 ||
+	fail_with_log "the server did not start" "$work/server.log"
+
+# psql_db DB: psql reading SQL from stdin; prints unaligned tuples only.
+psql_db() {
+	as_user psql -X -q -A -t -v ON_ERROR_STOP=1 -h "$work" -p "$PORT" -d "$1"
+}
+psql_in() { psql_db "$DB"; }
+
+psql_in >/dev/null <<'SQL' || fail_with_log "setting up the bench database failed" "$work/server.log"
+CREATE EXTENSION tde;
+-- Server-side time of one key management statement, in milliseconds.
+CREATE FUNCTION bench_akm_ms(stmt text) RETURNS numeric
+LANGUAGE plpgsql AS $$
+DECLARE
+	t0 timestamptz;
+BEGIN
+	t0 := clock_timestamp();
+	PERFORM tde.administer_key_management(stmt);
+	RETURN round(extract(epoch FROM clock_timestamp() - t0) * 1000, 3);
+END
+$$;
+-- Server-side time of one SQL statement, in milliseconds.
+CREATE FUNCTION bench_sql_ms(stmt text) RETURNS numeric
+LANGUAGE plpgsql AS $$
+DECLARE
+	t0 timestamptz;
+BEGIN
+	t0 := clock_timestamp();
+	EXECUTE stmt;
+	RETURN round(extract(epoch FROM clock_timestamp() - t0) * 1000, 3);
+END
+$$;
+-- The KEY_ID of the active master key: the one activated last.
+CREATE FUNCTION bench_active_key() RETURNS text
+LANGUAGE sql AS $$
+	SELECT key_id FROM public."v$encryption_keys"
+	WHERE activation_time IS NOT NULL
+	ORDER BY activation_time DESC LIMIT 1
+$$;
+SQL
+psql_db postgres >/dev/null <<SQL || fail_with_log "creating $OTHER_DB failed" "$work/server.log"
+CREATE DATABASE $OTHER_DB;
+SQL
+psql_db "$OTHER_DB" >/dev/null <<'SQL' || fail_with_log "setting up $OTHER_DB failed" "$work/server.log"
+CREATE EXTENSION tde;
+SQL
+
+# akm STATEMENT: run it, untimed.
+akm() {
+	psql_in >/dev/null <<SQL || fail_with_log "statement failed: ${1%% IDENTIFIED*} ..." "$work/server.log"
+SELECT tde.administer_key_management(\$stmt\$$1\$stmt\$);
+SQL
+}
+
+NOTES=()
+
+# Wait until no re-wrap worker is pending or running; note failed ones.
+wait_workers() {
+	local i out
+	for ((i = 0; i < 600; i++)); do
+		out=$(psql_in <<'SQL'
+SELECT count(*) FROM tde.rewrap_progress WHERE state IN ('pending', 'running');
+SQL
+		) || fail_with_log "reading tde.rewrap_progress failed" "$work/server.log"
+		[ "$out" = 0 ] && break
+		sleep 0.1
+	done
+	[ "$out" = 0 ] || die "re-wrap workers still busy after 60 s"
+	out=$(psql_in <<'SQL'
+SELECT string_agg(format('%s: %s (%s)', datname, state, coalesce(error, 'no error text')), '; ')
+FROM tde.rewrap_progress WHERE state = 'failed';
+SQL
+	)
+	if [ -n "$out" ] && [[ " ${NOTES[*]-} " != *"$out"* ]]; then
+		NOTES+=("re-wrap worker failed after $1: $out")
+		msg "note: re-wrap worker failed after $1: $out"
+	fi
+}
+
+# prep: the same starting point for every measured statement.
+prep() {
+	psql_in >/dev/null <<'SQL' || fail_with_log "VACUUM/CHECKPOINT failed" "$work/server.log"
+VACUUM tde.relation_key;
+CHECKPOINT;
+SQL
+}
+
+# median SAMPLES...
+median() {
+	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
+		END { printf "%.3f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+minmax() {
+	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { printf "%.1f-%.1f\n", v[1], v[NR] }'
+}
+
+msg "creating the keystore (kdf iterations $KDF), opening it"
+akm "ADMINISTER KEY MANAGEMENT CREATE KEYSTORE IDENTIFIED BY $PW"
+akm "ADMINISTER KEY MANAGEMENT SET KEYSTORE OPEN IDENTIFIED BY $PW"
+wait_workers "SET KEYSTORE OPEN (no master key yet)"
+
+# rekey_ms ID: one timed SET KEY in $DB; prints its ms, then a line
+# "rows_on_the_new_key rows canary_plaintext".
+rekey_ms() {
+	psql_in <<SQL || fail_with_log "SET KEY failed" "$work/server.log"
+SELECT bench_akm_ms(\$stmt\$ADMINISTER KEY MANAGEMENT SET KEY IDENTIFIED BY $PW WITH BACKUP USING '$1'\$stmt\$);
+-- a later statement, so that its snapshot sees the re-wrap
+SELECT count(*) FILTER (WHERE master_key_id = bench_active_key()) || ' ' || count(*)
+	|| ' ' || coalesce((SELECT tde.decrypt_text('rk_canary', c) FROM rk_canary), 'none')
+FROM tde.relation_keys;
+SQL
+}
+
+# wallet-only: SET KEY with no relation key anywhere
+msg "wallet only: SET KEY ... WITH BACKUP with 0 relation keys x$ITER"
+T_WALLET=()
+for ((r = 1; r <= ITER; r++)); do
+	out=$(psql_in <<SQL
+SELECT bench_akm_ms(\$stmt\$ADMINISTER KEY MANAGEMENT SET KEY IDENTIFIED BY $PW WITH BACKUP USING 'w$r'\$stmt\$)
+	|| ' ' || (SELECT count(*) FROM tde.relation_key);
+SQL
+	) || fail_with_log "SET KEY failed" "$work/server.log"
+	read -r ms rows <<<"$out"
+	[ "$rows" = 0 ] || die "expected no relation keys, found $rows"
+	T_WALLET+=("$ms")
+	wait_workers "SET KEY"
+done
+WALLET_MED=$(median "${T_WALLET[@]}")
+
+# build_to N: add tables and key versions until tde.relation_key has N rows.
+have=0
+ntables=0
+build_to() {
+	local target=$1 sql t0 t1 made name
+	sql=$work/build.sql
+	: >"$sql"
+	while [ "$have" -lt "$target" ]; do
+		ntables=$((ntables + 1))
+		if [ "$ntables" -eq 1 ]; then
+			name=rk_canary
+			cat >>"$sql" <<SQL
+CREATE TABLE $name (c bytea);
+INSERT INTO $name VALUES (tde.encrypt('$name'::regclass, 'canary v1'::text));
+SELECT count(tde.rotate_relation_key('$name')) FROM generate_series(1, $((KEYS_PER_TABLE - 1)));
+SQL
+		else
+			name=$(printf 'rk_%05d' "$ntables")
+			cat >>"$sql" <<SQL
+CREATE TABLE $name (c bytea);
+SELECT count(tde.rotate_relation_key('$name')) FROM generate_series(1, $KEYS_PER_TABLE);
+SQL
+		fi
+		have=$((have + KEYS_PER_TABLE))
+	done
+	chown "$RUN_USER:" "$sql"
+	made=$((target - BUILT))
+	t0=$(date +%s%N)
+	psql_in >/dev/null <"$sql" || fail_with_log "creating relation keys failed" "$work/server.log"
+	t1=$(date +%s%N)
+	BUILD_ROWS+=("$(awk -v n="$made" -v t="$ntables" -v d=$((t1 - t0)) -v tot="$target" \
+		'BEGIN { printf "| %d | %d | %d | %.1f | %.1f |\n", n, tot, t, d / 1e6, d / 1e3 / n }')")
+	BUILT=$target
+	local got
+	got=$(psql_in <<<"SELECT count(*) FROM tde.relation_key;")
+	[ "$got" = "$target" ] || die "expected $target relation keys, found $got"
+	wait_workers "creating keys"
+	# one untimed pass, so that the first measured UPDATE does not pay for
+	# the fresh, full pages the build left
+	psql_in >/dev/null <<'SQL' || fail_with_log "warm-up UPDATE failed" "$work/server.log"
+UPDATE tde.relation_key SET rewrapped_at = now();
+VACUUM ANALYZE tde.relation_key;
+SQL
+}
+
+# worker_ms ID: a SET KEY in $OTHER_DB; the worker re-wraps $DB's keys.
+worker_ms() {
+	psql_db "$OTHER_DB" >/dev/null <<SQL || fail_with_log "SET KEY in $OTHER_DB failed" "$work/server.log"
+SELECT tde.administer_key_management(\$stmt\$ADMINISTER KEY MANAGEMENT SET KEY IDENTIFIED BY $PW WITH BACKUP USING '$1'\$stmt\$);
+SQL
+	wait_workers "SET KEY in $OTHER_DB"
+	psql_in <<SQL || fail_with_log "reading tde.rewrap_progress failed" "$work/server.log"
+SELECT round(extract(epoch FROM finished - started) * 1000, 3) || ' ' || state || ' ' || keys_done
+	|| ' ' || (SELECT count(*) FILTER (WHERE master_key_id = bench_active_key()) FROM tde.relation_keys)
+FROM tde.rewrap_progress WHERE datname = current_database();
+SQL
+}
+
+BUILD_ROWS=()
+ROWS=()
+WORKER_ROWS=()
+BUILT=0
+for n in $SIZES; do
+	msg "creating relation keys up to $n"
+	build_to "$n"
+	t_rekey=()
+	t_plain=()
+	t_worker=()
+	for ((r = 1; r <= ITER; r++)); do
+		msg "N=$n: rekey and plain UPDATE, round $r of $ITER"
+		for what in rekey plain; do
+			# alternate the order between rounds
+			if [ $((r % 2)) -eq 0 ]; then
+				[ "$what" = rekey ] && what=plain || what=rekey
+			fi
+			prep
+			if [ "$what" = rekey ]; then
+				out=$(rekey_ms "n${n}_$r")
+				{ read -r ms; read -r on_new total canary; } <<<"$out"
+				[ "$total" = "$n" ] && [ "$on_new" = "$n" ] ||
+					die "after the rekey at N=$n only $on_new of $total relation keys name the new key"
+				[ "$canary" = "canary v1" ] ||
+					die "after the rekey at N=$n the canary decrypts to \"$canary\""
+				t_rekey+=("$ms")
+				wait_workers "SET KEY at N=$n"
+			else
+				out=$(psql_in <<'SQL'
+SELECT bench_sql_ms('UPDATE tde.relation_key SET rewrapped_at = now()');
+SQL
+				) || fail_with_log "plain UPDATE failed" "$work/server.log"
+				t_plain+=("$out")
+			fi
+		done
+		msg "N=$n: background re-wrap by the worker, round $r of $ITER"
+		prep
+		out=$(worker_ms "o${n}_$r")
+		read -r ms state done_ on_new <<<"$out"
+		[ "$state" = done ] && [ "$done_" = "$n" ] && [ "$on_new" = "$n" ] ||
+			die "worker re-wrap at N=$n: state $state, keys_done $done_, $on_new of $n on the new key"
+		t_worker+=("$ms")
+	done
+	rk=$(median "${t_rekey[@]}")
+	pl=$(median "${t_plain[@]}")
+	wk=$(median "${t_worker[@]}")
+	ROWS+=("$(awk -v n="$n" -v rk="$rk" -v pl="$pl" -v w="$WALLET_MED" -v mm="$(minmax "${t_rekey[@]}")" \
+		-v pmm="$(minmax "${t_plain[@]}")" -v reps="$ITER" \
+		'BEGIN { printf "| %d | %.1f | %.1f | %.2f | %.2f | %.1f | %s | %s | %d of %d, every time |\n",
+			n, rk, pl, rk / pl, (rk - w) * 1000 / n, rk - w, mm, pmm, n, n }')")
+	WORKER_ROWS+=("$(awk -v n="$n" -v wk="$wk" -v mm="$(minmax "${t_worker[@]}")" \
+		'BEGIN { printf "| %d | %.1f | %.2f | %s |\n", n, wk, wk * 1000 / n, mm }')")
+	eval "RK_$n=$rk"
+done
+
+cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+pgver=$(as_user "$PG_BINDIR/postgres" --version | awk '{ print $3 }')
+nkeys=$(psql_in <<<'SELECT count(*) FROM public."v$encryption_keys";')
+wsize=$(stat -c %s "$wallet_root/tde/ewallet.p12")
+
+echo "Rekey: SET KEY ... WITH BACKUP (tde.wallet_kdf_iterations = $KDF), median of $ITER, server-side ms"
+echo
+echo "| N | rekey ms | plain UPDATE ms | ratio | µs per key | re-wrap ms (rekey - wallet) | rekey min-max | UPDATE min-max | rows on the new key |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+awk -v w="$WALLET_MED" -v mm="$(minmax "${T_WALLET[@]}")" \
+	'BEGIN { printf "| 0 (wallet only) | %.1f | - | - | - | - | %s | - | - |\n", w, mm }'
+printf '%s\n' "${ROWS[@]}"
+echo
+echo "µs per key = (rekey - wallet only) / N; ratio = rekey / plain UPDATE."
+first=${SIZES%% *}
+last=${SIZES##* }
+awk -v a="$(eval echo "\$RK_$first")" -v b="$(eval echo "\$RK_$last")" -v na="$first" -v nb="$last" -v w="$WALLET_MED" \
+	'BEGIN {
+		pa = (a - w) / na; pb = (b - w) / nb
+		printf "Linearity: %.2f µs per key at N=%d, %.2f at N=%d (ratio %.2f; 1.00 = linear).\n", pa * 1000, na, pb * 1000, nb, pb / pa
+		if (nb == 100000)
+			printf "Requirement (100,000 keys under 2 s): %.1f ms, %s.\n", b, (b < 2000) ? "met" : "NOT met"
+	}'
+echo
+echo "Background re-wrap of the same keys by the rewrap worker (SET KEY issued in another database; finished - started from tde.rewrap_progress, batches of 1000, each committed), median of $ITER:"
+echo
+echo "| N | worker ms | µs per key | min-max |"
+echo "|---:|---:|---:|---:|"
+printf '%s\n' "${WORKER_ROWS[@]}"
+echo
+echo "Creating the keys (tde.rotate_relation_key, $KEYS_PER_TABLE versions per table, one psql session per step, CREATE TABLE included, wall clock):"
+echo
+echo "| keys added | total keys | tables | ms | µs per key |"
+echo "|---:|---:|---:|---:|---:|"
+printf '%s\n' "${BUILD_ROWS[@]}"
+echo
+for note in "${NOTES[@]}"; do echo "Note: $note"; done
+[ "${#NOTES[@]}" -eq 0 ] || echo
+echo "wallet at the end: $nkeys master keys, $wsize bytes"
+echo "machine: $(nproc) CPUs (nproc), ${cpu:-unknown CPU}; PostgreSQL $pgver; $(date -u +%Y-%m-%dT%H:%MZ)"

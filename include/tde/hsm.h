@@ -1,0 +1,38 @@
+/*-------------------------------------------------------------------------
+ *
+ * hsm.h
+ *	  A PKCS#11 hardware security module as a master-key store.
+ *
+ * hsm.c knows PKCS#11 and nothing of wallets or SQL.  It loads the
+ * vendor's module itself (dlopen + C_GetFunctionList) and uses only the
+ * functions a key-vault root of trust must provide (DESIGN §4).  Master
+ * keys are AES-256 token objects, sensitive and not extractable, named by
+ * CKA_ID = MKID; relation keys are wrapped inside the HSM with AES-GCM.
+ *
+ * PKCS#11 state is per process and never set up in the postmaster: each
+ * backend initialises the module and logs in on first use with the
+ * credential the keystore layer hands it, and does so again if the process
+ * changed (fork) or the credential changed.  A dead session is rebuilt
+ * once; then the call fails cleanly.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TDE_HSM_H
+#define TDE_HSM_H
+
+#include "tde/masterkey.h"
+
+#define TDE_HSM_CREDENTIAL_MAX 256
+
+/* Log in with a credential ("pin" or "user:pin"); errors are clear. */
+extern void tde_hsm_login(const char *credential, uint64 credential_generation);
+extern void tde_hsm_reset(void);
+
+extern void tde_hsm_generate_key(const uint8 *mkid);
+extern bool tde_hsm_has_key(const uint8 *mkid);
+extern int	tde_hsm_wrap(const uint8 *mkid, const uint8 *aad, int aadlen,
+						 const uint8 *in, int inlen, uint8 *out);
+extern bool tde_hsm_unwrap(const uint8 *mkid, const uint8 *aad, int aadlen,
+						   const uint8 *in, int inlen, uint8 *out, int *outlen);
+
+#endif							/* TDE_HSM_H */

@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# scripts/test.sh: run every tde test, as root on Debian 12.
+#
+# Calls setup.sh (packages, build, install, the test user), copies the tree
+# into a temporary directory owned by the unprivileged user tdetest (initdb
+# refuses root), and there runs, as tdetest, each suite as its own make run
+# so that all of them run even when one fails:
+#
+#   make installcheck TAP_TESTS= REGRESS_KEYS=   pg_regress, REGRESS, on its own
+#                                                temporary preloaded server
+#   make installcheck-keys                       pg_regress, REGRESS_KEYS, on a
+#                                                second server (if the target exists)
+#   make tap                                     TAP: t/*.pl, PostgreSQL::Test::Cluster
+#
+# The last line is always
+#
+#   tde: N passed, M failed
+#
+# counting pg_regress tests and TAP assertions.  The exit status is 0 only
+# if everything passed and at least one test ran.  On success the copy is
+# removed; on failure it is kept and its path printed.
+#
+# For a quicker loop, narrow the run:
+#   TDE_REGRESS="keystore parser"  bash scripts/test.sh   # these REGRESS tests
+#   TDE_REGRESS_KEYS="masterkeys"  bash scripts/test.sh   # these REGRESS_KEYS tests
+#   TDE_PROVE_TESTS=t/001_x.pl     bash scripts/test.sh   # these TAP files
+#   TDE_SKIP_REGRESS=1 / TDE_SKIP_TAP=1                   # skip pg_regress / TAP
+#   TDE_SKIP_BUILD=1                                      # test the installed build
+set -uo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+tde_require_root
+
+passed=0
+failed=0
+summary() { printf 'tde: %d passed, %d failed\n' "$passed" "$failed"; }
+
+# Generous limits, so that a hung test ends the run with a failure rather
+# than running into CI's own limit.
+REGRESS_TIMEOUT=${TDE_REGRESS_TIMEOUT:-1200}
+TAP_TIMEOUT=${TDE_TAP_TIMEOUT:-3600}
+
+if ! bash "$TDE_ROOT/scripts/setup.sh"; then
+	tde_msg "setup failed (see above); no test was run"
+	failed=1
+	summary
+	exit 1
+fi
+
+# --- a private copy of the tree, owned by the test user -----------------------
+
+work=$(mktemp -d /tmp/tde-test.XXXXXX) || tde_die "mktemp failed"
+# Everything but .git and what .gitignore names (build products, results of
+# earlier runs): installcheck does not build, it uses the installed tde.
+if ! rsync -a --exclude=/.git --filter=':- .gitignore' "$TDE_ROOT/" "$work/"; then
+	tde_msg "copying the tree to $work failed"
+	failed=1
+	summary
+	exit 1
+fi
+chown -R "$TDE_TEST_USER:" "$work"
+cd "$work" || exit 1
+
+make_as_test_user() {
+	local limit=$1
+	shift
+	tde_as_test_user timeout -k 30 "$limit" make "$@" PG_CONFIG="$PG_CONFIG"
+	local rc=$?
+	case $rc in
+	124 | 137) tde_msg "timed out after ${limit}s" >&2 ;;
+	esac
+	return $rc
+}
+
+# --- pg_regress ---------------------------------------------------------------
+
+# Run one pg_regress suite through make; count its tests; on failure show
+# the regression.diffs and server log it left.  Each suite is its own make
+# run, so that one failing suite does not keep the others from running.
+regress_rc=0
+run_regress_suite() {
+	local label=$1 log=$2 rc ok bad diffs pmlog
+	shift 2
+	echo "=== pg_regress: $label (make $*) ==="
+	touch "$work/.suite-start"
+	make_as_test_user "$REGRESS_TIMEOUT" "$@" 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+
+	# PostgreSQL 15:  "test setup    ... ok   12 ms", "... FAILED", "... failed (ignored)"
+	#   (and "     name ... ok" inside a parallel group);
+	# PostgreSQL 16+: "ok 1  - setup  12 ms", "not ok 2 - keystore  30 ms".
+	ok=$(grep -cE '^(test +| +)[^ ]+ +\.\.\. +ok\b|^ok [0-9]+ +[-+] ' "$log")
+	bad=$(grep -cE '^(test +| +)[^ ]+ +\.\.\. +FAILED\b|^not ok [0-9]+ +[-+] ' "$log")
+	passed=$((passed + ok))
+	failed=$((failed + bad))
+	[ "$rc" -eq 0 ] && return 0
+
+	regress_rc=$rc
+	# A failure that no test line shows: pg_regress could not start its
+	# server, a test file is missing, the run timed out...
+	[ "$bad" -eq 0 ] && failed=$((failed + 1))
+	# pg_regress writes regression.diffs and log/postmaster.log into its
+	# --outputdir: the tree's top, or wherever the Makefile points it.
+	while IFS= read -r diffs; do
+		echo "=== ${diffs#"$work"/} (first 20000 bytes) ==="
+		head -c 20000 "$diffs"
+		echo
+	done < <(find "$work" -name regression.diffs -newer "$work/.suite-start" -size +0)
+	while IFS= read -r pmlog; do
+		echo "=== ${pmlog#"$work"/} (last 40 lines) ==="
+		tail -n 40 "$pmlog"
+	done < <(find "$work" -path '*/log/postmaster.log' -newer "$work/.suite-start" -size +0)
+	return 0
+}
+
+has_make_target() {
+	make -n "$1" PG_CONFIG="$PG_CONFIG" >/dev/null 2>&1
+}
+
+if [ -z "${TDE_SKIP_REGRESS:-}" ]; then
+	# The main suite: REGRESS.  The Makefile runs a second suite on a server
+	# of its own (installcheck-keys, REGRESS_KEYS) before it; empty here, it
+	# runs separately below.
+	args=(installcheck TAP_TESTS= REGRESS_KEYS=)
+	[ -n "${TDE_REGRESS:-}" ] && args+=(REGRESS="$TDE_REGRESS")
+	run_regress_suite "REGRESS" "$work/installcheck.log" "${args[@]}"
+
+	if has_make_target installcheck-keys; then
+		args=(installcheck-keys)
+		[ -n "${TDE_REGRESS_KEYS:-}" ] && args+=(REGRESS_KEYS="$TDE_REGRESS_KEYS")
+		run_regress_suite "REGRESS_KEYS" "$work/installcheck-keys.log" "${args[@]}"
+	fi
+fi
+
+# --- TAP ----------------------------------------------------------------------
+
+tap_rc=0
+if [ -n "${TDE_SKIP_TAP:-}" ]; then
+	:
+elif ! compgen -G "$work/t/*.pl" >/dev/null; then
+	echo "=== TAP: no t/*.pl, skipped ==="
+else
+	# "make tap" where the Makefile has it, else installcheck minus pg_regress.
+	if has_make_target tap; then
+		tap_args=(tap)
+	else
+		tap_args=(installcheck REGRESS= REGRESS_KEYS=)
+	fi
+	tap_args+=(PROVE_FLAGS=--timer)
+	echo "=== TAP: prove (make ${tap_args[*]}) ==="
+	[ -n "${TDE_PROVE_TESTS:-}" ] && tap_args+=(PROVE_TESTS="$TDE_PROVE_TESTS")
+	make_as_test_user "$TAP_TIMEOUT" "${tap_args[@]}" 2>&1 | tee "$work/prove.log"
+	tap_rc=${PIPESTATUS[0]}
+
+	# prove's summary: "Files=3, Tests=42, ..." counts every assertion run;
+	# the Test Summary Report has one line per failed file (names padded),
+	#   "t/001_x.pl (Wstat: 256 (exited 1) Tests: 7 Failed: 2)",
+	# with Failed: 0 when the file died or broke its plan.
+	t_total=$(sed -nE 's/^Files=[0-9]+, Tests=([0-9]+),.*/\1/p' "$work/prove.log" | tail -n 1)
+	t_total=${t_total:-0}
+	t_bad=0
+	t_dead=0
+	failed_files=()
+	while IFS= read -r line; do
+		file=${line%% *}
+		n=$(sed -nE 's/.*Tests: [0-9]+ Failed: ([0-9]+)\).*/\1/p' <<<"$line")
+		n=${n:-0}
+		failed_files+=("$file")
+		t_bad=$((t_bad + n))
+		[ "$n" -eq 0 ] && t_dead=$((t_dead + 1))
+	done < <(grep -E '^t/[^ ]+\.pl +\(Wstat' "$work/prove.log")
+	passed=$((passed + t_total - t_bad))
+	failed=$((failed + t_bad + t_dead))
+	if [ "$tap_rc" -ne 0 ]; then
+		[ $((t_bad + t_dead)) -eq 0 ] && failed=$((failed + 1))
+		# Each t/NAME.pl logs to tmp_check/log/regress_log_NAME, and each of
+		# its servers to tmp_check/log/NAME_<node>.log.
+		logs=()
+		for f in "${failed_files[@]}"; do
+			name=$(basename "$f" .pl)
+			logs+=("$work/tmp_check/log/regress_log_$name" "$work"/tmp_check/log/"$name"_*.log)
+		done
+		[ "${#failed_files[@]}" -eq 0 ] && logs=("$work"/tmp_check/log/*)
+		for log in "${logs[@]}"; do
+			[ -f "$log" ] || continue
+			echo "=== ${log#"$work"/} (last 60 lines) ==="
+			tail -n 60 "$log"
+		done
+	fi
+fi
+
+# --- verdict ------------------------------------------------------------------
+
+cd / || true
+if [ "$regress_rc" -eq 0 ] && [ "$tap_rc" -eq 0 ] && [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]; then
+	rm -rf "$work"
+	summary
+	exit 0
+fi
+[ "$passed" -eq 0 ] && [ "$failed" -eq 0 ] && tde_msg "no test ran"
+tde_msg "kept the test tree for inspection: $work"
+summary
+exit 1

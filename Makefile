@@ -11,6 +11,8 @@ OBJS = \
 	src/wallet.o \
 	src/seps.o \
 	src/keystore.o \
+	src/hsm.o \
+	src/keystore_hsm.o \
 	src/parser.o \
 	src/administer.o \
 	src/keystore_sql.o \
@@ -28,7 +30,8 @@ PGFILEDESC = "tde - transparent data encryption key management"
 
 PG_CPPFLAGS = -I$(srcdir)/include
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
-SHLIB_LINK = -lcrypto
+SHLIB_LINK = -lcrypto -ldl
+PG_CPPFLAGS += $(shell pkg-config --cflags p11-kit-1 2>/dev/null || echo -I/usr/include/p11-kit-1)
 
 REGRESS = setup keystore parser external_store privileges views redaction autologin
 REGRESS_OPTS = --temp-config=$(CURDIR)/test/regress.conf --temp-instance=$(CURDIR)/tmp_check_regress

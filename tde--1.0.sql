@@ -148,6 +148,23 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'tde_set_tag_sql'
 LANGUAGE C VOLATILE;
 
+/* Migration between the wallet and the HSM; both return the new KEY_ID. */
+CREATE FUNCTION tde.migrate_keystore(hsm_credential text,
+									 wallet_password text,
+									 with_backup boolean DEFAULT false,
+									 backup_identifier text DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'tde_migrate_keystore_sql'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION tde.reverse_migrate_keystore(wallet_password text,
+											 hsm_credential text,
+											 with_backup boolean DEFAULT false,
+											 backup_identifier text DEFAULT NULL)
+RETURNS text
+AS 'MODULE_PATHNAME', 'tde_reverse_migrate_keystore_sql'
+LANGUAGE C VOLATILE;
+
 CREATE FUNCTION tde.key_id(master_key_id bytea)
 RETURNS text
 AS 'MODULE_PATHNAME', 'tde_key_id'

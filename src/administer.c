@@ -56,6 +56,13 @@ run_statement(TdeStatement *stmt)
 		case TDE_STMT_SET_TAG:
 			tde_masterkey_set_tag(stmt->key_id, key_request(stmt, false));
 			return "keystore altered.";
+		case TDE_STMT_MIGRATE:
+			(void) tde_masterkey_migrate(key_request(stmt, true), stmt->migrate_password);
+			return "keystore altered.";
+		case TDE_STMT_REVERSE_MIGRATE:
+			(void) tde_masterkey_reverse_migrate(key_request(stmt, true),
+												 stmt->migrate_password);
+			return "keystore altered.";
 		case TDE_STMT_CREATE_KEYSTORE:
 			tde_keystore_create(stmt->location, stmt->cred.password);
 			return "keystore created.";
@@ -91,6 +98,13 @@ run_statement(TdeStatement *stmt)
 							NULL, stmt->local);
 			return "keystore altered.";
 		case TDE_STMT_UNSUPPORTED:
+			/* with an HSM, say why these cannot be, not only that they are not */
+			if (strcmp(stmt->feature, "EXPORT KEYS") == 0)
+				tde_reject_for_hsm("EXPORT KEYS",
+								   "Master keys never leave the HSM; to move keys, reverse migrate to a software keystore first.");
+			if (strcmp(stmt->feature, "MERGE KEYSTORE") == 0)
+				tde_reject_for_hsm("MERGE KEYSTORE",
+								   "An HSM keystore is not a file; merge software keystores before migrating them to the HSM.");
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("ADMINISTER KEY MANAGEMENT %s is not supported by this version of tde",

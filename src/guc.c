@@ -15,6 +15,9 @@
 #include "tde/tde.h"
 
 char	   *tde_wallet_root = NULL;
+char	   *tde_pkcs11_library = NULL;
+char	   *tde_pkcs11_token_label = NULL;
+char	   *tde_pkcs11_init_args = NULL;
 char	   *tde_keystore_configuration = NULL;
 int			tde_wallet_kdf_iterations = 600000;
 
@@ -40,6 +43,17 @@ check_wallet_root(char **newval, void **extra, GucSource source)
 }
 
 static bool
+check_library_path(char **newval, void **extra, GucSource source)
+{
+	if (**newval != '\0' && !is_absolute_path(*newval))
+	{
+		GUC_check_errdetail("tde.pkcs11_library must be an absolute path.");
+		return false;
+	}
+	return true;
+}
+
+static bool
 check_keystore_configuration(char **newval, void **extra, GucSource source)
 {
 	char	   *p = *newval;
@@ -49,15 +63,9 @@ check_keystore_configuration(char **newval, void **extra, GucSource source)
 	for (c = p; *c; c++)
 		*c = pg_toupper((unsigned char) *c);
 
-	if (strcmp(p, "FILE") == 0)
+	if (strcmp(p, "FILE") == 0 || strcmp(p, "HSM") == 0 ||
+		strcmp(p, "HSM|FILE") == 0 || strcmp(p, "FILE|HSM") == 0)
 		return true;
-	if (strcmp(p, "HSM") == 0 || strcmp(p, "HSM|FILE") == 0 ||
-		strcmp(p, "FILE|HSM") == 0)
-	{
-		GUC_check_errcode(ERRCODE_FEATURE_NOT_SUPPORTED);
-		GUC_check_errdetail("Keystore configuration \"%s\" needs HSM support, which this version of tde does not have.", p);
-		return false;
-	}
 	GUC_check_errdetail("Valid values are FILE, HSM, HSM|FILE and FILE|HSM.");
 	return false;
 }
@@ -94,6 +102,33 @@ tde_define_gucs(void)
 							PGC_SUSET,
 							0,
 							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("tde.pkcs11_library",
+							   "Path of the HSM vendor's PKCS#11 module.",
+							   NULL,
+							   &tde_pkcs11_library,
+							   "",
+							   PGC_SIGHUP,
+							   0,
+							   check_library_path, NULL, NULL);
+
+	DefineCustomStringVariable("tde.pkcs11_token_label",
+							   "Label of the PKCS#11 token that holds the master keys.",
+							   "The token is found by its label, never by slot number.",
+							   &tde_pkcs11_token_label,
+							   "",
+							   PGC_SIGHUP,
+							   0,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("tde.pkcs11_init_args",
+							   "String passed to the PKCS#11 module's C_Initialize (pReserved).",
+							   "Some modules need one; most do not.",
+							   &tde_pkcs11_init_args,
+							   "",
+							   PGC_SIGHUP,
+							   0,
+							   NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("tde");
 }

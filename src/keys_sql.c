@@ -114,3 +114,59 @@ tde_set_tag_sql(PG_FUNCTION_ARGS)
 	tde_masterkey_set_tag(opt_text(fcinfo, 0), &req);
 	PG_RETURN_VOID();
 }
+
+/*
+ * tde.migrate_keystore(hsm_credential, wallet_password, with_backup,
+ * backup_identifier): Oracle's SET ENCRYPTION KEY IDENTIFIED BY
+ * "hsm_credential" MIGRATE USING wallet_password [WITH BACKUP ...]
+ */
+PG_FUNCTION_INFO_V1(tde_migrate_keystore_sql);
+
+Datum
+tde_migrate_keystore_sql(PG_FUNCTION_ARGS)
+{
+	TdeKeyRequest req = {0};
+	TdeCredential *cred = palloc0(sizeof(TdeCredential));
+
+	tde_require_loaded();
+	tde_require_admin();
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("hsm_credential and wallet_password must not be null")));
+	cred->password = tde_secure_text_to_cstring(PG_GETARG_TEXT_PP(0));
+	req.cred = cred;
+	req.activate = true;
+	req.with_backup = opt_bool(fcinfo, 2);
+	req.backup_id = opt_text(fcinfo, 3);
+	PG_RETURN_TEXT_P(cstring_to_text(
+		tde_masterkey_migrate(&req, tde_secure_text_to_cstring(PG_GETARG_TEXT_PP(1)))));
+}
+
+/*
+ * tde.reverse_migrate_keystore(wallet_password, hsm_credential,
+ * with_backup, backup_identifier): Oracle's SET ENCRYPTION KEY IDENTIFIED
+ * BY wallet_password REVERSE MIGRATE USING "hsm_credential" [WITH BACKUP]
+ */
+PG_FUNCTION_INFO_V1(tde_reverse_migrate_keystore_sql);
+
+Datum
+tde_reverse_migrate_keystore_sql(PG_FUNCTION_ARGS)
+{
+	TdeKeyRequest req = {0};
+	TdeCredential *cred = palloc0(sizeof(TdeCredential));
+
+	tde_require_loaded();
+	tde_require_admin();
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("wallet_password and hsm_credential must not be null")));
+	cred->password = tde_secure_text_to_cstring(PG_GETARG_TEXT_PP(0));
+	req.cred = cred;
+	req.activate = true;
+	req.with_backup = opt_bool(fcinfo, 2);
+	req.backup_id = opt_text(fcinfo, 3);
+	PG_RETURN_TEXT_P(cstring_to_text(
+		tde_masterkey_reverse_migrate(&req, tde_secure_text_to_cstring(PG_GETARG_TEXT_PP(1)))));
+}

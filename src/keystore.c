@@ -30,6 +30,7 @@
 #include "utils/timestamp.h"
 
 #include "tde/fileio.h"
+#include "tde/hsm.h"
 #include "tde/keystore.h"
 #include "tde/masterkey.h"
 #include "tde/relkey.h"
@@ -160,8 +161,8 @@ tde_keystore_open_kind(void)
 }
 
 /*
- * Make a wallet's contents the open keystore (w NULL and kind NONE: close).
- * Key material is copied into shared memory; closing wipes it there.
+ * Make a wallet's contents the open file keystore (w NULL and kind NONE:
+ * close).  Key material is copied into shared memory; closing wipes it.
  */
 static void
 publish(const TdeWallet *w, TdeOpenKind kind)
@@ -182,15 +183,67 @@ publish(const TdeWallet *w, TdeOpenKind kind)
 	}
 
 	LWLockAcquire(tde_shared->state_lock, LW_EXCLUSIVE);
-	explicit_bzero(tde_shared->keys, sizeof(tde_shared->keys));
+	explicit_bzero(tde_shared->file_keys.keys, sizeof(tde_shared->file_keys.keys));
 	if (nkeys > 0)
-		memcpy(tde_shared->keys, keys, sizeof(TdeMasterKey) * nkeys);
+		memcpy(tde_shared->file_keys.keys, keys, sizeof(TdeMasterKey) * nkeys);
 	tde_shared->open_kind = kind;
-	tde_shared->nmasterkeys = nkeys;
-	tde_shared->active_key = active;
+	tde_shared->file_keys.nkeys = nkeys;
+	tde_shared->file_keys.active = active;
 	tde_shared->fully_backed_up = fully;
 	pg_atomic_fetch_add_u64(&tde_shared->generation, 1);
 	LWLockRelease(tde_shared->state_lock);
+}
+
+/* ---------------------------------------------------------------------
+ * Configuration: which keystores, in which order
+ * ---------------------------------------------------------------------
+ */
+
+TdeConfig
+tde_config(void)
+{
+	const char *c = tde_keystore_configuration ? tde_keystore_configuration : "FILE";
+
+	if (strcmp(c, "HSM") == 0)
+		return TDE_CONFIG_HSM;
+	if (strcmp(c, "HSM|FILE") == 0)
+		return TDE_CONFIG_HSM_FILE;
+	if (strcmp(c, "FILE|HSM") == 0)
+		return TDE_CONFIG_FILE_HSM;
+	return TDE_CONFIG_FILE;
+}
+
+bool
+tde_config_primary_hsm(void)
+{
+	TdeConfig	c = tde_config();
+
+	return c == TDE_CONFIG_HSM || c == TDE_CONFIG_HSM_FILE;
+}
+
+/* Is the primary keystore open? */
+bool
+tde_keystore_is_open(void)
+{
+	bool		open;
+
+	LWLockAcquire(tde_shared->state_lock, LW_SHARED);
+	open = tde_config_primary_hsm() ? tde_shared->hsm_open
+		: tde_shared->open_kind != TDE_OPEN_NONE;
+	LWLockRelease(tde_shared->state_lock);
+	return open;
+}
+
+/* Operations a software wallet has and an HSM keystore has not. */
+void
+tde_reject_for_hsm(const char *operation, const char *instead)
+{
+	if (tde_config_primary_hsm())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s is not supported for an HSM keystore", operation),
+				 errdetail("The master keys live in the HSM and never leave it."),
+				 errhint("%s", instead)));
 }
 
 static TdeOpenKind
@@ -395,13 +448,60 @@ tde_keystore_create_autologin(const char *location, const char *password,
 	LWLockRelease(tde_shared->admin_lock);
 }
 
+/* Open the file wallet with its password; the caller holds admin_lock. */
+static void
+open_wallet_locked(const char *ewallet, const char *password)
+{
+	publish(tde_wallet_read(ewallet, false, password), TDE_OPEN_PASSWORD);
+}
+
+/*
+ * Open a secondary file wallet without failing: the auto-login wallet if
+ * there is one, else the password wallet under the given password (Oracle
+ * opens a secondary wallet that shares the HSM's password).
+ */
+static void
+open_secondary_wallet(const char *password)
+{
+	char	   *dir = tde_wallet_dir();
+	char	   *ewallet = tde_join_path(dir, TDE_EWALLET_FILE);
+	char	   *cwallet = tde_join_path(dir, TDE_CWALLET_FILE);
+	TdeWallet  *w = NULL;
+
+	if (tde_keystore_open_kind() != TDE_OPEN_NONE)
+		return;
+	if (tde_wallet_load(cwallet, true, NULL, &w) == TDE_WALLET_OK)
+		publish(w, open_kind_of(w->kind));
+	else if (password != NULL &&
+			 tde_wallet_load(ewallet, false, password, &w) == TDE_WALLET_OK)
+		publish(w, TDE_OPEN_PASSWORD);
+	else if (tde_file_exists(ewallet))
+		ereport(NOTICE,
+				(errmsg("the secondary software keystore stays closed"),
+				 errhint("Give it the HSM's password or an auto-login wallet, or open it with SET KEYSTORE OPEN under configuration FILE.")));
+}
+
 void
 tde_keystore_open(const TdeCredential *cred, bool force)
 {
+	TdeConfig	config = tde_config();
 	const char *password;
 	char	   *ewallet;
 	TdeOpenKind kind;
-	TdeWallet  *w;
+
+	if (config == TDE_CONFIG_HSM || config == TDE_CONFIG_HSM_FILE)
+	{
+		password = tde_credential_password(cred, TDE_CLIENT_HSM_PASSWORD);
+		tde_hsm_keystore_open(password, force);
+		if (config == TDE_CONFIG_HSM_FILE)
+		{
+			LWLockAcquire(tde_shared->admin_lock, LW_EXCLUSIVE);
+			open_secondary_wallet(password);
+			LWLockRelease(tde_shared->admin_lock);
+		}
+		tde_rewrap_launch(InvalidOid);
+		return;
+	}
 
 	ewallet = tde_join_path(tde_wallet_dir(), TDE_EWALLET_FILE);
 	password = tde_credential_password(cred, TDE_CLIENT_TDE_WALLET);
@@ -415,10 +515,12 @@ tde_keystore_open(const TdeCredential *cred, bool force)
 				 errdetail("ORA-28354: Encryption wallet, auto login wallet, or HSM is already open"),
 				 kind != TDE_OPEN_PASSWORD ?
 				 errhint("The auto-login keystore is open; add FORCE KEYSTORE to open the password keystore instead.") : 0));
-
-	w = tde_wallet_read(ewallet, false, password);
-	publish(w, TDE_OPEN_PASSWORD);
+	open_wallet_locked(ewallet, password);
 	LWLockRelease(tde_shared->admin_lock);
+
+	/* a secondary HSM opens with its stored password or the wallet's */
+	if (config == TDE_CONFIG_FILE_HSM)
+		tde_hsm_keystore_open_secondary(password);
 
 	/* finish any re-wrap a crash or a closed keystore left undone */
 	tde_rewrap_launch(InvalidOid);
@@ -429,19 +531,31 @@ tde_keystore_close(const TdeCredential *cred)
 {
 	TdeOpenKind kind;
 	char	   *ewallet;
+	bool		hsm_open;
 
 	ewallet = tde_join_path(tde_wallet_dir(), TDE_EWALLET_FILE);
 
 	LWLockAcquire(tde_shared->admin_lock, LW_EXCLUSIVE);
 	kind = tde_keystore_open_kind();
-	if (kind == TDE_OPEN_NONE)
+	hsm_open = tde_hsm_keystore_is_open();
+	if (kind == TDE_OPEN_NONE && !hsm_open)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("keystore is not open"),
 				 errdetail("ORA-28365: wallet is not open")));
 
-	/* A password given to close must be the wallet's password. */
-	if (cred != NULL && (kind == TDE_OPEN_PASSWORD || tde_file_exists(ewallet)))
+	/* A password given to close must be the primary keystore's. */
+	if (cred != NULL && tde_config_primary_hsm())
+	{
+		const char *password = tde_credential_password(cred, TDE_CLIENT_HSM_PASSWORD);
+
+		if (hsm_open && !tde_hsm_keystore_credential_matches(password))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PASSWORD),
+					 errmsg("incorrect HSM credential"),
+					 errdetail("ORA-28391: cannot close wallet or HSM, password mismatch")));
+	}
+	else if (cred != NULL && (kind == TDE_OPEN_PASSWORD || tde_file_exists(ewallet)))
 	{
 		const char *password = tde_credential_password(cred, TDE_CLIENT_TDE_WALLET);
 		TdeWallet  *w;
@@ -456,6 +570,7 @@ tde_keystore_close(const TdeCredential *cred)
 	}
 
 	publish(NULL, TDE_OPEN_NONE);
+	tde_hsm_keystore_close();
 	LWLockRelease(tde_shared->admin_lock);
 }
 
@@ -468,6 +583,8 @@ tde_keystore_alter_password(const char *old_password, const char *new_password,
 	TdeWallet  *w;
 	int			lockfd;
 
+	tde_reject_for_hsm("ALTER KEYSTORE PASSWORD",
+					   "Change the HSM's credential with the vendor's tools, then UPDATE SECRET for client HSM_PASSWORD in the external store.");
 	tde_check_password(old_password, "old keystore password");
 	tde_check_password(new_password, "new keystore password");
 	require_backup_clause(with_backup);
@@ -500,6 +617,14 @@ void
 tde_keystore_change(const TdeCredential *cred, bool force, bool with_backup,
 					const char *backup_id, TdeWalletChange change, void *arg)
 {
+	tde_keystore_change_ext(cred, force, with_backup, true, backup_id, change, arg);
+}
+
+void
+tde_keystore_change_ext(const TdeCredential *cred, bool force, bool with_backup,
+						bool backup_required, const char *backup_id,
+						TdeWalletChange change, void *arg)
+{
 	char	   *dir = tde_wallet_dir();
 	char	   *ewallet = tde_join_path(dir, TDE_EWALLET_FILE);
 	const char *password;
@@ -509,7 +634,8 @@ tde_keystore_change(const TdeCredential *cred, bool force, bool with_backup,
 
 	check_backup_id(backup_id);
 	require_password_keystore(force);
-	require_backup_clause(with_backup);
+	if (backup_required)
+		require_backup_clause(with_backup);
 	password = tde_credential_password(cred, TDE_CLIENT_TDE_WALLET);
 
 	LWLockAcquire(tde_shared->admin_lock, LW_EXCLUSIVE);
@@ -519,10 +645,12 @@ tde_keystore_change(const TdeCredential *cred, bool force, bool with_backup,
 
 	w = tde_wallet_read(ewallet, false, password);
 	/* the keys there now are in the backup about to be written */
-	tde_masterkeys_mark_backed_up(w);
+	if (with_backup)
+		tde_masterkeys_mark_backed_up(w);
 	change(w, arg);
 
-	(void) write_backup(ewallet, backup_id, NULL);
+	if (with_backup)
+		(void) write_backup(ewallet, backup_id, NULL);
 	tde_wallet_write(ewallet, w, password, tde_wallet_kdf_iterations);
 	refresh_autologin(w);
 
@@ -547,6 +675,8 @@ tde_keystore_backup(const TdeCredential *cred, const char *backup_id,
 	TdeWallet  *w;
 	int			lockfd;
 
+	tde_reject_for_hsm("BACKUP KEYSTORE",
+					   "Back up the HSM with the vendor's tools; for a copy of the keys outside the HSM, reverse migrate to a software keystore.");
 	check_backup_id(backup_id);
 	require_password_keystore(force);
 	password = tde_credential_password(cred, TDE_CLIENT_TDE_WALLET);
@@ -579,62 +709,59 @@ tde_keystore_backup(const TdeCredential *cred, const char *backup_id,
 bool
 tde_keystore_autoopen(int elevel)
 {
+	TdeConfig	config = tde_config();
 	char	   *cwallet;
 	TdeWallet  *w = NULL;
 	TdeWalletResult res;
-	bool		opened = false;
 	bool		launch = false;
 
-	if (tde_keystore_open_kind() != TDE_OPEN_NONE)
-		return true;
 	if (tde_wallet_root == NULL || tde_wallet_root[0] == '\0')
-		return false;
+		return tde_keystore_is_open();
+
+	/* an HSM opens by itself only with its password in the external store */
+	if ((config == TDE_CONFIG_HSM_FILE || config == TDE_CONFIG_FILE_HSM) &&
+		!tde_hsm_keystore_is_open())
+		launch |= tde_hsm_keystore_autoopen(elevel);
 
 	cwallet = psprintf("%s/%s/%s", tde_wallet_root, TDE_WALLET_DIR, TDE_CWALLET_FILE);
-	if (!tde_file_exists(cwallet))
-		return false;
-
-	LWLockAcquire(tde_shared->admin_lock, LW_EXCLUSIVE);
-	if (tde_keystore_open_kind() != TDE_OPEN_NONE)
-		opened = true;
-	else
+	if (config != TDE_CONFIG_HSM && tde_keystore_open_kind() == TDE_OPEN_NONE &&
+		tde_file_exists(cwallet))
 	{
-		res = tde_wallet_load(cwallet, true, NULL, &w);
-		if (res == TDE_WALLET_OK)
+		LWLockAcquire(tde_shared->admin_lock, LW_EXCLUSIVE);
+		if (tde_keystore_open_kind() == TDE_OPEN_NONE)
 		{
-			publish(w, open_kind_of(w->kind));
-			opened = true;
-			launch = true;
+			res = tde_wallet_load(cwallet, true, NULL, &w);
+			if (res == TDE_WALLET_OK)
+			{
+				publish(w, open_kind_of(w->kind));
+				launch = true;
+			}
+			else if (res != TDE_WALLET_MISSING)
+			{
+				LWLockRelease(tde_shared->admin_lock);
+				tde_wallet_report(res, cwallet, elevel);
+				return tde_keystore_is_open();
+			}
 		}
-		else if (res != TDE_WALLET_MISSING)
-		{
-			LWLockRelease(tde_shared->admin_lock);
-			tde_wallet_report(res, cwallet, elevel);
-			return false;
-		}
+		LWLockRelease(tde_shared->admin_lock);
 	}
-	LWLockRelease(tde_shared->admin_lock);
 
 	/* finish any re-wrap a crash left undone (outside the LWLock) */
 	if (launch)
 		tde_rewrap_launch(InvalidOid);
-	return opened;
+	return tde_keystore_is_open();
 }
 
-void
-tde_keystore_get_status(TdeWalletStatus *row)
+/* The file wallet's row of v$encryption_wallet */
+static void
+file_status(TdeWalletStatus *row, bool primary)
 {
 	TdeOpenKind kind;
 	int			nkeys;
 	bool		has_active;
 	bool		backed_up;
 
-	memset(row, 0, sizeof(*row));
 	row->wrl_type = "FILE";
-	row->wallet_order = "SINGLE";
-	row->keystore_mode = "NONE";
-	row->con_id = 0;
-
 	if (tde_wallet_root == NULL || tde_wallet_root[0] == '\0')
 	{
 		row->status = "NOT_AVAILABLE";
@@ -644,13 +771,10 @@ tde_keystore_get_status(TdeWalletStatus *row)
 	}
 	row->wrl_parameter = psprintf("%s/%s/", tde_wallet_root, TDE_WALLET_DIR);
 
-	/* Querying the view is a use: an auto-login wallet opens now. */
-	(void) tde_keystore_autoopen(WARNING);
-
 	LWLockAcquire(tde_shared->state_lock, LW_SHARED);
 	kind = tde_shared->open_kind;
-	nkeys = tde_shared->nmasterkeys;
-	has_active = tde_shared->active_key >= 0;
+	nkeys = tde_shared->file_keys.nkeys;
+	has_active = tde_shared->file_keys.active >= 0;
 	backed_up = tde_shared->fully_backed_up;
 	LWLockRelease(tde_shared->state_lock);
 
@@ -677,11 +801,54 @@ tde_keystore_get_status(TdeWalletStatus *row)
 			break;
 	}
 	if (kind != TDE_OPEN_NONE)
-		row->status = has_active ? "OPEN" : "OPEN_NO_MASTER_KEY";
+		row->status = (primary ? has_active : nkeys > 0) ? "OPEN" : "OPEN_NO_MASTER_KEY";
 	if (kind == TDE_OPEN_NONE || nkeys == 0)
 		row->fully_backed_up = "UNDEFINED";
 	else
 		row->fully_backed_up = backed_up ? "YES" : "NO";
+}
+
+/*
+ * The rows of v$encryption_wallet: one per configured keystore, with
+ * WALLET_ORDER SINGLE, or PRIMARY and SECONDARY after a migration
+ * (Oracle's table 4-1).  Returns the number of rows.
+ */
+int
+tde_keystore_get_status(TdeWalletStatus *rows)
+{
+	TdeConfig	config = tde_config();
+	int			n = 0;
+	int			i;
+
+	/* Querying the view is a use: an auto-login keystore opens now. */
+	if (tde_wallet_root != NULL && tde_wallet_root[0] != '\0')
+		(void) tde_keystore_autoopen(WARNING);
+
+	memset(rows, 0, sizeof(TdeWalletStatus) * 2);
+	switch (config)
+	{
+		case TDE_CONFIG_FILE:
+			file_status(&rows[n++], true);
+			break;
+		case TDE_CONFIG_HSM:
+			tde_hsm_keystore_status(&rows[n++], true);
+			break;
+		case TDE_CONFIG_HSM_FILE:
+			tde_hsm_keystore_status(&rows[n++], true);
+			file_status(&rows[n++], false);
+			break;
+		case TDE_CONFIG_FILE_HSM:
+			file_status(&rows[n++], true);
+			tde_hsm_keystore_status(&rows[n++], false);
+			break;
+	}
+	for (i = 0; i < n; i++)
+	{
+		rows[i].wallet_order = n == 1 ? "SINGLE" : (i == 0 ? "PRIMARY" : "SECONDARY");
+		rows[i].keystore_mode = "NONE";
+		rows[i].con_id = 0;
+	}
+	return n;
 }
 
 /*
@@ -691,11 +858,38 @@ tde_keystore_get_status(TdeWalletStatus *row)
 void
 tde_require_keystore_open(void)
 {
-	if (tde_keystore_open_kind() != TDE_OPEN_NONE || tde_keystore_autoopen(ERROR))
+	if (tde_keystore_is_open() || tde_keystore_autoopen(ERROR))
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("keystore is not open"),
 			 errdetail("ORA-28365: wallet is not open"),
 			 errhint("Open it with ADMINISTER KEY MANAGEMENT SET KEYSTORE OPEN.")));
+}
+
+/*
+ * Open the password wallet with its password, whatever its state, for a
+ * migration; with_backup writes a backup of it first.
+ */
+void
+tde_keystore_open_secondary_wallet(const TdeCredential *cred, bool with_backup,
+								   const char *backup_id)
+{
+	char	   *dir = tde_wallet_dir();
+	char	   *ewallet = tde_join_path(dir, TDE_EWALLET_FILE);
+	const char *password = tde_credential_password(cred, TDE_CLIENT_TDE_WALLET);
+	TdeWallet  *w;
+	int			lockfd;
+
+	check_backup_id(backup_id);
+	LWLockAcquire(tde_shared->admin_lock, LW_EXCLUSIVE);
+	if (!tde_dir_exists(dir))
+		tde_wallet_report(TDE_WALLET_MISSING, ewallet, ERROR);
+	lockfd = tde_dir_lock(dir);
+	w = tde_wallet_read(ewallet, false, password);
+	if (with_backup)
+		(void) write_backup(ewallet, backup_id, NULL);
+	publish(w, TDE_OPEN_PASSWORD);
+	tde_dir_unlock(lockfd);
+	LWLockRelease(tde_shared->admin_lock);
 }

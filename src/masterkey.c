@@ -38,6 +38,7 @@
 #include "utils/timestamp.h"
 
 #include "tde/crypto.h"
+#include "tde/hsm.h"
 #include "tde/keystore.h"
 #include "tde/masterkey.h"
 #include "tde/relkey.h"
@@ -215,10 +216,15 @@ serialize(const TdeMasterKey *mk, int *len)
 
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "format=1\nmkid=%s\n", mkid_hex(mk->mkid));
-	hex_encode((const char *) mk->key, mk->keylen, keyhex);
-	keyhex[mk->keylen * 2] = '\0';
-	appendStringInfo(&buf, "key=%s\n", keyhex);
-	explicit_bzero(keyhex, sizeof(keyhex));
+	if (mk->in_hsm)
+		appendStringInfoString(&buf, "store=hsm\n");
+	else
+	{
+		hex_encode((const char *) mk->key, mk->keylen, keyhex);
+		keyhex[mk->keylen * 2] = '\0';
+		appendStringInfo(&buf, "key=%s\n", keyhex);
+		explicit_bzero(keyhex, sizeof(keyhex));
+	}
 	appendStringInfo(&buf, "algorithm=%s\n", tde_algorithm_name(mk->algorithm));
 	append_escaped(&buf, "tag", mk->tag);
 	appendStringInfo(&buf, "created=" INT64_FORMAT "\nactivated=" INT64_FORMAT "\n",
@@ -292,6 +298,8 @@ deserialize(const uint8 *data, int len, TdeMasterKey *mk)
 			have_key = (n == 16 || n == 32) && parse_hex(v, strlen(v), mk->key, n);
 			mk->keylen = n;
 		}
+		else if (strcmp(line, "store") == 0)
+			mk->in_hsm = strcmp(v, "hsm") == 0;
 		else if (strcmp(line, "algorithm") == 0)
 			(void) algorithm_from_name(v, &mk->algorithm);
 		else if (strcmp(line, "tag") == 0)
@@ -319,7 +327,7 @@ deserialize(const uint8 *data, int len, TdeMasterKey *mk)
 		}
 	}
 	tde_wipe(buf, len);
-	return have_mkid && have_key;
+	return have_mkid && (have_key || mk->in_hsm);
 }
 
 /*
@@ -440,11 +448,33 @@ tde_masterkey_pop_temporary(void)
 	temp_active = -1;
 }
 
+/* The open key sets in lookup order: the primary keystore first. */
+static int
+open_sets(TdeKeySet **sets)
+{
+	int			n = 0;
+	bool		hsm_first = tde_config_primary_hsm();
+	bool		file_open = tde_shared->open_kind != TDE_OPEN_NONE;
+	bool		hsm_open = tde_shared->hsm_open;
+
+	if (hsm_first && hsm_open)
+		sets[n++] = &tde_shared->hsm_keys;
+	if (file_open)
+		sets[n++] = &tde_shared->file_keys;
+	if (!hsm_first && hsm_open)
+		sets[n++] = &tde_shared->hsm_keys;
+	return n;
+}
+
 bool
 tde_masterkey_find(const uint8 *mkid, TdeMasterKey *out)
 {
-	int			i;
+	TdeKeySet  *sets[2];
+	int			nsets;
+	int			i,
+				j;
 	bool		found = false;
+	bool		hsm_open;
 
 	for (i = 0; i < ntemp_keys; i++)
 		if (memcmp(temp_keys[i].mkid, mkid, TDE_MKID_LEN) == 0)
@@ -454,17 +484,31 @@ tde_masterkey_find(const uint8 *mkid, TdeMasterKey *out)
 		}
 
 	LWLockAcquire(tde_shared->state_lock, LW_SHARED);
-	if (tde_shared->open_kind != TDE_OPEN_NONE)
-	{
-		for (i = 0; i < tde_shared->nmasterkeys; i++)
-			if (memcmp(tde_shared->keys[i].mkid, mkid, TDE_MKID_LEN) == 0)
+	nsets = open_sets(sets);
+	for (j = 0; j < nsets && !found; j++)
+		for (i = 0; i < sets[j]->nkeys; i++)
+			if (memcmp(sets[j]->keys[i].mkid, mkid, TDE_MKID_LEN) == 0)
 			{
-				memcpy(out, &tde_shared->keys[i], sizeof(TdeMasterKey));
+				memcpy(out, &sets[j]->keys[i], sizeof(TdeMasterKey));
 				found = true;
 				break;
 			}
-	}
+	hsm_open = tde_shared->hsm_open;
 	LWLockRelease(tde_shared->state_lock);
+
+	/* a token key whose metadata was lost still unwraps: ask the HSM */
+	if (!found && hsm_open)
+	{
+		tde_hsm_keystore_session();
+		if (tde_hsm_has_key(mkid))
+		{
+			memset(out, 0, sizeof(TdeMasterKey));
+			memcpy(out->mkid, mkid, TDE_MKID_LEN);
+			out->in_hsm = true;
+			out->algorithm = TDE_ALG_AES256;
+			found = true;
+		}
+	}
 	return found;
 }
 
@@ -472,6 +516,8 @@ bool
 tde_masterkey_active(TdeMasterKey *out)
 {
 	bool		found = false;
+	TdeKeySet  *primary;
+	bool		primary_open;
 
 	if (temp_keys != NULL)
 	{
@@ -481,13 +527,43 @@ tde_masterkey_active(TdeMasterKey *out)
 		return true;
 	}
 	LWLockAcquire(tde_shared->state_lock, LW_SHARED);
-	if (tde_shared->open_kind != TDE_OPEN_NONE && tde_shared->active_key >= 0)
+	if (tde_config_primary_hsm())
 	{
-		memcpy(out, &tde_shared->keys[tde_shared->active_key], sizeof(TdeMasterKey));
+		primary = &tde_shared->hsm_keys;
+		primary_open = tde_shared->hsm_open;
+	}
+	else
+	{
+		primary = &tde_shared->file_keys;
+		primary_open = tde_shared->open_kind != TDE_OPEN_NONE;
+	}
+	if (primary_open && primary->active >= 0)
+	{
+		memcpy(out, &primary->keys[primary->active], sizeof(TdeMasterKey));
 		found = true;
 	}
 	LWLockRelease(tde_shared->state_lock);
 	return found;
+}
+
+int
+tde_mk_wrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
+			const uint8 *in, int inlen, uint8 *out)
+{
+	if (!mk->in_hsm)
+		return tde_wrap(mk, aad, aadlen, in, inlen, out);
+	tde_hsm_keystore_session();
+	return tde_hsm_wrap(mk->mkid, aad, aadlen, in, inlen, out);
+}
+
+bool
+tde_mk_unwrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
+			  const uint8 *in, int inlen, uint8 *out, int *outlen)
+{
+	if (!mk->in_hsm)
+		return tde_unwrap(mk, aad, aadlen, in, inlen, out, outlen);
+	tde_hsm_keystore_session();
+	return tde_hsm_unwrap(mk->mkid, aad, aadlen, in, inlen, out, outlen);
 }
 
 /* ---------------------------------------------------------------------
@@ -565,6 +641,23 @@ build_key(const TdeKeyRequest *req, TdeMasterKey *mk)
 	mk->algorithm = alg;
 	mk->keylen = keylen;
 
+	if (tde_config_primary_hsm())
+	{
+		/* the HSM generates its keys: none is brought in from outside */
+		if (alg != TDE_ALG_AES256)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("master key algorithm %s is not supported in an HSM keystore",
+							tde_algorithm_name(alg)),
+					 errdetail("tde generates AES-256 keys in the HSM.")));
+		if (req->user_key != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("a user-supplied master key cannot be set in an HSM keystore"),
+					 errdetail("Master keys are generated inside the HSM and never leave it.")));
+		mk->in_hsm = true;
+	}
+
 	if (req->user_key != NULL)
 	{
 		const char *colon = strchr(req->user_key, ':');
@@ -587,7 +680,8 @@ build_key(const TdeKeyRequest *req, TdeMasterKey *mk)
 	else
 	{
 		tde_random_bytes(mk->mkid, TDE_MKID_LEN);
-		tde_random_bytes(mk->key, keylen);
+		if (!mk->in_hsm)
+			tde_random_bytes(mk->key, keylen);
 	}
 	/* a random all-zero MKID is impossible in practice, but not allowed */
 	if (memcmp(mk->mkid, zeros, TDE_MKID_LEN) == 0)
@@ -637,6 +731,8 @@ add_key_change(TdeWallet *w, void *arg)
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("master key identifier already exists in the keystore"),
 				 errdetail("ORA-46684: master key identifier exists in the keystore")));
+	if (a->mk->in_hsm)
+		tde_hsm_generate_key(a->mk->mkid);
 	if (a->activate)
 	{
 		mark_activated(a->mk);
@@ -697,6 +793,20 @@ parse_key_id_arg(const char *key_id, uint8 *mkid)
 				 errdetail("A KEY_ID is the 52-character value shown in v$encryption_keys.")));
 }
 
+/* Apply a change to the primary keystore: the HSM or the password wallet. */
+static void
+change_primary(const TdeKeyRequest *req, TdeWalletChange change, void *arg)
+{
+	if (tde_config_primary_hsm())
+		tde_hsm_keystore_change((const TdeCredential *) req->cred,
+								req->force_keystore, req->with_backup,
+								change, arg);
+	else
+		tde_keystore_change((const TdeCredential *) req->cred,
+							req->force_keystore, req->with_backup,
+							req->backup_id, change, arg);
+}
+
 /* Re-wrap this database's relation keys under the new active key, then the others'. */
 static void
 after_activation(void)
@@ -718,8 +828,7 @@ tde_masterkey_add(const TdeKeyRequest *req)
 
 	if (req->activate)
 		tde_relkey_lock_for_rekey();
-	tde_keystore_change((const TdeCredential *) req->cred, req->force_keystore,
-						req->with_backup, req->backup_id, add_key_change, &arg);
+	change_primary(req, add_key_change, &arg);
 	if (req->activate)
 		after_activation();
 	tde_masterkey_pop_temporary();
@@ -739,8 +848,7 @@ tde_masterkey_use(const char *key_id, const TdeKeyRequest *req)
 	arg.activate = true;
 
 	tde_relkey_lock_for_rekey();
-	tde_keystore_change((const TdeCredential *) req->cred, req->force_keystore,
-						req->with_backup, req->backup_id, use_key_change, &arg);
+	change_primary(req, use_key_change, &arg);
 	after_activation();
 	tde_masterkey_pop_temporary();
 }
@@ -759,7 +867,100 @@ tde_masterkey_set_tag(const char *key_id, const TdeKeyRequest *req)
 	arg.tag = req->tag;
 	arg.activate = false;
 
-	tde_keystore_change((const TdeCredential *) req->cred, req->force_keystore,
-						req->with_backup, req->backup_id, use_key_change, &arg);
+	change_primary(req, use_key_change, &arg);
 	tde_masterkey_pop_temporary();
+}
+
+/* ---------------------------------------------------------------------
+ * Migration between the wallet and the HSM (Oracle 4.1.11)
+ * ---------------------------------------------------------------------
+ */
+
+static void
+require_config(TdeConfig wanted, const char *value, const char *statement)
+{
+	if (tde_config() != wanted)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s needs tde.keystore_configuration = '%s'", statement, value),
+				 errhint("Set it with ALTER SYSTEM SET tde.keystore_configuration = '%s' and reload.", value)));
+}
+
+/*
+ * SET ENCRYPTION KEY IDENTIFIED BY hsm_credential MIGRATE USING
+ * wallet_password [WITH BACKUP [USING 'id']]: a new master key in the HSM,
+ * every relation key re-wrapped under it; the wallet stays, secondary, and
+ * its keys still unwrap what they wrapped.
+ */
+char *
+tde_masterkey_migrate(const TdeKeyRequest *req, const char *wallet_password)
+{
+	TdeMasterKey *mk = tde_secure_alloc(sizeof(TdeMasterKey));
+	TdeCredential wallet_cred = {false, wallet_password};
+	TdeKeyRequest hsm_req = *req;
+	AddKeyArg	arg;
+	char	   *key_id = palloc(TDE_KEY_ID_LEN + 1);
+
+	require_config(TDE_CONFIG_HSM_FILE, "HSM|FILE", "MIGRATE");
+	tde_relkey_lock_for_rekey();
+
+	/* the wallet: proven by its password, backed up if asked, open */
+	tde_keystore_open_secondary_wallet(&wallet_cred, req->with_backup, req->backup_id);
+
+	hsm_req.user_key = NULL;
+	hsm_req.force_keystore = true;
+	hsm_req.with_backup = false;
+	hsm_req.activate = true;
+	build_key(&hsm_req, mk);
+	arg.mk = mk;
+	arg.activate = true;
+	tde_hsm_keystore_change((const TdeCredential *) req->cred, true, false,
+							add_key_change, &arg);
+	after_activation();
+
+	tde_mkid_to_key_id(mk->mkid, key_id);
+	return key_id;
+}
+
+/*
+ * SET ENCRYPTION KEY IDENTIFIED BY wallet_password REVERSE MIGRATE USING
+ * hsm_credential [WITH BACKUP [USING 'id']]: a new master key in the
+ * wallet, every relation key re-wrapped under it; the HSM stays,
+ * secondary.
+ */
+char *
+tde_masterkey_reverse_migrate(const TdeKeyRequest *req, const char *hsm_credential)
+{
+	TdeMasterKey *mk = tde_secure_alloc(sizeof(TdeMasterKey));
+	TdeKeyRequest wallet_req = *req;
+	AddKeyArg	arg;
+	char	   *key_id = palloc(TDE_KEY_ID_LEN + 1);
+
+	require_config(TDE_CONFIG_FILE_HSM, "FILE|HSM", "REVERSE MIGRATE");
+	tde_relkey_lock_for_rekey();
+
+	/* the HSM: proven by logging in, open as the secondary keystore */
+	if (!tde_hsm_keystore_is_open())
+		tde_hsm_keystore_open(hsm_credential, false);
+	else if (!tde_hsm_keystore_credential_matches(hsm_credential))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PASSWORD),
+				 errmsg("incorrect HSM credential"),
+				 errdetail("ORA-28353: failed to open wallet")));
+
+	wallet_req.user_key = NULL;
+	wallet_req.activate = true;
+	build_key(&wallet_req, mk);
+	arg.mk = mk;
+	arg.activate = true;
+	/* the wallet becomes primary and open with its password */
+	tde_keystore_open_secondary_wallet((const TdeCredential *) req->cred, false, NULL);
+	tde_keystore_change_ext((const TdeCredential *) req->cred, true,
+							req->with_backup, false, req->backup_id,
+							add_key_change, &arg);
+	after_activation();
+	tde_masterkey_pop_temporary();
+
+	tde_mkid_to_key_id(mk->mkid, key_id);
+	return key_id;
 }

@@ -371,9 +371,17 @@ key_statement_tail(Parser *p, TdeStatement *stmt)
 {
 	force_keystore(p, stmt);
 	identified_by(p, stmt);
-	if (peek_word(p, "MIGRATE") || peek_word(p, "REVERSE"))
-		return unsupported(stmt, peek_word(p, "MIGRATE") ? "SET KEY ... MIGRATE" :
-						   "SET KEY ... REVERSE MIGRATE");
+	if (stmt->kind == TDE_STMT_SET_KEY &&
+		(peek_word(p, "MIGRATE") || peek_word(p, "REVERSE")))
+	{
+		/* SET KEY IDENTIFIED BY x [REVERSE] MIGRATE USING y */
+		stmt->kind = accept(p, "REVERSE") ? TDE_STMT_REVERSE_MIGRATE : TDE_STMT_MIGRATE;
+		expect(p, "MIGRATE");
+		expect(p, "USING");
+		stmt->migrate_password = password(p);
+		if (stmt->cred.external_store)
+			syntax_error_at(p, p->cur - 1, "a password after IDENTIFIED BY");
+	}
 	with_backup(p, stmt);
 	return stmt;
 }
@@ -663,6 +671,10 @@ tde_statement_name(const TdeStatement *stmt)
 			return "USE KEY";
 		case TDE_STMT_SET_TAG:
 			return "SET TAG";
+		case TDE_STMT_MIGRATE:
+			return "SET KEY ... MIGRATE";
+		case TDE_STMT_REVERSE_MIGRATE:
+			return "SET KEY ... REVERSE MIGRATE";
 		case TDE_STMT_UNSUPPORTED:
 			return stmt->feature;
 	}

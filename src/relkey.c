@@ -319,7 +319,7 @@ unwrap_row(const uint8 *dbident, const uint8 *key_id, int32 version,
 	if (!tde_masterkey_find((const uint8 *) VARDATA_ANY(mkid), mk))
 		missing_master_key((const uint8 *) VARDATA_ANY(mkid));
 	build_aad(aad, dbident, key_id, version, mk->mkid);
-	if (!tde_unwrap(mk, aad, AAD_LEN, (const uint8 *) VARDATA_ANY(wrapped),
+	if (!tde_mk_unwrap(mk, aad, AAD_LEN, (const uint8 *) VARDATA_ANY(wrapped),
 					VARSIZE_ANY_EXHDR(wrapped), buf, &outlen) ||
 		outlen != TDE_RELKEY_LEN)
 	{
@@ -344,7 +344,7 @@ wrap_key(const TdeMasterKey *mk, const uint8 *dbident, const uint8 *key_id,
 	int			len;
 
 	build_aad(aad, dbident, key_id, version, mk->mkid);
-	len = tde_wrap(mk, aad, AAD_LEN, key, TDE_RELKEY_LEN, (uint8 *) VARDATA(out));
+	len = tde_mk_wrap(mk, aad, AAD_LEN, key, TDE_RELKEY_LEN, (uint8 *) VARDATA(out));
 	SET_VARSIZE(out, VARHDRSZ + len);
 	return out;
 }

@@ -43,6 +43,7 @@
 
 #include "tde/keystore.h"
 #include "tde/relkey.h"
+#include "tde/secure.h"
 #include "tde/tde.h"
 
 #define REWRAP_BATCH 1000
@@ -117,7 +118,7 @@ start_next(void)
 }
 
 static void
-mark_pending(Oid dboid)
+mark_pending(Oid dboid, const uint8 *target)
 {
 	int			i;
 	TdeRewrapProgress *p = NULL;
@@ -138,9 +139,7 @@ mark_pending(Oid dboid)
 	p->total = p->done = 0;
 	p->started = p->finished = 0;
 	p->error[0] = '\0';
-	if (tde_shared->active_key >= 0)
-		memcpy(p->target_mkid, tde_shared->keys[tde_shared->active_key].mkid,
-			   TDE_MKID_LEN);
+	memcpy(p->target_mkid, target, TDE_MKID_LEN);
 }
 
 /*
@@ -156,12 +155,17 @@ tde_rewrap_launch(Oid exclude_db)
 	Oid			dbs[TDE_MAX_DATABASES];
 	int			ndbs = 0;
 	int			i;
+	TdeMasterKey *active;
+	uint8		target[TDE_MKID_LEN];
 
 	if (!IsTransactionState())
 		return;
 	/* nothing to re-wrap to without an active key in the open keystore */
-	if (tde_shared->active_key < 0 || tde_shared->open_kind == TDE_OPEN_NONE)
+	active = tde_secure_alloc(sizeof(TdeMasterKey));
+	if (!tde_masterkey_active(active))
 		return;
+	memcpy(target, active->mkid, TDE_MKID_LEN);
+	tde_wipe(active, sizeof(TdeMasterKey));
 	rel = table_open(DatabaseRelationId, AccessShareLock);
 	scan = table_beginscan_catalog(rel, 0, NULL);
 	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL &&
@@ -177,7 +181,7 @@ tde_rewrap_launch(Oid exclude_db)
 
 	LWLockAcquire(tde_shared->state_lock, LW_EXCLUSIVE);
 	for (i = 0; i < ndbs; i++)
-		mark_pending(dbs[i]);
+		mark_pending(dbs[i], target);
 	LWLockRelease(tde_shared->state_lock);
 
 	/* a worker launching more work leaves the starting to the chain */
@@ -245,7 +249,7 @@ tde_rewrap_worker_main(Datum arg)
 			skip = true;
 			set_state(TDE_REWRAP_SKIPPED, NULL);
 		}
-		else if (tde_keystore_open_kind() == TDE_OPEN_NONE)
+		else if (!tde_keystore_is_open())
 		{
 			/* never opened from here: a keystore closed by hand stays closed */
 			skip = true;

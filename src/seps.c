@@ -158,3 +158,27 @@ tde_credential_password(const TdeCredential *cred, const char *client)
 	tde_check_password(cred->password, "password");
 	return cred->password;
 }
+
+/* The secret of a client, or NULL if the store or the client is absent. */
+char *
+tde_seps_get_optional(const char *client)
+{
+	char	   *path;
+	char	   *entry = psprintf(CLIENT_PREFIX "%s", client);
+	TdeWallet  *w = NULL;
+	const TdeWalletEntry *e;
+	char	   *secret;
+
+	if (tde_wallet_root == NULL || tde_wallet_root[0] == '\0')
+		return NULL;
+	path = seps_file();
+	if (tde_wallet_load(path, true, NULL, &w) != TDE_WALLET_OK)
+		return NULL;
+	e = tde_wallet_get(w, entry);
+	if (e == NULL)
+		return NULL;
+	secret = tde_secure_alloc(e->len + 1);
+	memcpy(secret, e->value, e->len);
+	secret[e->len] = '\0';
+	return secret;
+}

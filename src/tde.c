@@ -83,7 +83,8 @@ tde_shmem_startup(void)
 		tde_shared->state_lock = &locks[0].lock;
 		tde_shared->admin_lock = &locks[1].lock;
 		tde_shared->open_kind = TDE_OPEN_NONE;
-		tde_shared->active_key = -1;
+		tde_shared->file_keys.active = -1;
+		tde_shared->hsm_keys.active = -1;
 		pg_atomic_init_u64(&tde_shared->generation, 1);
 	}
 	LWLockRelease(AddinShmemInitLock);

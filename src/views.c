@@ -28,29 +28,35 @@ Datum
 tde_encryption_wallet(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	TdeWalletStatus row;
-	Datum		values[ENCRYPTION_WALLET_COLS];
-	bool		nulls[ENCRYPTION_WALLET_COLS] = {0};
+	TdeWalletStatus rows[2];
+	int			n;
+	int			i;
 
 	tde_require_loaded();
 	tde_require_monitor();
 
 	InitMaterializedSRF(fcinfo, 0);
-	tde_keystore_get_status(&row);
+	n = tde_keystore_get_status(rows);
 
-	values[0] = CStringGetTextDatum(row.wrl_type);
-	if (row.wrl_parameter)
-		values[1] = CStringGetTextDatum(row.wrl_parameter);
-	else
-		nulls[1] = true;
-	values[2] = CStringGetTextDatum(row.status);
-	values[3] = CStringGetTextDatum(row.wallet_type);
-	values[4] = CStringGetTextDatum(row.wallet_order);
-	values[5] = CStringGetTextDatum(row.keystore_mode);
-	values[6] = CStringGetTextDatum(row.fully_backed_up);
-	values[7] = Int32GetDatum(row.con_id);
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	for (i = 0; i < n; i++)
+	{
+		Datum		values[ENCRYPTION_WALLET_COLS];
+		bool		nulls[ENCRYPTION_WALLET_COLS] = {0};
+		TdeWalletStatus *row = &rows[i];
 
+		values[0] = CStringGetTextDatum(row->wrl_type);
+		if (row->wrl_parameter)
+			values[1] = CStringGetTextDatum(row->wrl_parameter);
+		else
+			nulls[1] = true;
+		values[2] = CStringGetTextDatum(row->status);
+		values[3] = CStringGetTextDatum(row->wallet_type);
+		values[4] = CStringGetTextDatum(row->wallet_order);
+		values[5] = CStringGetTextDatum(row->keystore_mode);
+		values[6] = CStringGetTextDatum(row->fully_backed_up);
+		values[7] = Int32GetDatum(row->con_id);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
 	return (Datum) 0;
 }
 
@@ -105,10 +111,22 @@ tde_encryption_keys(PG_FUNCTION_ARGS)
 	/* querying the keys is a use: an auto-login wallet opens now */
 	(void) tde_keystore_autoopen(WARNING);
 
-	keys = palloc(sizeof(TdeMasterKey) * TDE_MAX_MASTER_KEYS);
+	/* both keystores' keys: the HSM's, then the wallet's */
+	keys = palloc(sizeof(TdeMasterKey) * TDE_MAX_MASTER_KEYS * 2);
 	LWLockAcquire(tde_shared->state_lock, LW_SHARED);
-	n = tde_shared->open_kind == TDE_OPEN_NONE ? 0 : tde_shared->nmasterkeys;
-	memcpy(keys, tde_shared->keys, sizeof(TdeMasterKey) * n);
+	n = 0;
+	if (tde_shared->hsm_open)
+	{
+		memcpy(keys, tde_shared->hsm_keys.keys,
+			   sizeof(TdeMasterKey) * tde_shared->hsm_keys.nkeys);
+		n = tde_shared->hsm_keys.nkeys;
+	}
+	if (tde_shared->open_kind != TDE_OPEN_NONE)
+	{
+		memcpy(keys + n, tde_shared->file_keys.keys,
+			   sizeof(TdeMasterKey) * tde_shared->file_keys.nkeys);
+		n += tde_shared->file_keys.nkeys;
+	}
 	LWLockRelease(tde_shared->state_lock);
 
 	for (i = 0; i < n; i++)
@@ -134,7 +152,7 @@ tde_encryption_keys(PG_FUNCTION_ARGS)
 		values[7] = Int64GetDatum((int64) k->user_id);
 		nulls[7] = k->user_id == InvalidOid;
 		values[8] = CStringGetTextDatum("TDE");
-		values[9] = CStringGetTextDatum("SOFTWARE KEYSTORE");
+		values[9] = CStringGetTextDatum(k->in_hsm ? "HSM" : "SOFTWARE KEYSTORE");
 		values[10] = CStringGetTextDatum(k->origin);
 		values[11] = CStringGetTextDatum(k->backed_up ? "YES" : "NO");
 		put_place(values, nulls, 12, &k->created_at, true);
@@ -144,7 +162,7 @@ tde_encryption_keys(PG_FUNCTION_ARGS)
 		nulls[30] = false;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
-	explicit_bzero(keys, sizeof(TdeMasterKey) * TDE_MAX_MASTER_KEYS);
+	explicit_bzero(keys, sizeof(TdeMasterKey) * TDE_MAX_MASTER_KEYS * 2);
 	return (Datum) 0;
 }
 

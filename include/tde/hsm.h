@@ -22,8 +22,6 @@
 
 #include "tde/masterkey.h"
 
-#define TDE_HSM_CREDENTIAL_MAX 256
-
 /* Log in with a credential ("pin" or "user:pin"); errors are clear. */
 extern void tde_hsm_login(const char *credential, uint64 credential_generation);
 extern void tde_hsm_reset(void);

@@ -16,6 +16,20 @@
 
 #include "tde/tde.h"
 
+/* tde.keystore_configuration (Oracle's TDE_CONFIGURATION) */
+typedef enum TdeConfig
+{
+	TDE_CONFIG_FILE,
+	TDE_CONFIG_HSM,
+	TDE_CONFIG_HSM_FILE,		/* HSM primary, wallet secondary */
+	TDE_CONFIG_FILE_HSM			/* wallet primary, HSM secondary */
+} TdeConfig;
+
+extern TdeConfig tde_config(void);
+extern bool tde_config_primary_hsm(void);
+extern bool tde_keystore_is_open(void);
+extern void tde_reject_for_hsm(const char *operation, const char *instead);
+
 /* Oracle's IDENTIFIED BY { password | EXTERNAL STORE } */
 typedef struct TdeCredential
 {
@@ -50,6 +64,7 @@ extern char *tde_keystore_backup(const TdeCredential *cred,
 								 const char *location, bool force);
 extern bool tde_keystore_autoopen(int elevel);
 extern TdeOpenKind tde_keystore_open_kind(void);
+extern int	tde_keystore_get_status(TdeWalletStatus *rows);
 extern void tde_require_keystore_open(void);
 
 struct TdeWallet;
@@ -57,7 +72,27 @@ typedef void (*TdeWalletChange) (struct TdeWallet *w, void *arg);
 extern void tde_keystore_change(const TdeCredential *cred, bool force,
 								bool with_backup, const char *backup_id,
 								TdeWalletChange change, void *arg);
-extern void tde_keystore_get_status(TdeWalletStatus *row);
+extern void tde_keystore_change_ext(const TdeCredential *cred, bool force,
+									bool with_backup, bool backup_required,
+									const char *backup_id,
+									TdeWalletChange change, void *arg);
+
+extern void tde_keystore_open_secondary_wallet(const TdeCredential *cred,
+											   bool with_backup,
+											   const char *backup_id);
+
+/* keystore_hsm.c: the HSM as a keystore */
+extern void tde_hsm_keystore_open(const char *credential, bool force);
+extern void tde_hsm_keystore_open_secondary(const char *wallet_password);
+extern bool tde_hsm_keystore_autoopen(int elevel);
+extern void tde_hsm_keystore_close(void);
+extern bool tde_hsm_keystore_is_open(void);
+extern bool tde_hsm_keystore_credential_matches(const char *credential);
+extern void tde_hsm_keystore_session(void);
+extern void tde_hsm_keystore_status(TdeWalletStatus *row, bool primary);
+extern void tde_hsm_keystore_change(const TdeCredential *cred, bool force,
+									bool with_backup, TdeWalletChange change,
+									void *arg);
 
 /* seps.c: the external password store, <wallet_root>/tde_seps/cwallet.sso */
 typedef enum TdeSecretOp
@@ -74,6 +109,7 @@ extern void tde_seps_change(TdeSecretOp op, const char *location,
 							const char *client, const char *secret,
 							bool local);
 extern char *tde_seps_get(const char *client);
+extern char *tde_seps_get_optional(const char *client);
 extern const char *tde_credential_password(const TdeCredential *cred,
 										   const char *client);
 

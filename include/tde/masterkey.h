@@ -58,6 +58,7 @@ typedef struct TdeMasterKey
 	Oid			user_id;
 	char		origin[16];		/* LOCAL, IMPORTED */
 	bool		backed_up;
+	bool		in_hsm;			/* a token object: key[] is not used */
 	TdeKeyPlace created_at;
 	TdeKeyPlace activated_at;
 } TdeMasterKey;
@@ -74,7 +75,13 @@ extern int	tde_masterkeys_from_wallet(const struct TdeWallet *w, TdeMasterKey *k
 extern void tde_masterkey_store(struct TdeWallet *w, const TdeMasterKey *mk);
 extern void tde_masterkeys_mark_backed_up(struct TdeWallet *w);
 
-/* Lookups of the open keystore, backend-local copies (no lock per call) */
+/* Wrapping under a master key, wherever it lives (crypto.c or the HSM) */
+extern int	tde_mk_wrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
+						const uint8 *in, int inlen, uint8 *out);
+extern bool tde_mk_unwrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
+						  const uint8 *in, int inlen, uint8 *out, int *outlen);
+
+/* Lookups in the open keystores: primary first, then secondary */
 extern bool tde_masterkey_find(const uint8 *mkid, TdeMasterKey *out);
 extern bool tde_masterkey_active(TdeMasterKey *out);
 extern void tde_masterkey_push_temporary(const struct TdeWallet *w);
@@ -96,5 +103,8 @@ typedef struct TdeKeyRequest
 extern char *tde_masterkey_add(const TdeKeyRequest *req);
 extern void tde_masterkey_use(const char *key_id, const TdeKeyRequest *req);
 extern void tde_masterkey_set_tag(const char *key_id, const TdeKeyRequest *req);
+extern char *tde_masterkey_migrate(const TdeKeyRequest *req, const char *wallet_password);
+extern char *tde_masterkey_reverse_migrate(const TdeKeyRequest *req,
+										   const char *hsm_credential);
 
 #endif							/* TDE_MASTERKEY_H */

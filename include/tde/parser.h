@@ -29,6 +29,8 @@ typedef enum TdeStmtKind
 	TDE_STMT_CREATE_KEY,
 	TDE_STMT_USE_KEY,
 	TDE_STMT_SET_TAG,
+	TDE_STMT_MIGRATE,			/* SET KEY ... MIGRATE USING wallet_password */
+	TDE_STMT_REVERSE_MIGRATE,	/* SET KEY ... REVERSE MIGRATE USING hsm_credential */
 	TDE_STMT_UNSUPPORTED		/* a statement of a later version */
 } TdeStmtKind;
 
@@ -50,6 +52,7 @@ typedef struct TdeStatement
 	char	   *user_key;		/* SET/CREATE KEY 'mkid:mk' | 'mk' */
 	char	   *algorithm;		/* USING ALGORITHM 'alg' */
 	char	   *key_id;			/* USE KEY 'key_id', SET TAG ... FOR 'key_id' */
+	char	   *migrate_password;	/* [REVERSE] MIGRATE USING password */
 } TdeStatement;
 
 extern TdeStatement *tde_parse_statement(const char *text);

@@ -72,16 +72,31 @@ typedef struct TdeRewrapProgress
  * ever kept: every operation that needs one is given it and checks it
  * against the file.
  */
+/* The master keys of one keystore (the file wallet, or the HSM) */
+typedef struct TdeKeySet
+{
+	int			nkeys;
+	int			active;			/* index of this keystore's active key, or -1 */
+	TdeMasterKey keys[TDE_MAX_MASTER_KEYS];
+} TdeKeySet;
+
+#define TDE_HSM_CREDENTIAL_MAX 256
+
 typedef struct TdeSharedState
 {
 	LWLock	   *state_lock;
 	LWLock	   *admin_lock;
 	pg_atomic_uint64 generation;
+	/* the file wallet */
 	TdeOpenKind open_kind;
-	int			nmasterkeys;	/* master keys in the open keystore */
-	int			active_key;		/* index into keys, or -1 */
-	bool		fully_backed_up;	/* every master key is in a backup */
-	TdeMasterKey keys[TDE_MAX_MASTER_KEYS];
+	bool		fully_backed_up;	/* every wallet key is in a backup */
+	TdeKeySet	file_keys;
+	/* the HSM: its credential is here so every backend can log in */
+	bool		hsm_open;
+	uint64		hsm_cred_generation;
+	char		hsm_credential[TDE_HSM_CREDENTIAL_MAX];
+	TdeKeySet	hsm_keys;
+	/* background re-wrap */
 	int			nprogress;		/* rewrap progress entries in use */
 	TdeRewrapProgress progress[TDE_MAX_DATABASES];
 } TdeSharedState;
@@ -92,6 +107,9 @@ extern TdeSharedState *tde_shared;
 extern char *tde_wallet_root;
 extern char *tde_keystore_configuration;
 extern int	tde_wallet_kdf_iterations;
+extern char *tde_pkcs11_library;
+extern char *tde_pkcs11_token_label;
+extern char *tde_pkcs11_init_args;
 
 extern void tde_define_gucs(void);
 

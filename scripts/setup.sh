@@ -26,6 +26,8 @@ PACKAGES=(
 	libipc-run-perl             # needed by the TAP test framework
 	softhsm2                    # a PKCS#11 token for the HSM tests
 	opensc                      # pkcs11-tool, to inspect tokens
+	p11-kit                     # p11-kit server: a remote HSM for the outage tests
+	p11-kit-modules             # p11-kit-client.so, the module that reaches it
 	util-linux                  # runuser
 	rsync                       # test.sh copies the tree for the test user
 )

@@ -86,16 +86,60 @@ SELECT tde.close_keystore(external_store => true);
 SELECT tde.open_keystore(external_store => true);
 SELECT status, wallet_type FROM v$encryption_wallet;
 
---
--- Later versions extend the walkthrough here, with the keystore open:
---   master keys: ADMINISTER KEY MANAGEMENT SET KEY ... WITH BACKUP, then
---                v$encryption_keys (status OPEN, a KEY_ID per key);
---   encryption:  tde.encrypt(regclass, bytea) / tde.decrypt(regclass, bytea)
---                with per-relation keys wrapped by the master key;
---   rekey:       SET KEY again (relation keys re-wrapped, data untouched),
---                and USE KEY / data rekey;
---   HSM:         tde.keystore_configuration = 'HSM|FILE' with SoftHSM2.
---
+\echo
+\echo '=== 8a. Set the first master key (SET KEY: create and activate) ==='
+\echo 'Every change to a password keystore needs WITH BACKUP (ORA-46631).'
+SELECT tde.administer_key_management(
+  $$SET KEY USING TAG 'first' IDENTIFIED BY EXTERNAL STORE WITH BACKUP USING 'first_key'$$);
+SELECT * FROM v$encryption_wallet;
+SELECT key_id, tag, activation_time IS NOT NULL AS active, "user", key_use,
+       keystore_type, origin, backed_up
+  FROM v$encryption_keys ORDER BY creation_time;
+
+\echo
+\echo '=== 8b. Encrypt data: a relation key per table, wrapped by the master key ==='
+CREATE TABLE demo_card (id int PRIMARY KEY, holder text, number_enc bytea);
+INSERT INTO demo_card
+  SELECT g, 'holder ' || g, tde.encrypt('demo_card', format('4000-0000-0000-%s', lpad(g::text, 4, '0')))
+  FROM generate_series(1, 5) g;
+SELECT id, holder, length(number_enc) AS ciphertext_bytes,
+       tde.decrypt_text('demo_card', number_enc) AS number
+  FROM demo_card ORDER BY id;
+SELECT relid, key_version, master_key_id, rewrapped_at FROM tde.relation_keys;
+
+\echo
+\echo '=== 8c. Rekey: a new master key; relation keys re-wrapped, data untouched ==='
+SELECT tde.set_key(tag => 'rekey', external_store => true, with_backup => true,
+                   backup_identifier => 'rekey') AS new_key_id \gset
+SELECT key_id, tag, activation_time IS NOT NULL AS activated, backed_up
+  FROM v$encryption_keys ORDER BY creation_time;
+SELECT relid, key_version, master_key_id = :'new_key_id' AS wrapped_by_new_key,
+       rewrapped_at IS NOT NULL AS rewrapped
+  FROM tde.relation_keys;
+SELECT count(*) FILTER (WHERE tde.decrypt_text('demo_card', number_enc) LIKE '4000-%')
+       AS still_decrypts FROM demo_card;
+SELECT * FROM v$encryption_wallet;
+
+\echo
+\echo '=== 8d. A user-supplied key for later use, activated by USE KEY ==='
+SELECT tde.administer_key_management(
+  $$CREATE KEY 'D20765EB721AF44D054B30FE87F8E49A:5a089c8ea6ee21cba774f61e58d102665df4a979a34757836b3d066a3eb3db11'
+    IDENTIFIED BY EXTERNAL STORE WITH BACKUP$$);
+SELECT key_id, activation_time IS NULL AS not_yet_used FROM v$encryption_keys
+  WHERE key_id = 'AdIHZetyGvRNBUsw/of45JoAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
+SELECT tde.administer_key_management(
+  $$USE KEY 'AdIHZetyGvRNBUsw/of45JoAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' USING TAG 'supplied'
+    IDENTIFIED BY EXTERNAL STORE WITH BACKUP$$);
+SELECT relid, master_key_id FROM tde.relation_keys;
+
+\echo
+\echo '=== 8e. A closed keystore stops decryption; reopening restores it ==='
+SELECT tde.close_keystore(external_store => true);
+\set ON_ERROR_STOP off
+SELECT tde.decrypt_text('demo_card', number_enc) FROM demo_card LIMIT 1;
+\set ON_ERROR_STOP on
+SELECT tde.open_keystore(external_store => true);
+SELECT tde.decrypt_text('demo_card', number_enc) FROM demo_card ORDER BY id LIMIT 1;
 
 \echo
 \echo '=== 9. Create an auto-login keystore from the password keystore ==='
@@ -108,10 +152,12 @@ SELECT * FROM v$encryption_wallet;
 \echo
 \echo '=== 10. Close, and let the auto-login keystore open on first use ==='
 \echo 'Reading the view is a use: the auto-login keystore opens by itself,'
-\echo 'so the view shows OPEN_NO_MASTER_KEY with WALLET_TYPE AUTOLOGIN.'
+\echo 'so the view shows OPEN with WALLET_TYPE AUTOLOGIN.'
 SELECT tde.administer_key_management(
   $$SET KEYSTORE CLOSE IDENTIFIED BY "Demo_Pass2"$$);
 SELECT * FROM v$encryption_wallet;
+SELECT count(*) AS rows_decrypting_after_auto_open
+  FROM demo_card WHERE tde.decrypt_text('demo_card', number_enc) LIKE '4000-%';
 
 \echo
 \echo '=== Done ==='

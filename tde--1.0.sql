@@ -273,6 +273,54 @@ AS 'MODULE_PATHNAME', 'tde_decrypt_text'
 LANGUAGE C STRICT VOLATILE;
 
 /*
+ * Data rekey: after tde.rotate_relation_key, re-encrypt a column under the
+ * relation's newest key version, batch by batch, each batch committed.  An
+ * interrupted run loses at most the batch in flight; running it again
+ * resumes where it stopped, because every ciphertext names its version.
+ * Meanwhile both versions decrypt.  CALL it outside a transaction block.
+ */
+CREATE FUNCTION tde.ciphertext_key_version(data bytea)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'tde_ciphertext_key_version'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION tde.relation_key_version(relation regclass)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'tde_relation_key_version'
+LANGUAGE C STRICT VOLATILE;
+
+-- (no SET clause: a procedure with one cannot COMMIT; it runs as the caller)
+CREATE PROCEDURE tde.reencrypt(relation regclass, column_name name,
+							   batch_size integer DEFAULT 1000)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+	target integer := tde.relation_key_version(relation);
+	done bigint := 0;
+	n bigint;
+BEGIN
+	IF batch_size < 1 THEN
+		RAISE EXCEPTION 'batch_size must be positive' USING ERRCODE = '22023';
+	END IF;
+	COMMIT;
+	LOOP
+		EXECUTE pg_catalog.format(
+			'UPDATE %s SET %I = tde.encrypt(%L::regclass, tde.decrypt(%L::regclass, %I)) '
+			'WHERE ctid = ANY (ARRAY(SELECT ctid FROM %s '
+			'WHERE tde.ciphertext_key_version(%I) < %s LIMIT %s))',
+			relation, column_name, relation, relation, column_name,
+			relation, column_name, target, batch_size);
+		GET DIAGNOSTICS n = ROW_COUNT;
+		COMMIT;
+		done := done + n;
+		EXIT WHEN n = 0;
+		RAISE NOTICE 're-encrypted % values of %.% under key version %',
+			done, relation, column_name, target;
+	END LOOP;
+END
+$$;
+
+/*
  * Monitoring.
  */
 CREATE FUNCTION tde.encryption_wallet(
@@ -338,10 +386,12 @@ CREATE VIEW public."v$encryption_keys" AS
  * GRANT cannot widen access.
  */
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA tde FROM PUBLIC;
+REVOKE ALL ON PROCEDURE tde.reencrypt(regclass, name, integer) FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA tde FROM PUBLIC;
 REVOKE ALL ON public."v$encryption_wallet", public."v$encryption_keys" FROM PUBLIC;
 
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA tde TO tde_admin;
+GRANT EXECUTE ON PROCEDURE tde.reencrypt(regclass, name, integer) TO tde_admin;
 GRANT EXECUTE ON FUNCTION tde.encryption_wallet(), tde.encryption_keys(),
 	tde.rewrap_progress(), tde.key_id(bytea) TO pg_monitor;
 GRANT SELECT ON public."v$encryption_wallet", public."v$encryption_keys"

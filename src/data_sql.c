@@ -47,6 +47,8 @@ PG_FUNCTION_INFO_V1(tde_decrypt);
 PG_FUNCTION_INFO_V1(tde_encrypt_text);
 PG_FUNCTION_INFO_V1(tde_decrypt_text);
 PG_FUNCTION_INFO_V1(tde_rotate_relation_key);
+PG_FUNCTION_INFO_V1(tde_ciphertext_key_version);
+PG_FUNCTION_INFO_V1(tde_relation_key_version);
 
 static void
 check_relation_access(Oid relid, AclMode mode, const char *what)
@@ -190,4 +192,36 @@ tde_rotate_relation_key(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", PG_GETARG_OID(0))));
 	PG_RETURN_INT32(tde_relkey_rotate(PG_GETARG_OID(0)));
+}
+
+/*
+ * tde.ciphertext_key_version(data bytea) returns integer: the relation key
+ * version a ciphertext names, NULL if the value is not a tde ciphertext.
+ * It reads the header only, so it needs no key.
+ */
+Datum
+tde_ciphertext_key_version(PG_FUNCTION_ARGS)
+{
+	bytea	   *ct = PG_GETARG_BYTEA_PP(0);
+	const uint8 *p = (const uint8 *) VARDATA_ANY(ct);
+	uint32		v;
+
+	if (VARSIZE_ANY_EXHDR(ct) < CT_OVERHEAD || p[0] != CT_FORMAT)
+		PG_RETURN_NULL();
+	memcpy(&v, p + 1 + TDE_RELKEY_ID_LEN, 4);
+	PG_RETURN_INT32((int32) pg_ntoh32(v));
+}
+
+/*
+ * tde.relation_key_version(relation regclass) returns integer: the version
+ * new encryptions of the relation use (creating version 1 if it has none).
+ */
+Datum
+tde_relation_key_version(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+
+	tde_require_loaded();
+	check_relation_access(relid, ACL_INSERT | ACL_UPDATE, "encrypt");
+	PG_RETURN_INT32(tde_relkey_for_encrypt(relid)->version);
 }

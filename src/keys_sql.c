@@ -96,6 +96,10 @@ tde_use_key_sql(PG_FUNCTION_ARGS)
 
 	tde_require_loaded();
 	tde_require_admin();
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("key_id must not be null")));
 	req.tag = opt_text(fcinfo, 1);
 	common_args(fcinfo, 2, &req);
 	tde_masterkey_use(opt_text(fcinfo, 0), &req);
@@ -109,6 +113,10 @@ tde_set_tag_sql(PG_FUNCTION_ARGS)
 
 	tde_require_loaded();
 	tde_require_admin();
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("key_id must not be null")));
 	req.tag = opt_text(fcinfo, 1);
 	common_args(fcinfo, 2, &req);
 	tde_masterkey_set_tag(opt_text(fcinfo, 0), &req);

@@ -779,6 +779,8 @@ use_key_change(TdeWallet *w, void *arg)
 	{
 		mark_activated(mk);
 		set_active_entry(w, mk->mkid);
+		/* its activation is not in any backup yet (spec 4.1.6) */
+		mk->backed_up = false;
 	}
 	tde_masterkey_store(w, mk);
 }

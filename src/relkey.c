@@ -80,6 +80,7 @@ static HTAB *key_cache = NULL;	/* CacheKey -> TdeRelKey */
 static HTAB *current_cache = NULL;	/* relid -> CurrentEntry */
 static uint64 cache_generation = 0;
 static bool rotated_in_xact = false;
+static bool created_in_xact = false;	/* a key row inserted, not yet committed */
 static bool xact_callback_registered = false;
 
 static void
@@ -158,14 +159,45 @@ cache_get(const uint8 *key_id, int32 version)
 	return hash_search(key_cache, &ck, HASH_FIND, NULL);
 }
 
-/* A rotated key becomes everyone's current version once it commits. */
+/*
+ * A rotated key becomes everyone's current version once it commits.  A key
+ * created in a transaction that aborts must not stay cached: its row is
+ * gone, and data encrypted under it could never be decrypted.
+ */
 static void
 relkey_xact_callback(XactEvent event, void *arg)
 {
 	if (event == XACT_EVENT_COMMIT && rotated_in_xact && tde_shared != NULL)
 		pg_atomic_fetch_add_u64(&tde_shared->generation, 1);
-	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT)
+	if (event == XACT_EVENT_ABORT && created_in_xact)
+		drop_cache();
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE)
+	{
 		rotated_in_xact = false;
+		created_in_xact = false;
+	}
+}
+
+static void
+relkey_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						SubTransactionId parentSubid, void *arg)
+{
+	/* conservative: any key made in this transaction may be the one lost */
+	if (event == SUBXACT_EVENT_ABORT_SUB && created_in_xact)
+		drop_cache();
+}
+
+static void
+note_key_created(void)
+{
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(relkey_xact_callback, NULL);
+		RegisterSubXactCallback(relkey_subxact_callback, NULL);
+		xact_callback_registered = true;
+	}
+	created_in_xact = true;
 }
 
 /* ---------------------------------------------------------------------
@@ -414,7 +446,10 @@ insert_key(Oid relid, const uint8 *key_id, int32 version, uint8 *key_out)
 		elog(ERROR, "could not insert a relation key");
 	inserted = SPI_processed == 1;
 	if (inserted)
+	{
 		memcpy(key_out, key, TDE_RELKEY_LEN);
+		note_key_created();
+	}
 	tde_wipe(key, TDE_RELKEY_LEN);
 	tde_wipe(mk, sizeof(TdeMasterKey));
 	return inserted;
@@ -578,11 +613,7 @@ tde_relkey_rotate(Oid relid)
 	catalog_end(&ca);
 	tde_wipe(key, TDE_RELKEY_LEN);
 
-	if (!xact_callback_registered)
-	{
-		RegisterXactCallback(relkey_xact_callback, NULL);
-		xact_callback_registered = true;
-	}
+	note_key_created();
 	rotated_in_xact = true;
 	return version;
 }
@@ -652,6 +683,12 @@ tde_relkey_rewrap_batch(int limit, int64 *remaining)
 	int64		n;
 	bool		isnull;
 
+	/*
+	 * Lock before reading the active key, so that a rekey committing
+	 * meanwhile is either waited for or waits: never re-wrap back to a key
+	 * that has just been replaced.
+	 */
+	LockRelationOid(relation_key_table(), RowExclusiveLock);
 	require_active_key(mk);
 	values[0] = PointerGetDatum(mkid_bytea(mk->mkid));
 	values[1] = Int32GetDatum(limit);

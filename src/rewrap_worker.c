@@ -117,6 +117,42 @@ start_next(void)
 	}
 }
 
+static bool
+db_listed(Oid dboid, const Oid *dbs, int ndbs)
+{
+	int			i;
+
+	for (i = 0; i < ndbs; i++)
+		if (dbs[i] == dboid)
+			return true;
+	return false;
+}
+
+/*
+ * Drop finished entries of databases that no longer exist, so their
+ * slots serve new ones; under state_lock.
+ */
+static void
+compact_progress(const Oid *dbs, int ndbs)
+{
+	int			i;
+	int			j = 0;
+
+	for (i = 0; i < tde_shared->nprogress; i++)
+	{
+		TdeRewrapProgress *p = &tde_shared->progress[i];
+		bool		active = p->state == TDE_REWRAP_PENDING ||
+			p->state == TDE_REWRAP_RUNNING;
+
+		if (!active && !db_listed(p->dboid, dbs, ndbs))
+			continue;
+		if (i != j)
+			tde_shared->progress[j] = *p;
+		j++;
+	}
+	tde_shared->nprogress = j;
+}
+
 static void
 mark_pending(Oid dboid, const uint8 *target)
 {
@@ -129,8 +165,15 @@ mark_pending(Oid dboid, const uint8 *target)
 	if (p == NULL)
 	{
 		if (tde_shared->nprogress >= TDE_MAX_DATABASES)
+		{
+			ereport(WARNING,
+					(errmsg("tde can track the re-wrap of at most %d databases at once; database %u is not re-wrapped now",
+							TDE_MAX_DATABASES, dboid),
+					 errhint("It is re-wrapped the next time the keystore is opened or rekeyed.")));
 			return;
+		}
 		p = &tde_shared->progress[tde_shared->nprogress++];
+		memset(p, 0, sizeof(*p));
 		p->dboid = dboid;
 	}
 	else if (p->state == TDE_REWRAP_RUNNING || p->state == TDE_REWRAP_PENDING)
@@ -152,8 +195,9 @@ tde_rewrap_launch(Oid exclude_db)
 	Relation	rel;
 	TableScanDesc scan;
 	HeapTuple	tup;
-	Oid			dbs[TDE_MAX_DATABASES];
+	Oid		   *dbs;
 	int			ndbs = 0;
+	int			maxdbs = 64;
 	int			i;
 	TdeMasterKey *active;
 	uint8		target[TDE_MKID_LEN];
@@ -166,22 +210,30 @@ tde_rewrap_launch(Oid exclude_db)
 		return;
 	memcpy(target, active->mkid, TDE_MKID_LEN);
 	tde_wipe(active, sizeof(TdeMasterKey));
+	dbs = palloc(sizeof(Oid) * maxdbs);
 	rel = table_open(DatabaseRelationId, AccessShareLock);
 	scan = table_beginscan_catalog(rel, 0, NULL);
-	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL &&
-		   ndbs < TDE_MAX_DATABASES)
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
 		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
 
-		if (db->datallowconn && db->oid != exclude_db)
-			dbs[ndbs++] = db->oid;
+		if (!db->datallowconn)
+			continue;
+		if (ndbs == maxdbs)
+		{
+			maxdbs *= 2;
+			dbs = repalloc(dbs, sizeof(Oid) * maxdbs);
+		}
+		dbs[ndbs++] = db->oid;
 	}
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
 
 	LWLockAcquire(tde_shared->state_lock, LW_EXCLUSIVE);
+	compact_progress(dbs, ndbs);
 	for (i = 0; i < ndbs; i++)
-		mark_pending(dbs[i], target);
+		if (dbs[i] != exclude_db)
+			mark_pending(dbs[i], target);
 	LWLockRelease(tde_shared->state_lock);
 
 	/* a worker launching more work leaves the starting to the chain */

@@ -144,7 +144,8 @@ SELECT tde_test.akm('ADD SECRET ''s'' FOR CLIENT ''c'' IDENTIFIED BY regress_pw1
 SELECT tde_test.akm('ADD SECRET ''s'' FOR CLIENT ''c'' USING TAG ''t'' FORCE KEYSTORE IDENTIFIED BY regress_pw1 WITH BACKUP');
 SELECT tde_test.akm('UPDATE SECRET ''s'' FOR CLIENT ''c'' IDENTIFIED BY regress_pw1 WITH BACKUP');
 SELECT tde_test.akm('DELETE SECRET FOR CLIENT ''c'' IDENTIFIED BY regress_pw1 WITH BACKUP');
--- migration between a keystore and an HSM
+-- migration between a keystore and an HSM: parsed, then refused under
+-- tde.keystore_configuration = FILE
 SELECT tde_test.akm('SET ENCRYPTION KEY IDENTIFIED BY "hsm_pw" MIGRATE USING regress_pw1 WITH BACKUP');
 SELECT tde_test.akm('SET KEY FORCE KEYSTORE IDENTIFIED BY regress_pw1 REVERSE MIGRATE USING "hsm_pw"');
 -- a misspelt later statement is a syntax error, not 0A000

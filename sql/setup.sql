@@ -168,15 +168,14 @@ SELECT tde_test.try($$SELECT set_config('tde.nonexistent', '1', false)$$);
 
 -- The check hook validates tde.keystore_configuration (ALTER SYSTEM runs
 -- it without changing anything when the value is rejected).
-ALTER SYSTEM SET tde.keystore_configuration = 'HSM';
-\echo SQLSTATE :LAST_ERROR_SQLSTATE
-ALTER SYSTEM SET tde.keystore_configuration = 'file|hsm';
-\echo SQLSTATE :LAST_ERROR_SQLSTATE
 ALTER SYSTEM SET tde.keystore_configuration = 'OKV';
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 ALTER SYSTEM SET tde.keystore_configuration = '';
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
--- a valid value is accepted (in any case), then removed again
+-- the valid values are accepted (in any case), then removed again
+ALTER SYSTEM SET tde.keystore_configuration = 'HSM';
+ALTER SYSTEM SET tde.keystore_configuration = 'hsm|file';
+ALTER SYSTEM SET tde.keystore_configuration = 'file|hsm';
 ALTER SYSTEM SET tde.keystore_configuration = 'file';
 ALTER SYSTEM RESET tde.keystore_configuration;
 SHOW tde.keystore_configuration;

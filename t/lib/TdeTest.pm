@@ -180,4 +180,164 @@ sub crash_node
 	unlink $node->host . '/.s.PGSQL.' . $node->port . '.lock';
 	return scalar @family;
 }
+# ---------------------------------------------------------------------
+# SoftHSM2 (PKCS#11) helpers for the HSM tests
+# ---------------------------------------------------------------------
+
+our $SOFTHSM_LIB = '/usr/lib/softhsm/libsofthsm2.so';
+our $HSM_TOKEN   = 'tde';
+our $HSM_SO_PIN  = '1234';
+our $HSM_PIN     = '5678';
+
+sub find_program
+{
+	my ($prog) = @_;
+	for my $dir ((split /:/, ($ENV{PATH} // '')), '/usr/bin', '/usr/local/bin')
+	{
+		return "$dir/$prog" if $dir ne '' && -x "$dir/$prog";
+	}
+	return undef;
+}
+
+# Why the HSM tests cannot run here, or undef if they can.
+sub softhsm_missing
+{
+	return "$SOFTHSM_LIB is missing (install softhsm2)" unless -e $SOFTHSM_LIB;
+	return 'softhsm2-util is missing (install softhsm2)'
+	  unless find_program('softhsm2-util');
+	return undef;
+}
+
+# Give a node its own SoftHSM2: a config and a token directory under the
+# node's base directory (owned by the OS user running the test), a token
+# labelled 'tde' with SO PIN 1234 and user PIN 5678, SOFTHSM2_CONF in this
+# process's environment (the postmaster inherits it), tde.pkcs11_library
+# and tde.pkcs11_token_label in postgresql.conf (options library, label
+# and conf, extra postgresql.conf text, override).  Restarts the node
+# unless restart => 0.  Returns the SoftHSM2 config's path.
+sub softhsm_setup
+{
+	my ($node, %opt) = @_;
+	my $dir  = $node->basedir . '/softhsm';
+	my $conf = "$dir/softhsm2.conf";
+
+	make_path("$dir/tokens", { mode => 0700 });
+	chmod 0700, $dir, "$dir/tokens";
+	open(my $fh, '>', $conf) or die "could not write $conf: $!";
+	print $fh <<"EOC";
+directories.tokendir = $dir/tokens
+objectstore.backend = file
+log.level = ERROR
+slots.removable = false
+library.reset_on_fork = true
+EOC
+	close $fh;
+	$ENV{SOFTHSM2_CONF} = $conf;
+
+	my ($out, $err) = ('', '');
+	IPC::Run::run(
+		[
+			find_program('softhsm2-util'), '--init-token', '--free',
+			'--label', $HSM_TOKEN, '--so-pin', $HSM_SO_PIN,
+			'--pin', $HSM_PIN
+		],
+		'<', \'', '>', \$out, '2>', \$err)
+	  or die "softhsm2-util --init-token failed: $out $err";
+
+	my $lib   = $opt{library} // $SOFTHSM_LIB;
+	my $label = $opt{label}   // $HSM_TOKEN;
+	$node->append_conf(
+		'postgresql.conf', qq{
+tde.pkcs11_library = '$lib'
+tde.pkcs11_token_label = '$label'
+});
+	$node->append_conf('postgresql.conf', $opt{conf}) if defined $opt{conf};
+	$node->restart unless defined $opt{restart} && !$opt{restart};
+	return $conf;
+}
+
+# Run pkcs11-tool on the 'tde' token of the SoftHSM2 in SOFTHSM2_CONF;
+# returns (exit code, stdout and stderr together).
+sub pkcs11_tool
+{
+	my (@args) = @_;
+	my $tool = find_program('pkcs11-tool') or die 'pkcs11-tool is missing';
+	my ($out, $err) = ('', '');
+	IPC::Run::run(
+		[ $tool, '--module', $SOFTHSM_LIB, '--token-label', $HSM_TOKEN, @args ],
+		'<', \'', '>', \$out, '2>', \$err);
+	return ($? >> 8, $out . $err);
+}
+
+# The MKID in a KEY_ID, in lower-case hex: base64 decoded, bytes 2..17.
+sub key_id_mkid_hex
+{
+	my ($key_id) = @_;
+	require MIME::Base64;
+	my $raw = MIME::Base64::decode_base64($key_id);
+	return lc unpack('H*', substr($raw, 1, 16));
+}
+
+# Run a statement through tde.administer_key_management; the statement is
+# given as Oracle writes it and quoted here.  Returns tde_sql's list.
+sub akm
+{
+	my ($node, $statement, $db) = @_;
+	(my $quoted = $statement) =~ s/'/''/g;
+	return tde_sql($node, "SELECT tde.administer_key_management('$quoted')", $db);
+}
+
+push @EXPORT, qw(softhsm_missing softhsm_setup pkcs11_tool key_id_mkid_hex
+  akm find_program);
+
+# ---------------------------------------------------------------------
+# A long-lived psql session (one backend for several statements)
+# ---------------------------------------------------------------------
+
+my $session_marker = 0;
+
+# Start psql on a database; returns a session for session_sql.
+sub tde_session
+{
+	my ($node, $db) = @_;
+	my $s = { in => '', out => '', err => '' };
+	$s->{timer} = IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default);
+	$s->{h} = IPC::Run::start(
+		[ 'psql', '-XAtq', '-d', $node->connstr($db // 'postgres'), '-f', '-' ],
+		'<', \$s->{in}, '>', \$s->{out}, '2>', \$s->{err}, $s->{timer});
+	session_sql($s, '\set VERBOSITY verbose');
+	return $s;
+}
+
+# Run SQL in the session; returns (stdout, stderr) of that SQL alone.  An
+# error does not end the session.  A final semicolon is added if missing.
+sub session_sql
+{
+	my ($s, $sql) = @_;
+	my $m = '__tde_session_' . ++$session_marker . '__';
+	# psql sends the query buffer at a semicolon: end the SQL with one
+	$sql .= ';' unless $sql =~ /;\s*\z/ || $sql =~ /^\s*\\/;
+	$s->{out} = '';
+	$s->{err} = '';
+	$s->{in} .= "$sql\n\\echo $m\n\\warn $m\n";
+	$s->{timer}->start($PostgreSQL::Test::Utils::timeout_default);
+	$s->{h}->pump
+	  until ($s->{out} =~ /\Q$m\E\n/ && $s->{err} =~ /\Q$m\E\n/)
+	  || $s->{timer}->is_expired;
+	die "psql session timed out on: $sql" if $s->{timer}->is_expired;
+	(my $out = $s->{out}) =~ s/\Q$m\E\n//;
+	(my $err = $s->{err}) =~ s/\Q$m\E\n//;
+	chomp $out;
+	return ($out, $err);
+}
+
+sub session_close
+{
+	my ($s) = @_;
+	$s->{in} .= "\\q\n";
+	$s->{h}->finish;
+}
+
+push @EXPORT, qw(tde_session session_sql session_close);
+
 1;

@@ -1,0 +1,207 @@
+# HSM misconfiguration and wrong credentials: a PKCS#11 library that cannot
+# be loaded (58P01, with its path) or is no PKCS#11 module, a token label
+# that matches no token (42704), a wrong PIN (28P01).  After each failure
+# the server is alive (no crash, no crash-restart), v$encryption_wallet
+# and v$encryption_keys are as before, and once the setting is fixed and
+# reloaded (no restart) a correct open works, in new sessions and in a
+# session that saw the failure.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::RealBin/lib";
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use TdeTest;
+
+if (my $why = softhsm_missing())
+{
+	plan skip_all => $why;
+}
+
+my $pin = $TdeTest::HSM_PIN;
+my $badlib = '/nonexistent/lib.so';
+my $node = tde_new_node('hsm_failures');
+softhsm_setup($node, library => $badlib, conf => "tde.keystore_configuration = 'HSM'\n");
+
+my $pm_pid = postmaster_pid($node);
+my $start_time = $node->safe_psql('postgres', 'SELECT pg_postmaster_start_time()');
+
+sub sql_ok
+{
+	my ($sql, $name) = @_;
+	my ($ret, $out, $err) = tde_sql($node, $sql);
+	is($ret, 0, $name) or diag($err);
+	return $out;
+}
+
+# A failing statement: SQLSTATE, and the primary message matches $msg.
+sub fails_like
+{
+	my ($sql, $state, $msg, $name) = @_;
+	my ($ret, $out, $err) = tde_sql($node, $sql);
+	isnt($ret, 0, "$name: fails");
+	is(sqlstate_of($err), $state, "$name: SQLSTATE $state") or diag($err);
+	like($err, $msg, "$name: message") if defined $msg;
+	return $err;
+}
+
+sub open_sql
+{
+	my ($cred) = @_;
+	return qq{SELECT tde.administer_key_management('SET KEYSTORE OPEN IDENTIFIED BY "$cred"')};
+}
+
+sub reload_with
+{
+	my ($guc, $value) = @_;
+	$node->safe_psql('postgres', qq{ALTER SYSTEM SET $guc = '$value'; SELECT pg_reload_conf();});
+	ok($node->poll_query_until('postgres', "SHOW $guc", $value), "$guc reloaded as '$value'");
+}
+
+# The server survived: same postmaster, never restarted, answers.
+sub server_alive
+{
+	my ($when) = @_;
+	ok(alive($pm_pid), "$when: postmaster alive");
+	is($node->safe_psql('postgres', 'SELECT pg_postmaster_start_time()'), $start_time,
+		"$when: no crash-restart");
+}
+
+my $wallet_sql = q{SELECT wrl_type || '|' || status || '|' || wallet_type || '|' || wallet_order
+       FROM v$encryption_wallet};
+my $nkeys_sql = q{SELECT count(*) FROM "v$encryption_keys"};
+
+# --- a library that cannot be loaded ---------------------------------------
+
+is($node->safe_psql('postgres', $wallet_sql), 'HSM|CLOSED|HSM|SINGLE',
+	'with a missing library the view still answers: HSM CLOSED');
+my $err = fails_like(open_sql($pin), '58P01',
+	qr/could not load PKCS#11 library "\Q$badlib\E"/, 'open with a missing library');
+like($err, qr/DETAIL:.*\Q$badlib\E.*No such file or directory/, 'detail from dlerror');
+unlike($err, qr/\Q$pin\E/, 'the PIN is not in the error');
+server_alive('missing library');
+is($node->safe_psql('postgres', $wallet_sql), 'HSM|CLOSED|HSM|SINGLE', 'still CLOSED');
+is($node->safe_psql('postgres', $nkeys_sql), '0', 'no keys');
+
+# a session that saw the failure, reused after the fix
+my $old = tde_session($node);
+my ($out, $serr) = session_sql($old, open_sql($pin));
+is(sqlstate_of($serr), '58P01', 'a long-lived session sees the same failure');
+
+# a file that is a shared library but no PKCS#11 module
+my $notp11 = $node->safe_psql('postgres', q{SELECT setting FROM pg_config WHERE name = 'PKGLIBDIR'})
+  . '/tde.so';
+$notp11 = '' unless -f $notp11;
+SKIP:
+{
+	skip 'tde.so not found in PKGLIBDIR', 5 unless $notp11;
+	reload_with('tde.pkcs11_library', $notp11);
+	fails_like(open_sql($pin), '42883', qr/could not load PKCS#11 library "\Q$notp11\E"/,
+		'open with a library that is no PKCS#11 module');
+	server_alive('not a PKCS#11 module');
+}
+
+# a relative path is refused by the setting itself
+my ($ret, $o, $e) = tde_sql($node, q{ALTER SYSTEM SET tde.pkcs11_library = 'libsofthsm2.so'});
+is(sqlstate_of($e), '22023', 'a relative library path is refused (22023)');
+
+reload_with('tde.pkcs11_library', $TdeTest::SOFTHSM_LIB);
+sql_ok(open_sql($pin), 'after fixing the library (reload, no restart) the open works');
+is($node->safe_psql('postgres', $wallet_sql), 'HSM|OPEN_NO_MASTER_KEY|HSM|SINGLE', 'HSM open');
+my $k1 = sql_ok(qq{SELECT tde.set_key(tag => 'failures k1', password => '$pin')}, 'SET KEY');
+sql_ok(
+	q{CREATE TABLE t (id int, plain text, ct bytea);
+	  INSERT INTO t SELECT i, 'row ' || i FROM generate_series(1, 20) i;
+	  UPDATE t SET ct = tde.encrypt('t', plain);},
+	'encrypt rows');
+my $check_sql =
+  q{SELECT count(*) FILTER (WHERE tde.decrypt_text('t', ct) = plain) || '|' || count(*) FROM t};
+is($node->safe_psql('postgres', $check_sql), '20|20', 'rows decrypt');
+($out, $serr) = session_sql($old, $check_sql);
+is($out, '20|20', 'the session that saw the failure decrypts too') or diag($serr);
+
+# The library breaks while the HSM is open: a new backend cannot reach the
+# HSM; fixing the setting is enough (the credential is still in memory).
+reload_with('tde.pkcs11_library', $badlib);
+fails_like($check_sql, '58P01', qr/could not load PKCS#11 library/,
+	'decrypt in a new session with the library gone');
+is($node->safe_psql('postgres', $wallet_sql), 'HSM|OPEN|HSM|SINGLE',
+	'the HSM keystore stays open (the status is instance-wide)');
+server_alive('library gone while open');
+reload_with('tde.pkcs11_library', $TdeTest::SOFTHSM_LIB);
+is($node->safe_psql('postgres', $check_sql), '20|20',
+	'library fixed: a new session decrypts without reopening');
+
+# --- a token label that matches no token -----------------------------------
+
+sql_ok(qq{SELECT tde.close_keystore(password => '$pin')}, 'close the HSM');
+reload_with('tde.pkcs11_token_label', 'no_such_token');
+fails_like(open_sql($pin), '42704', qr/could not get slot: no PKCS#11 token is labelled "no_such_token"/,
+	'open with a wrong token label');
+server_alive('wrong token label');
+is($node->safe_psql('postgres', $wallet_sql), 'HSM|CLOSED|HSM|SINGLE', 'still CLOSED');
+is($node->safe_psql('postgres', $nkeys_sql), '0', 'no keys visible');
+fails_like($check_sql, '55000', undef, 'decrypt while closed');
+reload_with('tde.pkcs11_token_label', $TdeTest::HSM_TOKEN);
+sql_ok(open_sql($pin), 'label fixed: open works');
+is($node->safe_psql('postgres', $check_sql), '20|20', 'rows decrypt');
+($out, $serr) = session_sql($old, $check_sql);
+is($out, '20|20', 'the long-lived session decrypts after close/open') or diag($serr);
+
+# --- a wrong PIN ----------------------------------------------------------------
+
+sql_ok(qq{SELECT tde.close_keystore(password => '$pin')}, 'close the HSM');
+my $keys_closed = $node->safe_psql('postgres', $nkeys_sql);
+for my $cred ('0000', "tde_user:0000", '')
+{
+	my $what = $cred eq '' ? 'empty PIN' : "wrong credential '$cred'";
+	if ($cred eq '')
+	{
+		fails_like(open_sql($cred), "22023", undef, "open with an $what");
+	}
+	else
+	{
+		$err = fails_like(open_sql($cred), '28P01', qr/incorrect HSM credential for token "tde"/,
+			"open with a $what");
+		like($err, qr/ORA-28353/, "$what: ORA-28353 in the detail");
+		like($err, qr/CKR_PIN_INCORRECT/, "$what: CKR_PIN_INCORRECT in the detail");
+	}
+	is($node->safe_psql('postgres', $wallet_sql), 'HSM|CLOSED|HSM|SINGLE',
+		"$what: the keystore stays CLOSED");
+	is($node->safe_psql('postgres', $nkeys_sql), $keys_closed, "$what: no keys visible");
+	fails_like($check_sql, '55000', undef, "$what: decrypt still refused");
+	server_alive($what);
+}
+($out, $serr) = session_sql($old, open_sql('1111'));
+is(sqlstate_of($serr), '28P01', 'wrong PIN in the long-lived session');
+($out, $serr) = session_sql($old, open_sql($pin));
+is(sqlstate_of($serr), '', 'the same session then opens with the right PIN') or diag($serr);
+is($node->safe_psql('postgres', $wallet_sql), 'HSM|OPEN|HSM|SINGLE', 'HSM open');
+is($node->safe_psql('postgres', $check_sql), '20|20', 'rows decrypt in a new session');
+($out, $serr) = session_sql($old, $check_sql);
+is($out, '20|20', 'and in the long-lived session') or diag($serr);
+
+# While open, a statement with a wrong PIN changes nothing.
+my $keys_before = $node->safe_psql('postgres', q{SELECT key_id, tag FROM "v$encryption_keys"});
+fails_like(qq{SELECT tde.set_key(tag => 'never', password => '0000')}, '28P01', undef,
+	'SET KEY with a wrong PIN');
+fails_like(qq{SELECT tde.close_keystore(password => '0000')}, '28P01', undef,
+	'close with a wrong PIN');
+is($node->safe_psql('postgres', q{SELECT key_id, tag FROM "v$encryption_keys"}), $keys_before,
+	'keys unchanged');
+is($node->safe_psql('postgres', $wallet_sql), 'HSM|OPEN|HSM|SINGLE', 'still open');
+my ($rc, $list) = pkcs11_tool('--login', '--pin', $pin, '--list-objects', '--type', 'secrkey');
+my @objs = ($list =~ /label:\s+TDE_MEK_/g);
+is(scalar(@objs), 1, 'the token holds exactly one tde key');
+
+session_close($old);
+server_alive('the end');
+my $log = slurp_file($node->logfile);
+unlike($log, qr/terminated by signal|server process .* was terminated/,
+	'no backend died');
+$node->stop;
+done_testing();

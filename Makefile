@@ -15,6 +15,7 @@ OBJS = \
 	src/keystore_hsm.o \
 	src/parser.o \
 	src/administer.o \
+	src/sql_args.o \
 	src/keystore_sql.o \
 	src/crypto.o \
 	src/masterkey.o \

@@ -114,7 +114,7 @@ fsync_dir_of(const char *path)
 				(errcode_for_file_access(),
 				 errmsg("could not open directory \"%s\": %m", dir)));
 	if (pg_fsync(fd) != 0)
-		ereport(data_sync_elevel(ERROR),
+		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not fsync directory \"%s\": %m", dir)));
 	CloseTransientFile(fd);
@@ -163,7 +163,7 @@ tde_file_write_atomic(const char *path, const void *data, size_t len)
 		CloseTransientFile(fd);
 		(void) unlink(tmp);
 		errno = save_errno;
-		ereport(data_sync_elevel(ERROR),
+		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not fsync file \"%s\": %m", tmp)));
 	}
@@ -194,7 +194,8 @@ tde_file_copy_atomic(const char *from, const char *to)
 
 /*
  * Serialize against tools outside the server that follow the same
- * convention (flock on the keystore directory).
+ * convention (flock on the keystore directory).  The wait polls, so that a
+ * statement timeout or a cancel ends it.
  */
 int
 tde_dir_lock(const char *dir)
@@ -205,13 +206,14 @@ tde_dir_lock(const char *dir)
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not open directory \"%s\": %m", dir)));
-	while (flock(fd, LOCK_EX) != 0)
+	while (flock(fd, LOCK_EX | LOCK_NB) != 0)
 	{
-		if (errno != EINTR)
+		if (errno != EWOULDBLOCK && errno != EINTR)
 			ereport(ERROR,
 					(errcode_for_file_access(),
 					 errmsg("could not lock directory \"%s\": %m", dir)));
 		CHECK_FOR_INTERRUPTS();
+		pg_usleep(10000L);
 	}
 	return fd;
 }

@@ -288,7 +288,7 @@ pin_of(const char *credential)
  * (no library, no token, wrong PIN) are raised here.
  */
 static CK_RV
-connect_and_login(const char *credential, const char **what)
+connect_and_login(const char *credential, const char **what, bool token_known)
 {
 	CK_SLOT_ID	slot;
 	bool		found;
@@ -315,11 +315,18 @@ connect_and_login(const char *credential, const char **what)
 	if ((rv = find_slot(&slot, &found)) != CKR_OK)
 		return rv;
 	if (!found)
+	{
+		/* forget the module's view of the slots: it may come back */
+		hsm_teardown(true);
+		/* a token that was there before and is gone is an outage */
+		if (token_known)
+			return CKR_TOKEN_NOT_PRESENT;
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("could not get slot: no PKCS#11 token is labelled \"%s\"",
 						tde_pkcs11_token_label ? tde_pkcs11_token_label : ""),
 				 errhint("Check tde.pkcs11_token_label against the labels the module reports (pkcs11-tool --list-slots).")));
+	}
 	if (hsm_session != CK_INVALID_HANDLE)
 		(void) p11->C_CloseSession(hsm_session);
 	hsm_session = CK_INVALID_HANDLE;
@@ -367,11 +374,12 @@ tde_hsm_login(const char *credential, uint64 credential_generation)
 		strcmp(hsm_credential, credential) == 0)
 		return;
 
-	rv = connect_and_login(credential, &what);
+	/* a credential already in use (generation set) found its token before */
+	rv = connect_and_login(credential, &what, credential_generation != 0);
 	if (rv != CKR_OK && is_session_failure(rv))
 	{
 		hsm_teardown(true);
-		rv = connect_and_login(credential, &what);
+		rv = connect_and_login(credential, &what, credential_generation != 0);
 	}
 	if (rv != CKR_OK)
 	{
@@ -390,7 +398,7 @@ reconnect(void)
 	CK_RV		rv;
 
 	hsm_teardown(true);
-	rv = connect_and_login(hsm_credential, &what);
+	rv = connect_and_login(hsm_credential, &what, true);
 	if (rv != CKR_OK)
 	{
 		hsm_teardown(true);
@@ -545,7 +553,8 @@ missing_key(const uint8 *mkid)
 
 static CK_RV
 gcm_call(bool encrypt, CK_OBJECT_HANDLE key, uint8 *iv, const uint8 *aad, int aadlen,
-		 const uint8 *in, CK_ULONG inlen, uint8 *out, CK_ULONG *outlen)
+		 const uint8 *in, CK_ULONG inlen, uint8 *out, CK_ULONG *outlen,
+		 const char **what)
 {
 	CK_GCM_PARAMS params;
 	CK_MECHANISM mech;
@@ -564,15 +573,23 @@ gcm_call(bool encrypt, CK_OBJECT_HANDLE key, uint8 *iv, const uint8 *aad, int aa
 
 	if (encrypt)
 	{
+		*what = "C_EncryptInit";
 		rv = p11->C_EncryptInit(hsm_session, &mech, key);
 		if (rv == CKR_OK)
+		{
+			*what = "C_Encrypt";
 			rv = p11->C_Encrypt(hsm_session, (CK_BYTE_PTR) in, inlen, out, outlen);
+		}
 	}
 	else
 	{
+		*what = "C_DecryptInit";
 		rv = p11->C_DecryptInit(hsm_session, &mech, key);
 		if (rv == CKR_OK)
+		{
+			*what = "C_Decrypt";
 			rv = p11->C_Decrypt(hsm_session, (CK_BYTE_PTR) in, inlen, out, outlen);
+		}
 	}
 	return rv;
 }
@@ -584,24 +601,25 @@ tde_hsm_wrap(const uint8 *mkid, const uint8 *aad, int aadlen,
 	CK_OBJECT_HANDLE key;
 	CK_ULONG	outlen = inlen + GCM_TAG_LEN;
 	CK_RV		rv;
+	const char *what = NULL;
 
 	if (!lookup(mkid, &key))
 		missing_key(mkid);
 	tde_random_bytes(out, GCM_IV_LEN);
-	rv = gcm_call(true, key, out, aad, aadlen, in, inlen, out + GCM_IV_LEN, &outlen);
+	rv = gcm_call(true, key, out, aad, aadlen, in, inlen, out + GCM_IV_LEN, &outlen, &what);
 	if (rv != CKR_OK && is_session_failure(rv) && reconnect() && lookup(mkid, &key))
 	{
 		outlen = inlen + GCM_TAG_LEN;
-		rv = gcm_call(true, key, out, aad, aadlen, in, inlen, out + GCM_IV_LEN, &outlen);
+		rv = gcm_call(true, key, out, aad, aadlen, in, inlen, out + GCM_IV_LEN, &outlen, &what);
 	}
 	if (rv != CKR_OK)
 	{
 		if (is_session_failure(rv))
-			hsm_unavailable("C_Encrypt", rv);
+			hsm_unavailable(what, rv);
 		ereport(ERROR,
 				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
 				 errmsg("the HSM could not wrap a relation key"),
-				 errdetail("C_Encrypt returned %s.", ckr_name(rv))));
+				 errdetail("%s returned %s.", what, ckr_name(rv))));
 	}
 	return GCM_IV_LEN + outlen;
 }
@@ -614,6 +632,7 @@ tde_hsm_unwrap(const uint8 *mkid, const uint8 *aad, int aadlen,
 	CK_ULONG	len;
 	CK_RV		rv;
 	uint8		iv[GCM_IV_LEN];
+	const char *what = NULL;
 
 	if (inlen <= GCM_IV_LEN + GCM_TAG_LEN)
 		return false;
@@ -621,22 +640,22 @@ tde_hsm_unwrap(const uint8 *mkid, const uint8 *aad, int aadlen,
 		missing_key(mkid);
 	memcpy(iv, in, GCM_IV_LEN);
 	len = inlen - GCM_IV_LEN;
-	rv = gcm_call(false, key, iv, aad, aadlen, in + GCM_IV_LEN, inlen - GCM_IV_LEN, out, &len);
+	rv = gcm_call(false, key, iv, aad, aadlen, in + GCM_IV_LEN, inlen - GCM_IV_LEN, out, &len, &what);
 	if (rv != CKR_OK && is_session_failure(rv) && reconnect() && lookup(mkid, &key))
 	{
 		len = inlen - GCM_IV_LEN;
-		rv = gcm_call(false, key, iv, aad, aadlen, in + GCM_IV_LEN, inlen - GCM_IV_LEN, out, &len);
+		rv = gcm_call(false, key, iv, aad, aadlen, in + GCM_IV_LEN, inlen - GCM_IV_LEN, out, &len, &what);
 	}
 	if (rv == CKR_ENCRYPTED_DATA_INVALID || rv == CKR_ENCRYPTED_DATA_LEN_RANGE)
 		return false;
 	if (rv != CKR_OK)
 	{
 		if (is_session_failure(rv))
-			hsm_unavailable("C_Decrypt", rv);
+			hsm_unavailable(what, rv);
 		ereport(ERROR,
 				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
 				 errmsg("the HSM could not unwrap a relation key"),
-				 errdetail("C_Decrypt returned %s.", ckr_name(rv))));
+				 errdetail("%s returned %s.", what, ckr_name(rv))));
 	}
 	*outlen = len;
 	return true;

@@ -144,6 +144,33 @@ check_backup_id(const char *id)
 					 errdetail("It must not contain \"/\", control characters, or start with \".\".")));
 }
 
+/*
+ * Serialize a change of the files in dir.  The directory's flock comes
+ * first, because its wait can be cancelled (an LWLock's cannot); then
+ * admin_lock, which also serializes against opening and closing.  Every
+ * caller takes them in this order.
+ */
+int
+tde_keystore_lock(const char *dir, bool create, const char *missing_file)
+{
+	int			fd;
+
+	if (create)
+		tde_ensure_dir(dir);
+	else if (!tde_dir_exists(dir))
+		tde_wallet_report(TDE_WALLET_MISSING, missing_file, ERROR);
+	fd = tde_dir_lock(dir);
+	LWLockAcquire(tde_shared->admin_lock, LW_EXCLUSIVE);
+	return fd;
+}
+
+void
+tde_keystore_unlock(int fd)
+{
+	LWLockRelease(tde_shared->admin_lock);
+	tde_dir_unlock(fd);
+}
+
 /* ---------------------------------------------------------------------
  * Shared status
  * ---------------------------------------------------------------------
@@ -399,9 +426,7 @@ tde_keystore_create(const char *location, const char *password)
 	check_wallet_location(location);
 	ewallet = tde_join_path(dir, TDE_EWALLET_FILE);
 
-	LWLockAcquire(tde_shared->admin_lock, LW_EXCLUSIVE);
-	tde_ensure_dir(dir);
-	lockfd = tde_dir_lock(dir);
+	lockfd = tde_keystore_lock(dir, true, NULL);
 
 	if (tde_file_exists(ewallet))
 		ereport(ERROR,
@@ -416,8 +441,7 @@ tde_keystore_create(const char *location, const char *password)
 	tde_wallet_put(w, KEYSTORE_INFO_ENTRY, info, strlen(info));
 	tde_wallet_write(ewallet, w, password, tde_wallet_kdf_iterations);
 
-	tde_dir_unlock(lockfd);
-	LWLockRelease(tde_shared->admin_lock);
+	tde_keystore_unlock(lockfd);
 }
 
 void
@@ -426,26 +450,24 @@ tde_keystore_create_autologin(const char *location, const char *password,
 {
 	char	   *dir;
 	TdeWallet  *w;
+	TdeWallet  *sso;
 	int			lockfd;
 
 	tde_check_password(password, "keystore password");
 	dir = tde_wallet_dir();
 	check_wallet_location(location);
 
-	LWLockAcquire(tde_shared->admin_lock, LW_EXCLUSIVE);
-	if (!tde_dir_exists(dir))
-		tde_wallet_report(TDE_WALLET_MISSING,
-						  tde_join_path(dir, TDE_EWALLET_FILE), ERROR);
-	lockfd = tde_dir_lock(dir);
+	lockfd = tde_keystore_lock(dir, false, tde_join_path(dir, TDE_EWALLET_FILE));
 
 	w = tde_wallet_read(tde_join_path(dir, TDE_EWALLET_FILE), false, password);
-	tde_wallet_write(tde_join_path(dir, TDE_CWALLET_FILE),
-					 tde_wallet_copy(w, local ? TDE_WALLET_LOCAL_AUTOLOGIN
-									 : TDE_WALLET_AUTOLOGIN),
-					 NULL, 0);
+	sso = tde_wallet_copy(w, local ? TDE_WALLET_LOCAL_AUTOLOGIN : TDE_WALLET_AUTOLOGIN);
+	tde_wallet_write(tde_join_path(dir, TDE_CWALLET_FILE), sso, NULL, 0);
+	/* an open auto-login keystore is now this one */
+	if (tde_keystore_open_kind() == TDE_OPEN_AUTOLOGIN ||
+		tde_keystore_open_kind() == TDE_OPEN_LOCAL_AUTOLOGIN)
+		publish(sso, open_kind_of(sso->kind));
 
-	tde_dir_unlock(lockfd);
-	LWLockRelease(tde_shared->admin_lock);
+	tde_keystore_unlock(lockfd);
 }
 
 /* Open the file wallet with its password; the caller holds admin_lock. */
@@ -591,18 +613,14 @@ tde_keystore_alter_password(const char *old_password, const char *new_password,
 	check_backup_id(backup_id);
 	require_password_keystore(force);
 
-	LWLockAcquire(tde_shared->admin_lock, LW_EXCLUSIVE);
-	if (!tde_dir_exists(dir))
-		tde_wallet_report(TDE_WALLET_MISSING, ewallet, ERROR);
-	lockfd = tde_dir_lock(dir);
+	lockfd = tde_keystore_lock(dir, false, ewallet);
 
 	w = tde_wallet_read(ewallet, false, old_password);
 	/* The backup is the wallet as it was, under the old password. */
 	(void) write_backup(ewallet, backup_id, NULL);
 	tde_wallet_write(ewallet, w, new_password, tde_wallet_kdf_iterations);
 
-	tde_dir_unlock(lockfd);
-	LWLockRelease(tde_shared->admin_lock);
+	tde_keystore_unlock(lockfd);
 }
 
 /*
@@ -638,10 +656,7 @@ tde_keystore_change_ext(const TdeCredential *cred, bool force, bool with_backup,
 		require_backup_clause(with_backup);
 	password = tde_credential_password(cred, TDE_CLIENT_TDE_WALLET);
 
-	LWLockAcquire(tde_shared->admin_lock, LW_EXCLUSIVE);
-	if (!tde_dir_exists(dir))
-		tde_wallet_report(TDE_WALLET_MISSING, ewallet, ERROR);
-	lockfd = tde_dir_lock(dir);
+	lockfd = tde_keystore_lock(dir, false, ewallet);
 
 	w = tde_wallet_read(ewallet, false, password);
 	/* the keys there now are in the backup about to be written */
@@ -660,8 +675,7 @@ tde_keystore_change_ext(const TdeCredential *cred, bool force, bool with_backup,
 	else
 		tde_masterkey_push_temporary(w);
 
-	tde_dir_unlock(lockfd);
-	LWLockRelease(tde_shared->admin_lock);
+	tde_keystore_unlock(lockfd);
 }
 
 char *
@@ -681,10 +695,7 @@ tde_keystore_backup(const TdeCredential *cred, const char *backup_id,
 	require_password_keystore(force);
 	password = tde_credential_password(cred, TDE_CLIENT_TDE_WALLET);
 
-	LWLockAcquire(tde_shared->admin_lock, LW_EXCLUSIVE);
-	if (!tde_dir_exists(dir))
-		tde_wallet_report(TDE_WALLET_MISSING, ewallet, ERROR);
-	lockfd = tde_dir_lock(dir);
+	lockfd = tde_keystore_lock(dir, false, ewallet);
 
 	/* proves the password before anything is written */
 	w = tde_wallet_read(ewallet, false, password);
@@ -696,8 +707,7 @@ tde_keystore_backup(const TdeCredential *cred, const char *backup_id,
 	if (tde_keystore_open_kind() != TDE_OPEN_NONE)
 		publish(w, tde_keystore_open_kind());
 
-	tde_dir_unlock(lockfd);
-	LWLockRelease(tde_shared->admin_lock);
+	tde_keystore_unlock(lockfd);
 	return path;
 }
 
@@ -860,6 +870,13 @@ tde_require_keystore_open(void)
 {
 	if (tde_keystore_is_open() || tde_keystore_autoopen(ERROR))
 		return;
+	/*
+	 * With the primary closed, an open secondary keystore still unwraps the
+	 * keys it wrapped (before a migration, say); making new relation keys
+	 * needs the primary's active key and fails there.
+	 */
+	if (tde_keystore_open_kind() != TDE_OPEN_NONE || tde_hsm_keystore_is_open())
+		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("keystore is not open"),
@@ -882,14 +899,10 @@ tde_keystore_open_secondary_wallet(const TdeCredential *cred, bool with_backup,
 	int			lockfd;
 
 	check_backup_id(backup_id);
-	LWLockAcquire(tde_shared->admin_lock, LW_EXCLUSIVE);
-	if (!tde_dir_exists(dir))
-		tde_wallet_report(TDE_WALLET_MISSING, ewallet, ERROR);
-	lockfd = tde_dir_lock(dir);
+	lockfd = tde_keystore_lock(dir, false, ewallet);
 	w = tde_wallet_read(ewallet, false, password);
 	if (with_backup)
 		(void) write_backup(ewallet, backup_id, NULL);
 	publish(w, TDE_OPEN_PASSWORD);
-	tde_dir_unlock(lockfd);
-	LWLockRelease(tde_shared->admin_lock);
+	tde_keystore_unlock(lockfd);
 }

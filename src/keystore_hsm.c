@@ -313,7 +313,7 @@ tde_hsm_keystore_change(const TdeCredential *cred, bool force, bool with_backup,
 				(errmsg("WITH BACKUP has no effect on an HSM keystore"),
 				 errhint("Back up the HSM with the vendor's tools.")));
 
-	LWLockAcquire(tde_shared->admin_lock, LW_EXCLUSIVE);
+	lockfd = tde_keystore_lock(dir, true, NULL);
 	if (!tde_shared->hsm_open)
 	{
 		if (!force)
@@ -331,12 +331,9 @@ tde_hsm_keystore_change(const TdeCredential *cred, bool force, bool with_backup,
 				 errdetail("ORA-28353: failed to open wallet")));
 	tde_hsm_keystore_session();
 
-	tde_ensure_dir(dir);
-	lockfd = tde_dir_lock(dir);
 	meta = read_metadata();
 	change(meta, arg);
 	tde_wallet_write(metadata_path(), meta, NULL, 0);
 	publish_hsm(meta, credential);
-	tde_dir_unlock(lockfd);
-	LWLockRelease(tde_shared->admin_lock);
+	tde_keystore_unlock(lockfd);
 }

@@ -721,10 +721,30 @@ typedef struct AddKeyArg
 	bool		activate;
 } AddKeyArg;
 
+static int
+count_key_entries(const TdeWallet *w)
+{
+	int			i;
+	int			n = 0;
+
+	for (i = 0; i < w->nentries; i++)
+		if (strncmp(w->entries[i].name, MK_PREFIX, strlen(MK_PREFIX)) == 0)
+			n++;
+	return n;
+}
+
 static void
 add_key_change(TdeWallet *w, void *arg)
 {
 	AddKeyArg  *a = (AddKeyArg *) arg;
+
+	/* refuse before anything is written: a fuller wallet could not be opened */
+	if (count_key_entries(w) >= TDE_MAX_MASTER_KEYS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("keystore already holds %d master keys, the most tde supports",
+						TDE_MAX_MASTER_KEYS),
+				 errhint("Activate an existing key with USE KEY instead of creating another.")));
 
 	if (tde_wallet_get(w, entry_name(a->mk->mkid)) != NULL)
 		ereport(ERROR,
@@ -905,6 +925,10 @@ tde_masterkey_migrate(const TdeKeyRequest *req, const char *wallet_password)
 
 	require_config(TDE_CONFIG_HSM_FILE, "HSM|FILE", "MIGRATE");
 	tde_relkey_lock_for_rekey();
+
+	/* prove the HSM credential before anything is written */
+	tde_hsm_login(tde_credential_password((const TdeCredential *) req->cred,
+										  TDE_CLIENT_HSM_PASSWORD), 0);
 
 	/* the wallet: proven by its password, backed up if asked, open */
 	tde_keystore_open_secondary_wallet(&wallet_cred, req->with_backup, req->backup_id);

@@ -331,7 +331,7 @@ missing_master_key(const uint8 *mkid)
 			(errcode(ERRCODE_UNDEFINED_OBJECT),
 			 errmsg("master key \"%s\" is not in the open keystore", key_id),
 			 errdetail("ORA-28374: typed master key not found in wallet"),
-			 errhint("Open the keystore that holds this key, or merge it into the current one.")));
+			 errhint("Open the keystore that holds this key, or restore it from the backup that does.")));
 }
 
 static void
@@ -455,7 +455,10 @@ insert_key(Oid relid, const uint8 *key_id, int32 version, uint8 *key_out)
 	return inserted;
 }
 
-/* The newest version of a relation's key, from the table; false if none. */
+/*
+ * The newest version of a relation's key, from the table; false if none.
+ * key NULL: only its id and version are wanted (no unwrap).
+ */
 static bool
 load_current(Oid relid, uint8 *key_id, int32 *version, uint8 *key)
 {
@@ -480,7 +483,8 @@ load_current(Oid relid, uint8 *key_id, int32 *version, uint8 *key)
 		   TDE_RELKEY_ID_LEN);
 	*version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
 										   SPI_tuptable->tupdesc, 2, &isnull));
-	unwrap_row(dbident, key_id, *version, spi_bytea(0, 3), spi_bytea(0, 4), key);
+	if (key != NULL)
+		unwrap_row(dbident, key_id, *version, spi_bytea(0, 3), spi_bytea(0, 4), key);
 	return true;
 }
 
@@ -601,7 +605,7 @@ tde_relkey_rotate(Oid relid)
 	tde_require_keystore_open();
 	catalog_begin(&ca);
 	LockRelationOid(relation_key_table(), ShareRowExclusiveLock);
-	if (!load_current(relid, key_id, &version, key))
+	if (!load_current(relid, key_id, &version, NULL))
 	{
 		tde_random_bytes(key_id, TDE_RELKEY_ID_LEN);
 		key_id[6] = (key_id[6] & 0x0f) | 0x40;

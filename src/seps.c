@@ -67,9 +67,7 @@ tde_seps_change(TdeSecretOp op, const char *location, const char *client,
 	if (op != TDE_SECRET_DELETE)
 		tde_check_password(secret, "secret");
 
-	LWLockAcquire(tde_shared->admin_lock, LW_EXCLUSIVE);
-	tde_ensure_dir(dir);
-	lockfd = tde_dir_lock(dir);
+	lockfd = tde_keystore_lock(dir, true, NULL);
 
 	res = tde_wallet_load(path, true, NULL, &w);
 	if (res == TDE_WALLET_MISSING)
@@ -113,8 +111,7 @@ tde_seps_change(TdeSecretOp op, const char *location, const char *client,
 	w->kind = local ? TDE_WALLET_LOCAL_AUTOLOGIN : TDE_WALLET_AUTOLOGIN;
 	tde_wallet_write(path, w, NULL, 0);
 
-	tde_dir_unlock(lockfd);
-	LWLockRelease(tde_shared->admin_lock);
+	tde_keystore_unlock(lockfd);
 }
 
 /* The secret of a client, in secure memory; a clear error if absent. */

@@ -384,8 +384,9 @@ tde_wallet_write(const char *path, const TdeWallet *w, const char *password,
 	}
 	if (der == NULL)
 		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not encode keystore \"%s\"", path)));
+				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+				 errmsg("could not encode keystore \"%s\"", path),
+				 errdetail("OpenSSL could not build the PKCS#12 structure.")));
 
 	PG_TRY();
 	{
@@ -626,7 +627,7 @@ tde_wallet_report(TdeWalletResult result, const char *path, int elevel)
 					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 					 errmsg("local auto-login keystore \"%s\" cannot be opened on this host", path),
 					 errdetail("A local auto-login wallet opens only on the host and as the operating system user that created it."),
-					 errhint("Open the password keystore, then create the local auto-login keystore again on this host.")));
+					 errhint("Create it again on this host with CREATE LOCAL AUTO_LOGIN KEYSTORE FROM KEYSTORE, which needs the password keystore's password.")));
 			break;
 	}
 }

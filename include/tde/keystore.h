@@ -114,6 +114,8 @@ extern const char *tde_credential_password(const TdeCredential *cred,
 										   const char *client);
 
 /* paths, palloc'd; they fail clearly if tde.wallet_root is not set */
+extern int	tde_keystore_lock(const char *dir, bool create, const char *missing_file);
+extern void tde_keystore_unlock(int fd);
 extern char *tde_wallet_dir(void);
 extern char *tde_seps_dir(void);
 extern char *tde_join_path(const char *dir, const char *file);

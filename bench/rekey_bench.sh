@@ -90,6 +90,7 @@ as_user() {
 		PATH="$PG_BINDIR:/usr/bin:/bin" "$@"
 }
 
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 work=$(mktemp -d /tmp/tde-rekey-bench.XXXXXX)
 data=$work/data
 wallet_root=$work/wallet_root
@@ -416,4 +417,4 @@ echo
 for note in "${NOTES[@]}"; do echo "Note: $note"; done
 [ "${#NOTES[@]}" -eq 0 ] || echo
 echo "wallet at the end: $nkeys master keys, $wsize bytes"
-echo "machine: $(nproc) CPUs (nproc), ${cpu:-unknown CPU}; PostgreSQL $pgver; $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "machine: $(nproc) CPUs (nproc), ${cpu:-unknown CPU}; PostgreSQL $pgver; $(date -u +%Y-%m-%dT%H:%MZ); load average (1, 5, 15 min) at the start $LOAD_START, at the end $(cut -d' ' -f1-3 /proc/loadavg)"

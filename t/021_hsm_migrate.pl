@@ -168,10 +168,13 @@ is($node->safe_psql('postgres', $wallet_sql),
 	'HSM|FILE before the migration: HSM closed, wallet open as secondary');
 {
 	my ($ret, $o, $e) = tde_sql($node, $checks{postgres});
-	diag("HSM|FILE, HSM closed, before MIGRATE: decrypt gives '$o' " . sqlstate_of($e));
+	# Observed: 55000 (the primary HSM is closed), although the open
+	# secondary wallet holds the key; reported, not asserted.
+	note("HSM|FILE, HSM closed, before MIGRATE: decrypt gives '$o' " . sqlstate_of($e));
 }
 akm_fails(qq{ADMINISTER KEY MANAGEMENT SET ENCRYPTION KEY IDENTIFIED BY $wpw REVERSE MIGRATE USING "$pin" WITH BACKUP},
 	'55000', 'REVERSE MIGRATE under configuration HSM|FILE');
+my @backups_before = glob(wallet_dir($node) . '/ewallet_*.p12');
 akm_fails(qq{ADMINISTER KEY MANAGEMENT SET ENCRYPTION KEY IDENTIFIED BY "$pin" MIGRATE USING wrong_pw WITH BACKUP},
 	'28P01', 'MIGRATE with a wrong wallet password');
 akm_fails(qq{ADMINISTER KEY MANAGEMENT SET ENCRYPTION KEY IDENTIFIED BY "0000" MIGRATE USING $wpw WITH BACKUP},
@@ -179,8 +182,10 @@ akm_fails(qq{ADMINISTER KEY MANAGEMENT SET ENCRYPTION KEY IDENTIFIED BY "0000" M
 is($node->safe_psql('postgres', 'SELECT count(*) FROM "v$encryption_keys" WHERE keystore_type = \'HSM\''),
 	'0', 'the failed migrations made no HSM key');
 is(wrapping_keys('postgres'), $fk1, 'the failed migrations re-wrapped nothing');
-
-my @backups_before = glob(wallet_dir($node) . '/ewallet_*.p12');
+# Observed: the MIGRATE with the wrong PIN has written a wallet backup
+# before the HSM refused the PIN; reported, not asserted.
+note('wallet backups written by the failed migrations: '
+	  . (scalar(my @b = glob(wallet_dir($node) . '/ewallet_*.p12')) - scalar(@backups_before)));
 my ($out, $err) = akm_ok(
 	qq{ADMINISTER KEY MANAGEMENT SET ENCRYPTION KEY IDENTIFIED BY "$pin" MIGRATE USING $wpw WITH BACKUP USING 'pre_migrate'},
 	'MIGRATE (statement)');

@@ -90,7 +90,7 @@ SELECT tde_test.md5('tde/cwallet.sso') <> :'cwallet_v1' AS rewritten;
 SELECT tde_test.akm('SET KEYSTORE CLOSE IDENTIFIED BY EXTERNAL STORE');
 SELECT * FROM tde_test.wallet;
 -- replaced by an ordinary one, then a LOCAL one again, through statements
--- (the open keystore stays as it is until closed)
+-- (an open auto-login keystore becomes the new one at once)
 SELECT tde_test.akm('CREATE AUTO_LOGIN KEYSTORE FROM KEYSTORE IDENTIFIED BY regress_pw1');
 SELECT status, wallet_type FROM v$encryption_wallet;
 SELECT tde_test.akm('SET KEYSTORE CLOSE');

@@ -273,13 +273,10 @@ find_slot(CK_SLOT_ID *slot, bool *found)
 	return CKR_OK;
 }
 
-/* The PIN part of "pin" or "user:pin" */
-static const char *
-pin_of(const char *credential)
+static CK_RV
+login_with(const char *pin)
 {
-	const char *colon = strchr(credential, ':');
-
-	return colon ? colon + 1 : credential;
+	return p11->C_Login(hsm_session, CKU_USER, (CK_UTF8CHAR_PTR) pin, strlen(pin));
 }
 
 /*
@@ -293,7 +290,7 @@ connect_and_login(const char *credential, const char **what, bool token_known)
 	CK_SLOT_ID	slot;
 	bool		found;
 	CK_RV		rv;
-	const char *pin = pin_of(credential);
+	const char *colon = strchr(credential, ':');
 
 	if (!IsUnderPostmaster && IsPostmasterEnvironment)
 		elog(ERROR, "PKCS#11 must not be initialised in the postmaster");
@@ -334,8 +331,16 @@ connect_and_login(const char *credential, const char **what, bool token_known)
 	if ((rv = p11->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
 								 NULL, NULL, &hsm_session)) != CKR_OK)
 		return rv;
+	/*
+	 * The credential is the PIN, or Oracle's "user:pin": some modules take
+	 * the whole "user:password" as their PIN, others only the part after
+	 * the colon, so that part is tried when the whole is refused.
+	 */
 	*what = "C_Login";
-	rv = p11->C_Login(hsm_session, CKU_USER, (CK_UTF8CHAR_PTR) pin, strlen(pin));
+	rv = login_with(credential);
+	if ((rv == CKR_PIN_INCORRECT || rv == CKR_PIN_INVALID || rv == CKR_PIN_LEN_RANGE) &&
+		colon != NULL)
+		rv = login_with(colon + 1);
 	if (rv == CKR_USER_ALREADY_LOGGED_IN)
 		rv = CKR_OK;
 	if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_INVALID || rv == CKR_PIN_LEN_RANGE)
@@ -488,6 +493,9 @@ tde_hsm_generate_key(const uint8 *mkid)
 		{CKA_DECRYPT, &yes, sizeof(yes)},
 		{CKA_WRAP, &no, sizeof(no)},
 		{CKA_UNWRAP, &no, sizeof(no)},
+		{CKA_SIGN, &no, sizeof(no)},
+		{CKA_VERIFY, &no, sizeof(no)},
+		{CKA_DERIVE, &no, sizeof(no)},
 		{CKA_ID, (void *) mkid, TDE_MKID_LEN},
 		{CKA_LABEL, label, 0},
 	};

@@ -927,8 +927,19 @@ tde_masterkey_migrate(const TdeKeyRequest *req, const char *wallet_password)
 	tde_relkey_lock_for_rekey();
 
 	/* prove the HSM credential before anything is written */
-	tde_hsm_login(tde_credential_password((const TdeCredential *) req->cred,
-										  TDE_CLIENT_HSM_PASSWORD), 0);
+	{
+		const char *credential =
+			tde_credential_password((const TdeCredential *) req->cred,
+									TDE_CLIENT_HSM_PASSWORD);
+
+		if (tde_hsm_keystore_is_open() &&
+			!tde_hsm_keystore_credential_matches(credential))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PASSWORD),
+					 errmsg("incorrect HSM credential"),
+					 errdetail("ORA-28353: failed to open wallet")));
+		tde_hsm_login(credential, 0);
+	}
 
 	/* the wallet: proven by its password, backed up if asked, open */
 	tde_keystore_open_secondary_wallet(&wallet_cred, req->with_backup, req->backup_id);

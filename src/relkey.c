@@ -403,12 +403,20 @@ uuid_datum(const uint8 *id)
 static void
 require_active_key(TdeMasterKey *mk)
 {
-	if (!tde_masterkey_active(mk))
+	if (tde_masterkey_active(mk))
+		return;
+	/* only a secondary keystore open: say that, not "no key" */
+	if (!tde_keystore_is_open())
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("no master key is set"),
-				 errdetail("ORA-28361: master key not yet set"),
-				 errhint("Set one with ADMINISTER KEY MANAGEMENT SET KEY.")));
+				 errmsg("the primary keystore is not open"),
+				 errdetail("ORA-28365: wallet is not open"),
+				 errhint("Open it with ADMINISTER KEY MANAGEMENT SET KEYSTORE OPEN; an open secondary keystore only decrypts.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("no master key is set"),
+			 errdetail("ORA-28361: master key not yet set"),
+			 errhint("Set one with ADMINISTER KEY MANAGEMENT SET KEY.")));
 }
 
 /* ---------------------------------------------------------------------

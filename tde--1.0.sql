@@ -190,7 +190,7 @@ CREATE TABLE tde.relation_key (
 	rewrapped_at timestamptz,
 	PRIMARY KEY (key_id, key_version),
 	UNIQUE (relid, key_version)
-);
+) WITH (fillfactor = 50);	-- a re-wrap rewrites every row: room for HOT updates
 
 SELECT pg_catalog.pg_extension_config_dump('tde.database_identity', '');
 SELECT pg_catalog.pg_extension_config_dump('tde.relation_key', '');

@@ -40,6 +40,7 @@
 #include "port/pg_bswap.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -209,8 +210,14 @@ typedef struct CatalogAccess
 {
 	Oid			save_userid;
 	int			save_sec;
+	int			save_nestlevel;
 } CatalogAccess;
 
+/*
+ * Run catalog queries as the bootstrap superuser with search_path fixed to
+ * pg_catalog, as a SECURITY DEFINER function with SET would: the caller's
+ * search_path cannot redirect an operator or a function.
+ */
 static void
 catalog_begin(CatalogAccess *ca)
 {
@@ -218,6 +225,10 @@ catalog_begin(CatalogAccess *ca)
 	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
 						   ca->save_sec | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
+	ca->save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 }
@@ -226,8 +237,28 @@ static void
 catalog_end(CatalogAccess *ca)
 {
 	SPI_finish();
+	AtEOXact_GUC(true, ca->save_nestlevel);
 	SetUserIdAndSecContext(ca->save_userid, ca->save_sec);
 }
+
+/* A plan prepared once per backend and kept (catalog queries on hot paths). */
+static SPIPlanPtr
+kept_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *argtypes)
+{
+	if (*slot == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not prepare \"%s\"", sql);
+		*slot = plan;
+	}
+	return *slot;
+}
+
+static SPIPlanPtr identity_plan = NULL;
+static SPIPlanPtr current_plan = NULL;
+static SPIPlanPtr by_id_plan = NULL;
 
 static Oid
 relation_key_table(void)
@@ -276,7 +307,8 @@ database_identity(bool create, uint8 *out)
 					"VALUES (pg_catalog.gen_random_uuid()) ON CONFLICT DO NOTHING",
 					false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not create the database identity");
-	if (SPI_execute("SELECT id FROM tde.database_identity", false, 1) != SPI_OK_SELECT)
+	if (SPI_execute_plan(kept_plan(&identity_plan, "SELECT id FROM tde.database_identity", 0, NULL),
+						 NULL, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the database identity");
 	if (SPI_processed != 1)
 		return false;
@@ -478,11 +510,12 @@ load_current(Oid relid, uint8 *key_id, int32 *version, uint8 *key)
 	/* no identity, no keys; read it first: it replaces SPI_tuptable */
 	if (!database_identity(false, dbident))
 		return false;
-	if (SPI_execute_with_args("SELECT key_id, key_version, master_key_id, wrapped_key "
-							  "FROM tde.relation_key "
-							  "WHERE relid OPERATOR(pg_catalog.=) $1 "
-							  "ORDER BY key_version DESC LIMIT 1",
-							  1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
+	if (SPI_execute_plan(kept_plan(&current_plan,
+								   "SELECT key_id, key_version, master_key_id, wrapped_key "
+								   "FROM tde.relation_key WHERE relid = $1 "
+								   "ORDER BY key_version DESC LIMIT 1",
+								   1, argtypes),
+						 values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read tde.relation_key");
 	if (SPI_processed == 0)
 		return false;
@@ -580,11 +613,12 @@ tde_relkey_for_decrypt(Oid relid, const uint8 *key_id, int32 version)
 		foreign_ciphertext(relid);
 	values[0] = uuid_datum(key_id);
 	values[1] = Int32GetDatum(version);
-	if (SPI_execute_with_args("SELECT relid, master_key_id, wrapped_key "
-							  "FROM tde.relation_key "
-							  "WHERE key_id OPERATOR(pg_catalog.=) $1 "
-							  "AND key_version OPERATOR(pg_catalog.=) $2",
-							  2, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+	if (SPI_execute_plan(kept_plan(&by_id_plan,
+								   "SELECT relid, master_key_id, wrapped_key "
+								   "FROM tde.relation_key "
+								   "WHERE key_id = $1 AND key_version = $2",
+								   2, argtypes),
+						 values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read tde.relation_key");
 	if (SPI_processed == 0)
 		foreign_ciphertext(relid);
@@ -647,13 +681,22 @@ static const char *const rewrap_sql =
 "    master_key_id = $1, rewrapped_at = pg_catalog.now() "
 "WHERE master_key_id OPERATOR(pg_catalog.<>) $1";
 
-static const char *const rewrap_batch_sql =
+/*
+ * The background re-wrap walks the primary key in pages, so each batch
+ * costs the same however far it has come: find the page's last key, then
+ * re-wrap the stale rows up to it.
+ */
+static const char *const page_end_sql =
+"SELECT key_id, key_version FROM tde.relation_key "
+"WHERE (key_id, key_version) > ($1, $2) "
+"ORDER BY key_id, key_version OFFSET $3 LIMIT 1";
+
+static const char *const rewrap_page_sql =
 "UPDATE tde.relation_key "
 "SET wrapped_key = tde.rewrap_relation_key(key_id, key_version, master_key_id, wrapped_key, $1), "
-"    master_key_id = $1, rewrapped_at = pg_catalog.now() "
-"WHERE ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
-"    SELECT ctid FROM tde.relation_key "
-"    WHERE master_key_id OPERATOR(pg_catalog.<>) $1 LIMIT $2))";
+"    master_key_id = $1, rewrapped_at = now() "
+"WHERE master_key_id <> $1 AND (key_id, key_version) > ($2, $3) "
+"  AND ($4 OR (key_id, key_version) <= ($5, $6))";
 
 /* Re-wrap every relation key of this database under the active key. */
 int64
@@ -683,15 +726,23 @@ tde_relkey_rewrap_database(void)
 	return n;
 }
 
-/* One batch for the background worker; *remaining counts what is left. */
+/*
+ * One page for the background worker: re-wraps the stale keys among the
+ * next `limit` keys after the cursor and moves the cursor past them.
+ * *pass_done is set when the page reached the end of the table.
+ */
 int64
-tde_relkey_rewrap_batch(int limit, int64 *remaining)
+tde_relkey_rewrap_batch(int limit, TdeRewrapCursor *cursor, bool *pass_done)
 {
 	TdeMasterKey *mk = tde_secure_alloc(sizeof(TdeMasterKey));
 	CatalogAccess ca;
-	Oid			argtypes[2] = {BYTEAOID, INT4OID};
-	Datum		values[2];
+	Oid			page_types[3] = {UUIDOID, INT4OID, INT4OID};
+	Datum		page_values[3];
+	Oid			argtypes[6] = {BYTEAOID, UUIDOID, INT4OID, BOOLOID, UUIDOID, INT4OID};
+	Datum		values[6];
 	uint8		dbident[16];
+	uint8		end_id[TDE_RELKEY_ID_LEN];
+	int32		end_version = 0;
 	int64		n;
 	bool		isnull;
 
@@ -703,25 +754,72 @@ tde_relkey_rewrap_batch(int limit, int64 *remaining)
 	LockRelationOid(relation_key_table(), RowExclusiveLock);
 	require_active_key(mk);
 	values[0] = PointerGetDatum(mkid_bytea(mk->mkid));
-	values[1] = Int32GetDatum(limit);
 	tde_wipe(mk, sizeof(TdeMasterKey));
 
 	catalog_begin(&ca);
 	if (!database_identity(false, dbident))
 	{
 		catalog_end(&ca);
-		*remaining = 0;
+		*pass_done = true;
 		return 0;
 	}
-	if (SPI_execute_with_args(rewrap_batch_sql, 2, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
+
+	page_values[0] = uuid_datum(cursor->key_id);
+	page_values[1] = Int32GetDatum(cursor->version);
+	page_values[2] = Int32GetDatum(limit - 1);
+	if (SPI_execute_with_args(page_end_sql, 3, page_types, page_values, NULL,
+							  false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not page through tde.relation_key");
+	*pass_done = SPI_processed == 0;
+	if (!*pass_done)
+	{
+		memcpy(end_id, DatumGetUUIDP(SPI_getbinval(SPI_tuptable->vals[0],
+												   SPI_tuptable->tupdesc, 1, &isnull))->data,
+			   TDE_RELKEY_ID_LEN);
+		end_version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+												  SPI_tuptable->tupdesc, 2, &isnull));
+	}
+
+	values[1] = page_values[0];
+	values[2] = page_values[1];
+	values[3] = BoolGetDatum(*pass_done);
+	values[4] = uuid_datum(*pass_done ? cursor->key_id : end_id);
+	values[5] = Int32GetDatum(end_version);
+	if (SPI_execute_with_args(rewrap_page_sql, 6, argtypes, values, NULL,
+							  false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not re-wrap relation keys");
 	n = SPI_processed;
-	if (SPI_execute_with_args("SELECT pg_catalog.count(*) FROM tde.relation_key "
-							  "WHERE master_key_id OPERATOR(pg_catalog.<>) $1",
+	catalog_end(&ca);
+
+	if (!*pass_done)
+	{
+		memcpy(cursor->key_id, end_id, TDE_RELKEY_ID_LEN);
+		cursor->version = end_version;
+	}
+	return n;
+}
+
+/* Relation keys of this database not wrapped by the active key. */
+int64
+tde_relkey_count_stale(void)
+{
+	TdeMasterKey *mk = tde_secure_alloc(sizeof(TdeMasterKey));
+	CatalogAccess ca;
+	Oid			argtypes[1] = {BYTEAOID};
+	Datum		values[1];
+	int64		n;
+	bool		isnull;
+
+	require_active_key(mk);
+	values[0] = PointerGetDatum(mkid_bytea(mk->mkid));
+	tde_wipe(mk, sizeof(TdeMasterKey));
+
+	catalog_begin(&ca);
+	if (SPI_execute_with_args("SELECT count(*) FROM tde.relation_key WHERE master_key_id <> $1",
 							  1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not count relation keys");
-	*remaining = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-											 SPI_tuptable->tupdesc, 1, &isnull));
+	n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									SPI_tuptable->tupdesc, 1, &isnull));
 	catalog_end(&ca);
 	return n;
 }

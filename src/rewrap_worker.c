@@ -276,7 +276,8 @@ tde_rewrap_worker_main(Datum arg)
 {
 	int			slot = DatumGetInt32(arg);
 	Oid			dboid;
-	int64		remaining = 0;
+	TdeRewrapCursor cursor;
+	int64		stale = 0;
 
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
@@ -307,26 +308,54 @@ tde_rewrap_worker_main(Datum arg)
 			skip = true;
 			set_state(TDE_REWRAP_WAITING, "the keystore is closed");
 		}
+		else
+		{
+			PushActiveSnapshot(GetTransactionSnapshot());
+			stale = tde_relkey_count_stale();
+			PopActiveSnapshot();
+			LWLockAcquire(tde_shared->state_lock, LW_EXCLUSIVE);
+			tde_shared->progress[slot].total = stale;
+			LWLockRelease(tde_shared->state_lock);
+			skip = stale == 0;
+			if (skip)
+				set_state(TDE_REWRAP_DONE, NULL);
+		}
 		CommitTransactionCommand();
 
+		/*
+		 * Passes over the primary key, a committed page at a time; a pass
+		 * that ends with keys still stale (a rekey came meanwhile) is
+		 * followed by another.
+		 */
+		memset(&cursor, 0, sizeof(cursor));
 		while (!skip)
 		{
 			int64		n;
+			bool		pass_done;
 
 			CHECK_FOR_INTERRUPTS();
 			StartTransactionCommand();
 			PushActiveSnapshot(GetTransactionSnapshot());
-			n = tde_relkey_rewrap_batch(REWRAP_BATCH, &remaining);
+			n = tde_relkey_rewrap_batch(REWRAP_BATCH, &cursor, &pass_done);
+			stale = pass_done ? tde_relkey_count_stale() : -1;
 			PopActiveSnapshot();
 			CommitTransactionCommand();
 
 			LWLockAcquire(tde_shared->state_lock, LW_EXCLUSIVE);
 			tde_shared->progress[slot].done += n;
-			tde_shared->progress[slot].total =
-				tde_shared->progress[slot].done + remaining;
+			if (stale >= 0)
+				tde_shared->progress[slot].total =
+					tde_shared->progress[slot].done + stale;
+			else if (tde_shared->progress[slot].done > tde_shared->progress[slot].total)
+				tde_shared->progress[slot].total = tde_shared->progress[slot].done;
 			LWLockRelease(tde_shared->state_lock);
-			if (n == 0 || remaining == 0)
-				break;
+
+			if (pass_done)
+			{
+				if (stale == 0)
+					break;
+				memset(&cursor, 0, sizeof(cursor));
+			}
 		}
 		if (!skip)
 			set_state(TDE_REWRAP_DONE, NULL);

@@ -81,7 +81,10 @@ extern int	tde_mk_wrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
 extern bool tde_mk_unwrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
 						  const uint8 *in, int inlen, uint8 *out, int *outlen);
 
-/* Lookups in the open keystores: primary first, then secondary */
+/*
+ * Lookups in the open keystores, primary first, then secondary: a copy of
+ * the key under state_lock (shared), per call.
+ */
 extern bool tde_masterkey_find(const uint8 *mkid, TdeMasterKey *out);
 extern bool tde_masterkey_active(TdeMasterKey *out);
 extern void tde_masterkey_push_temporary(const struct TdeWallet *w);

@@ -27,7 +27,16 @@ extern const TdeRelKey *tde_relkey_for_decrypt(Oid relid, const uint8 *key_id,
 extern int32 tde_relkey_rotate(Oid relid);
 extern void tde_relkey_lock_for_rekey(void);
 extern int64 tde_relkey_rewrap_database(void);
-extern int64 tde_relkey_rewrap_batch(int limit, int64 *remaining);
+/* where the background re-wrap stands in the primary key order */
+typedef struct TdeRewrapCursor
+{
+	uint8		key_id[TDE_RELKEY_ID_LEN];	/* all zero at the start */
+	int32		version;		/* 0 at the start */
+} TdeRewrapCursor;
+
+extern int64 tde_relkey_rewrap_batch(int limit, TdeRewrapCursor *cursor,
+									 bool *pass_done);
+extern int64 tde_relkey_count_stale(void);
 
 /* rewrap_worker.c */
 extern void tde_rewrap_launch(Oid exclude_db);

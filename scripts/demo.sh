@@ -60,7 +60,28 @@ unix_socket_directories = '$demo'
 port = $PORT
 EOF
 
-tde_as_test_user pg_ctl -D "$data" -w -l "$demo/server.log" start >/dev/null 2>&1 ||
+# A SoftHSM2 token for the HSM part of the walkthrough, owned by the
+# server's OS user; the server finds it through SOFTHSM2_CONF.
+softhsm=$demo/softhsm
+install -d -m 700 -o "$TDE_TEST_USER" "$softhsm" "$softhsm/tokens"
+cat >"$softhsm/softhsm2.conf" <<EOF
+directories.tokendir = $softhsm/tokens
+objectstore.backend = file
+log.level = ERROR
+slots.removable = false
+library.reset_on_fork = true
+EOF
+chown "$TDE_TEST_USER" "$softhsm/softhsm2.conf"
+tde_as_test_user env SOFTHSM2_CONF="$softhsm/softhsm2.conf" softhsm2-util --init-token --free \
+	--label tde --so-pin 'demo-so-pin' --pin 'demo-pin' >"$demo/softhsm.log" 2>&1 ||
+	fail_with_log "creating the SoftHSM2 token failed" "$demo/softhsm.log"
+cat >>"$data/postgresql.conf" <<EOF
+tde.pkcs11_library = '/usr/lib/softhsm/libsofthsm2.so'
+tde.pkcs11_token_label = 'tde'
+EOF
+
+tde_as_test_user env SOFTHSM2_CONF="$softhsm/softhsm2.conf" \
+	pg_ctl -D "$data" -w -l "$demo/server.log" start >/dev/null 2>&1 ||
 	fail_with_log "the server did not start" "$demo/server.log"
 tde_msg "server running (socket in $demo, port $PORT); tde.wallet_root = $wallet_root"
 echo

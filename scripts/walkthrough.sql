@@ -160,4 +160,54 @@ SELECT count(*) AS rows_decrypting_after_auto_open
   FROM demo_card WHERE tde.decrypt_text('demo_card', number_enc) LIKE '4000-%';
 
 \echo
+\echo '=== 11. Migrate the master key into an HSM (SoftHSM2, token "tde") ==='
+\echo 'With tde.keystore_configuration = HSM|FILE the HSM is primary and the'
+\echo 'wallet secondary: MIGRATE makes a master key inside the HSM (it never'
+\echo 'leaves it) and re-wraps every relation key under it.'
+ALTER SYSTEM SET tde.keystore_configuration = 'HSM|FILE';
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.5);
+SELECT tde.administer_key_management(
+  $$SET ENCRYPTION KEY IDENTIFIED BY "demo-pin" MIGRATE USING "Demo_Pass2" WITH BACKUP USING 'to_hsm'$$);
+SELECT * FROM v$encryption_wallet;
+SELECT key_id, keystore_type, activation_time IS NOT NULL AS activated
+  FROM v$encryption_keys ORDER BY creation_time;
+SELECT r.relid, k.keystore_type AS wrapped_by
+  FROM tde.relation_keys r JOIN v$encryption_keys k ON k.key_id = r.master_key_id;
+SELECT count(*) FILTER (WHERE tde.decrypt_text('demo_card', number_enc) LIKE '4000-%')
+       AS still_decrypts FROM demo_card;
+
+\echo
+\echo '=== 12. The HSM runbook: open by EXTERNAL STORE, rekey inside the HSM ==='
+SELECT tde.administer_key_management(format(
+  $$ADD SECRET 'demo-pin' FOR CLIENT 'HSM_PASSWORD' TO AUTO_LOGIN KEYSTORE %L$$,
+  :'seps'));
+SELECT tde.administer_key_management($$SET KEYSTORE CLOSE$$);
+SELECT tde.administer_key_management($$SET KEYSTORE OPEN IDENTIFIED BY EXTERNAL STORE$$);
+SELECT tde.administer_key_management(
+  $$ADMINISTER KEY MANAGEMENT SET KEY FORCE KEYSTORE IDENTIFIED BY EXTERNAL STORE WITH BACKUP USING 'new_mek_wallet';$$);
+SELECT key_id, keystore_type, activation_time IS NOT NULL AS activated
+  FROM v$encryption_keys WHERE keystore_type = 'HSM' ORDER BY creation_time;
+\echo 'An HSM keystore cannot be backed up or exported from the database:'
+\set ON_ERROR_STOP off
+SELECT tde.administer_key_management(
+  $$BACKUP KEYSTORE USING 'new_mek' FORCE KEYSTORE IDENTIFIED BY EXTERNAL STORE$$);
+\set ON_ERROR_STOP on
+
+\echo
+\echo '=== 13. Reverse migrate: the wallet is primary again, the HSM secondary ==='
+ALTER SYSTEM SET tde.keystore_configuration = 'FILE|HSM';
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.5);
+SELECT tde.administer_key_management(
+  $$SET ENCRYPTION KEY IDENTIFIED BY "Demo_Pass2" REVERSE MIGRATE USING "demo-pin" WITH BACKUP USING 'from_hsm'$$);
+SELECT * FROM v$encryption_wallet;
+SELECT r.relid, k.keystore_type AS wrapped_by
+  FROM tde.relation_keys r JOIN v$encryption_keys k ON k.key_id = r.master_key_id;
+SELECT count(*) FILTER (WHERE tde.decrypt_text('demo_card', number_enc) LIKE '4000-%')
+       AS still_decrypts FROM demo_card;
+ALTER SYSTEM RESET tde.keystore_configuration;
+SELECT pg_reload_conf();
+
+\echo
 \echo '=== Done ==='

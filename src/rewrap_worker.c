@@ -27,6 +27,7 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_database.h"
 #include "commands/extension.h"
 #include "fmgr.h"
@@ -202,7 +203,8 @@ tde_rewrap_launch(Oid exclude_db)
 	TdeMasterKey *active;
 	uint8		target[TDE_MKID_LEN];
 
-	if (!IsTransactionState())
+	/* a standby receives the primary's re-wrap through WAL */
+	if (!IsTransactionState() || RecoveryInProgress())
 		return;
 	/* nothing to re-wrap to without an active key in the open keystore */
 	active = tde_secure_alloc(sizeof(TdeMasterKey));

@@ -67,21 +67,28 @@ tde_create_key_sql(PG_FUNCTION_ARGS)
 	return add_key(fcinfo, false);
 }
 
-/* (key_id, tag, password, external_store, force_keystore, with_backup, backup_identifier) */
+/*
+ * (key_id, tag, password, external_store, force_keystore, with_backup,
+ * backup_identifier): the arguments of use_key and set_tag
+ */
+static char *
+key_id_request(FunctionCallInfo fcinfo, TdeKeyRequest *req)
+{
+	tde_require_loaded();
+	tde_require_admin();
+	tde_arg_require(fcinfo, 0, "key_id");
+	req->tag = tde_arg_text(fcinfo, 1);
+	common_args(fcinfo, 2, req);
+	return tde_arg_text(fcinfo, 0);
+}
+
 Datum
 tde_use_key_sql(PG_FUNCTION_ARGS)
 {
 	TdeKeyRequest req = {0};
+	char	   *key_id = key_id_request(fcinfo, &req);
 
-	tde_require_loaded();
-	tde_require_admin();
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("key_id must not be null")));
-	req.tag = tde_arg_text(fcinfo, 1);
-	common_args(fcinfo, 2, &req);
-	tde_masterkey_use(tde_arg_text(fcinfo, 0), &req);
+	tde_masterkey_use(key_id, &req);
 	PG_RETURN_VOID();
 }
 
@@ -89,16 +96,9 @@ Datum
 tde_set_tag_sql(PG_FUNCTION_ARGS)
 {
 	TdeKeyRequest req = {0};
+	char	   *key_id = key_id_request(fcinfo, &req);
 
-	tde_require_loaded();
-	tde_require_admin();
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("key_id must not be null")));
-	req.tag = tde_arg_text(fcinfo, 1);
-	common_args(fcinfo, 2, &req);
-	tde_masterkey_set_tag(tde_arg_text(fcinfo, 0), &req);
+	tde_masterkey_set_tag(key_id, &req);
 	PG_RETURN_VOID();
 }
 

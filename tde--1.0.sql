@@ -230,6 +230,11 @@ LANGUAGE C STRICT VOLATILE;
 
 CREATE VIEW tde.rewrap_progress AS SELECT * FROM tde.rewrap_progress();
 
+CREATE FUNCTION tde.invalidate_key_caches()
+RETURNS void
+AS 'MODULE_PATHNAME', 'tde_invalidate_key_caches'
+LANGUAGE C STRICT VOLATILE;
+
 -- dropping a relation drops its keys
 CREATE FUNCTION tde.drop_relation_keys()
 RETURNS event_trigger
@@ -242,6 +247,10 @@ BEGIN
 	WHERE d.classid = 'pg_catalog.pg_class'::regclass
 	  AND d.objsubid = 0
 	  AND k.relid::oid = d.objid;
+	-- a later relation could reuse the OID: no backend may keep the old key
+	IF FOUND THEN
+		PERFORM tde.invalidate_key_caches();
+	END IF;
 END
 $$;
 

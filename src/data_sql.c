@@ -49,6 +49,7 @@ PG_FUNCTION_INFO_V1(tde_decrypt_text);
 PG_FUNCTION_INFO_V1(tde_rotate_relation_key);
 PG_FUNCTION_INFO_V1(tde_ciphertext_key_version);
 PG_FUNCTION_INFO_V1(tde_relation_key_version);
+PG_FUNCTION_INFO_V1(tde_invalidate_key_caches);
 
 static void
 check_relation_access(Oid relid, AclMode mode, const char *what)
@@ -224,4 +225,19 @@ tde_relation_key_version(PG_FUNCTION_ARGS)
 	tde_require_loaded();
 	check_relation_access(relid, ACL_INSERT | ACL_UPDATE, "encrypt");
 	PG_RETURN_INT32(tde_relkey_for_encrypt(relid)->version);
+}
+
+/*
+ * tde.invalidate_key_caches(): once this transaction commits, every
+ * backend drops its unwrapped relation keys before its next use of one.
+ * Called when relations with keys are dropped, since a later relation may
+ * get the same OID.
+ */
+Datum
+tde_invalidate_key_caches(PG_FUNCTION_ARGS)
+{
+	tde_require_loaded();
+	tde_require_admin();
+	tde_relkey_invalidate_at_commit();
+	PG_RETURN_VOID();
 }

@@ -635,6 +635,14 @@ tde_relkey_for_decrypt(Oid relid, const uint8 *key_id, int32 version)
 	return e;
 }
 
+/* Every backend's cache is dropped when this transaction commits. */
+void
+tde_relkey_invalidate_at_commit(void)
+{
+	note_key_created();
+	rotated_in_xact = true;
+}
+
 /* A new version of a relation's key; later encryptions use it. */
 int32
 tde_relkey_rotate(Oid relid)

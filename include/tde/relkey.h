@@ -25,6 +25,7 @@ extern const TdeRelKey *tde_relkey_for_encrypt(Oid relid);
 extern const TdeRelKey *tde_relkey_for_decrypt(Oid relid, const uint8 *key_id,
 											   int32 version);
 extern int32 tde_relkey_rotate(Oid relid);
+extern void tde_relkey_invalidate_at_commit(void);
 extern void tde_relkey_lock_for_rekey(void);
 extern int64 tde_relkey_rewrap_database(void);
 /* where the background re-wrap stands in the primary key order */

@@ -815,6 +815,20 @@ parse_key_id_arg(const char *key_id, uint8 *mkid)
 				 errdetail("A KEY_ID is the 52-character value shown in v$encryption_keys.")));
 }
 
+/*
+ * Master keys change on the primary server only: a standby's wallet is a
+ * copy of the primary's, and its relation keys arrive through WAL.
+ */
+static void
+require_primary_server(void)
+{
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot change master keys during recovery"),
+				 errhint("Run key operations on the primary server, then copy its wallet to the standby.")));
+}
+
 /* Apply a change to the primary keystore: the HSM or the password wallet. */
 static void
 change_primary(const TdeKeyRequest *req, TdeWalletChange change, void *arg)
@@ -844,6 +858,7 @@ tde_masterkey_add(const TdeKeyRequest *req)
 	AddKeyArg	arg;
 	char	   *key_id = palloc(TDE_KEY_ID_LEN + 1);
 
+	require_primary_server();
 	build_key(req, mk);
 	arg.mk = mk;
 	arg.activate = req->activate;
@@ -864,6 +879,7 @@ tde_masterkey_use(const char *key_id, const TdeKeyRequest *req)
 {
 	UseKeyArg	arg;
 
+	require_primary_server();
 	parse_key_id_arg(key_id, arg.mkid);
 	check_tag(req->tag);
 	arg.tag = req->tag;
@@ -880,6 +896,7 @@ tde_masterkey_set_tag(const char *key_id, const TdeKeyRequest *req)
 {
 	UseKeyArg	arg;
 
+	require_primary_server();
 	parse_key_id_arg(key_id, arg.mkid);
 	if (req->tag == NULL)
 		ereport(ERROR,
@@ -923,6 +940,7 @@ tde_masterkey_migrate(const TdeKeyRequest *req, const char *wallet_password)
 	AddKeyArg	arg;
 	char	   *key_id = palloc(TDE_KEY_ID_LEN + 1);
 
+	require_primary_server();
 	require_config(TDE_CONFIG_HSM_FILE, "HSM|FILE", "MIGRATE");
 	tde_relkey_lock_for_rekey();
 
@@ -973,6 +991,7 @@ tde_masterkey_reverse_migrate(const TdeKeyRequest *req, const char *hsm_credenti
 	AddKeyArg	arg;
 	char	   *key_id = palloc(TDE_KEY_ID_LEN + 1);
 
+	require_primary_server();
 	require_config(TDE_CONFIG_FILE_HSM, "FILE|HSM", "REVERSE MIGRATE");
 	tde_relkey_lock_for_rekey();
 

@@ -31,6 +31,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid_d.h"
 #include "catalog/pg_type_d.h"
@@ -652,6 +653,11 @@ tde_relkey_rotate(Oid relid)
 	int32		version = 0;
 	uint8	   *key = tde_secure_alloc(TDE_RELKEY_LEN);
 
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot rotate a relation key during recovery"),
+				 errhint("Rotate it on the primary server.")));
 	tde_require_keystore_open();
 	catalog_begin(&ca);
 	LockRelationOid(relation_key_table(), ShareRowExclusiveLock);

@@ -71,111 +71,50 @@ PORT=${PORT:-54331}
 PW=Bench_Pw1
 DB=postgres
 
-msg() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
-die() { printf '%s: error: %s\n' "${0##*/}" "$*" >&2; exit 1; }
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-[ "$(id -u)" -eq 0 ] || die "must run as root (initdb refuses root, so the server runs as an unprivileged user this script switches to)"
-for v in ITER N PGP_N SESSIONS; do
-	[[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, not \"${!v}\""
-done
+require_root "the server runs"
+require_posint ITER N PGP_N SESSIONS
 [ "$PGP_N" -le "$N" ] || die "PGP_N must not exceed N"
-[ -x "$PG_BINDIR/initdb" ] || die "no PostgreSQL binaries in $PG_BINDIR"
+require_pg_bindir
 [ -f "$("$PG_BINDIR/pg_config" --pkglibdir)/pgcrypto.so" ] || die "pgcrypto is not installed"
 command -v openssl >/dev/null || die "openssl not found"
+pick_run_user
 
-if id tdetest >/dev/null 2>&1; then
-	RUN_USER=tdetest
-elif id postgres >/dev/null 2>&1; then
-	RUN_USER=postgres
-else
-	die "neither the user tdetest nor postgres exists"
-fi
-RUN_HOME=$(getent passwd "$RUN_USER" | cut -d: -f6)
-
-# Run a command as the server's user with a clean environment.
-as_user() {
-	runuser -u "$RUN_USER" -- env -i HOME="$RUN_HOME" USER="$RUN_USER" \
-		LOGNAME="$RUN_USER" LANG=C.UTF-8 LC_ALL=C.UTF-8 \
-		PATH="$PG_BINDIR:/usr/bin:/bin" "$@"
-}
-
-LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-work=$(mktemp -d /tmp/tde-crypto-bench.XXXXXX)
+LOAD_START=$(loadavg)
+make_workdir tde-crypto-bench
 data=$work/data
-wallet_root=$work/wallet_root
-
-# shellcheck disable=SC2317  # run by the EXIT trap
-cleanup() {
-	local rc=$?
-	if [ -f "$data/postmaster.pid" ]; then
-		(cd "$work" && as_user pg_ctl -D "$data" -m fast -w stop) >/dev/null 2>&1 ||
-			(cd "$work" && as_user pg_ctl -D "$data" -m immediate -w stop) >/dev/null 2>&1 || true
-	fi
-	rm -rf "$work"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-fail_with_log() {
-	msg "$1; last lines of ${2##*/}:"
-	tail -n 40 "$2" >&2
-	exit 1
-}
-
-chown "$RUN_USER:" "$work"
-chmod 700 "$work"
-install -d -m 700 -o "$RUN_USER" -g "$(id -gn "$RUN_USER")" "$wallet_root"
-cd "$work"
 
 msg "creating a throwaway cluster in $data as $RUN_USER"
-as_user initdb -D "$data" --auth-local=trust --auth-host=reject \
-	>"$work/initdb.log" 2>&1 || fail_with_log "initdb failed" "$work/initdb.log"
-cat >>"$data/postgresql.conf" <<EOF
-
-# --- tde crypto benchmark ---
-shared_preload_libraries = 'tde, pgcrypto'
-tde.wallet_root = '$wallet_root'
-tde.wallet_kdf_iterations = 1000
-listen_addresses = ''
-unix_socket_directories = '$work'
-port = $PORT
-shared_buffers = 1GB
-max_parallel_workers_per_gather = 0
-jit = off
-checkpoint_timeout = 1h
-max_wal_size = 8GB
-EOF
-as_user pg_ctl -D "$data" -w -l "$work/server.log" start >/dev/null 2>&1 ||
-	fail_with_log "the server did not start" "$work/server.log"
+cluster_init "$work"
+cluster_configure "$work" "$PORT" "tde crypto benchmark" "tde, pgcrypto" \
+	"tde.wallet_kdf_iterations = 1000" \
+	"shared_buffers = 1GB" \
+	"max_parallel_workers_per_gather = 0" \
+	"jit = off" \
+	"checkpoint_timeout = 1h" \
+	"max_wal_size = 8GB"
+cluster_start "$work"
 
 # psql reading SQL from stdin; prints unaligned tuples only.
-psql_in() {
-	as_user psql -X -q -A -t -v ON_ERROR_STOP=1 -h "$work" -p "$PORT" -d "$DB"
-}
+psql_in() { pg_psql "$PORT" "$DB"; }
 
 KEY="\\x$(openssl rand -hex 32)"
 IV="\\x$(openssl rand -hex 16)"
 PGP_PW=pgp_$(openssl rand -hex 8)
 
 msg "creating the keystore and a master key; $N values of 100 bytes"
-psql_in >/dev/null <<SQL || fail_with_log "setting up the bench database failed" "$work/server.log"
+{
+	cat <<SQL
 CREATE EXTENSION tde;
 CREATE EXTENSION pgcrypto;
 SELECT tde.administer_key_management('ADMINISTER KEY MANAGEMENT CREATE KEYSTORE IDENTIFIED BY $PW');
 SELECT tde.administer_key_management('ADMINISTER KEY MANAGEMENT SET KEYSTORE OPEN IDENTIFIED BY $PW');
 SELECT tde.administer_key_management('ADMINISTER KEY MANAGEMENT SET KEY IDENTIFIED BY $PW WITH BACKUP');
--- Server-side time of one SQL statement, in milliseconds.
-CREATE FUNCTION bench_sql_ms(stmt text) RETURNS numeric
-LANGUAGE plpgsql AS \$\$
-DECLARE
-	t0 timestamptz;
-BEGIN
-	t0 := clock_timestamp();
-	EXECUTE stmt;
-	RETURN round(extract(epoch FROM clock_timestamp() - t0) * 1000, 3);
-END
-\$\$;
+SQL
+	sql_timer_sql bench_sql_ms
+	cat <<SQL
 CREATE TABLE plain (id int PRIMARY KEY, p bytea NOT NULL);
 INSERT INTO plain SELECT i, gen_random_bytes(100) FROM generate_series(1, $N) i;
 CREATE TABLE cts (id int PRIMARY KEY, ct bytea NOT NULL);
@@ -193,6 +132,7 @@ GRANT USAGE ON SCHEMA tde TO bench_reader;
 GRANT EXECUTE ON FUNCTION tde.decrypt(regclass, bytea) TO bench_reader;
 GRANT SELECT ON cts TO bench_reader;
 SQL
+} | psql_in >/dev/null || fail_with_log "setting up the bench database failed" "$work/server.log"
 
 msg "checking that every value decrypts back"
 out=$(psql_in <<SQL
@@ -222,13 +162,7 @@ SELECT bench_sql_ms(\$stmt\$$1\$stmt\$);
 SQL
 }
 
-median() {
-	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
-		END { printf "%.3f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-minmax() {
-	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { printf "%.0f-%.0f\n", v[1], v[NR] }'
-}
+minmax() { range %.0f "$@"; }
 
 # query LABEL N [ROLE] STATEMENT: register a query to time.
 declare -A MED MM NS ROLE_OF SQL_OF SAMPLES
@@ -342,8 +276,7 @@ for ((s = 1; s <= SESSIONS; s++)); do
 done
 chown "$RUN_USER:" "$script"
 msg "first use: $SESSIONS fresh sessions each for tde.decrypt, decrypt_iv, and tde.decrypt after warming the catalogs"
-as_user psql -X -q -A -t -v ON_ERROR_STOP=1 -h "$work" -p "$PORT" -d "$DB" -f "$script" \
-	>"$work/sessions.out" 2>&1 || {
+pg_psql "$PORT" "$DB" -f "$script" >"$work/sessions.out" 2>&1 || {
 	tail -n 5 "$work/sessions.out" >&2
 	fail_with_log "the fresh-session runs failed" "$work/server.log"
 }
@@ -386,8 +319,6 @@ pb_iv=$(pgbench_ms "$DEC_IV;" $((SESSIONS * 10)))
 # Output
 # ------------------------------------------------------------------
 
-cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-pgver=$(as_user "$PG_BINDIR/postgres" --version | awk '{ print $3 }')
 ivpv=$(awk -v t="${MED[decrypt_iv aes]}" -v n="${NS[decrypt_iv aes]}" 'BEGIN { print t * 1000 / n }')
 ivnet=$(awk -v t="${MED[decrypt_iv aes]}" -v s="${MED[scan cts_iv]}" -v n="${NS[decrypt_iv aes]}" 'BEGIN { print (t - s) * 1000 / n }')
 
@@ -441,4 +372,4 @@ awk -v a="$pb_c_1" -v b="$pb_1" 'BEGIN { printf "| SELECT 1 | %.3f | %.3f | - |\
 awk -v l="tde.decrypt, one value" -v a="$pb_c_dec" -v b="$pb_dec" -v z="$pb_c_1" 'BEGIN { printf "| %s | %.3f | %.3f | %.3f |\n", l, a, b, a - z }'
 awk -v a="$pb_c_iv" -v b="$pb_iv" -v z="$pb_c_1" 'BEGIN { printf "| decrypt_iv, one value | %.3f | %.3f | %.3f |\n", a, b, a - z }'
 echo
-echo "machine: $(nproc) CPUs (nproc), ${cpu:-unknown CPU}; PostgreSQL $pgver; $(openssl version | awk '{ print $1, $2 }'); $(date -u +%Y-%m-%dT%H:%MZ); load average (1, 5, 15 min) at the start $LOAD_START, at the end $(cut -d' ' -f1-3 /proc/loadavg)"
+machine_line "$(openssl_version)" "$(utc_now)" "load average (1, 5, 15 min) at the start $LOAD_START, at the end $(loadavg)"

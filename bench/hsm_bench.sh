@@ -103,75 +103,31 @@ SO_PIN=Bench_So_1234
 PIN=Bench_Pin_5678
 KINDS=(wallet HSM)
 
-case ":$PATH:" in
-*:/usr/sbin:*) ;;
-*) PATH="/usr/sbin:/sbin:$PATH" ;;
-esac
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-msg() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
-die() { printf '%s: error: %s\n' "${0##*/}" "$*" >&2; exit 1; }
-
-[ "$(id -u)" -eq 0 ] || die "must run as root (initdb refuses root, so the servers run as an unprivileged user this script switches to)"
-for v in N REKEY_ITER LAT_REPS PORT; do
-	[[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, not \"${!v}\""
-done
+require_root "the servers run"
+require_posint N REKEY_ITER LAT_REPS PORT
 [ $((N % MAKE_CHUNKS)) -eq 0 ] || die "N must be a multiple of $MAKE_CHUNKS"
 [ $((LAT_REPS % LAT_BLOCK)) -eq 0 ] || die "LAT_REPS must be a multiple of $LAT_BLOCK"
-[ -x "$PG_BINDIR/initdb" ] || die "no PostgreSQL binaries in $PG_BINDIR"
+require_pg_bindir
 command -v softhsm2-util >/dev/null || die "softhsm2-util not found (Debian package softhsm2)"
 [ -r "$SOFTHSM_LIB" ] || die "no SoftHSM2 PKCS#11 module at $SOFTHSM_LIB"
+pick_run_user
 
-if id tdetest >/dev/null 2>&1; then
-	RUN_USER=tdetest
-elif id postgres >/dev/null 2>&1; then
-	RUN_USER=postgres
-else
-	die "neither the user tdetest nor postgres exists"
-fi
-RUN_HOME=$(getent passwd "$RUN_USER" | cut -d: -f6)
-
-work=$(mktemp -d /tmp/tde-hsm-bench.XXXXXX)
+make_workdir tde-hsm-bench
 softhsm_conf=$work/softhsm2.conf
 token_dir=$work/tokens
 declare -A PORT_OF=([wallet]=$PORT [HSM]=$((PORT + 1)))
 declare -A IDENT=([wallet]=$PW [HSM]="\"$PIN\"")
 
-# Run a command as the servers' user with a clean environment; SoftHSM2
-# finds its (private) configuration through SOFTHSM2_CONF (only the HSM
-# cluster loads it, but it does no harm to the other).
-as_user() {
-	runuser -u "$RUN_USER" -- env -i HOME="$RUN_HOME" USER="$RUN_USER" \
-		LOGNAME="$RUN_USER" LANG=C.UTF-8 LC_ALL=C.UTF-8 \
-		PATH="$PG_BINDIR:/usr/bin:/bin" SOFTHSM2_CONF="$softhsm_conf" "$@"
-}
-
-# shellcheck disable=SC2317  # run by the EXIT trap
-cleanup() {
-	local rc=$? k
-	for k in "${KINDS[@]}"; do
-		if [ -f "$work/$k/data/postmaster.pid" ]; then
-			(cd "$work" && as_user pg_ctl -D "$work/$k/data" -m fast -w stop) >/dev/null 2>&1 ||
-				(cd "$work" && as_user pg_ctl -D "$work/$k/data" -m immediate -w stop) >/dev/null 2>&1 || true
-		fi
-	done
-	rm -rf "$work"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-fail_with_log() {
-	msg "$1; last lines of ${2##*/}:"
-	tail -n 40 "$2" >&2
-	exit 1
-}
-
-chown "$RUN_USER:" "$work"
-chmod 700 "$work"
-cd "$work"
+# as_user (lib.sh) runs commands as the servers' user; SoftHSM2 finds its
+# (private) configuration through SOFTHSM2_CONF (only the HSM cluster
+# loads it, but it does no harm to the other).
+AS_USER_ENV=(SOFTHSM2_CONF="$softhsm_conf")
 
 msg "creating a SoftHSM2 token in $token_dir as $RUN_USER"
-install -d -m 700 -o "$RUN_USER" -g "$(id -gn "$RUN_USER")" "$token_dir"
+install_dir "$token_dir"
 cat >"$softhsm_conf" <<EOF
 directories.tokendir = $token_dir
 objectstore.backend = file
@@ -185,9 +141,7 @@ as_user softhsm2-util --init-token --free --label tde --so-pin "$SO_PIN" --pin "
 
 # psql_in KIND: psql on that cluster reading SQL from stdin; prints
 # unaligned tuples only.
-psql_in() {
-	as_user psql -X -q -A -t -v ON_ERROR_STOP=1 -h "$work" -p "${PORT_OF[$1]}" -d postgres
-}
+psql_in() { pg_psql "${PORT_OF[$1]}" postgres; }
 
 # sql KIND QUERY: run it (notices hidden), print its result.
 sql() {
@@ -209,43 +163,22 @@ timed_akm() {
 
 for kind in "${KINDS[@]}"; do
 	msg "creating the throwaway cluster $work/$kind/data as $RUN_USER"
-	install -d -m 700 -o "$RUN_USER" -g "$(id -gn "$RUN_USER")" "$work/$kind" "$work/$kind/wallet_root"
-	as_user initdb -D "$work/$kind/data" --auth-local=trust --auth-host=reject \
-		>"$work/$kind/initdb.log" 2>&1 || fail_with_log "initdb failed" "$work/$kind/initdb.log"
+	cluster_init "$work/$kind"
 	if [ "$kind" = HSM ]; then config=HSM; else config=FILE; fi
-	cat >>"$work/$kind/data/postgresql.conf" <<EOF
+	cluster_configure "$work/$kind" "${PORT_OF[$kind]}" "tde HSM benchmark ($kind)" tde \
+		"tde.wallet_kdf_iterations = $KDF" \
+		"tde.keystore_configuration = '$config'" \
+		"tde.pkcs11_library = '$SOFTHSM_LIB'" \
+		"tde.pkcs11_token_label = 'tde'" \
+		"# checkpoints only when the script asks (before each rekey)" \
+		"checkpoint_timeout = 1h" \
+		"max_wal_size = 8GB"
+	cluster_start "$work/$kind" "$kind"
 
-# --- tde HSM benchmark ($kind) ---
-shared_preload_libraries = 'tde'
-tde.wallet_root = '$work/$kind/wallet_root'
-tde.wallet_kdf_iterations = $KDF
-tde.keystore_configuration = '$config'
-tde.pkcs11_library = '$SOFTHSM_LIB'
-tde.pkcs11_token_label = 'tde'
-listen_addresses = ''
-unix_socket_directories = '$work'
-port = ${PORT_OF[$kind]}
-# checkpoints only when the script asks (before each rekey)
-checkpoint_timeout = 1h
-max_wal_size = 8GB
-EOF
-	as_user pg_ctl -D "$work/$kind/data" -w -l "$work/$kind/server.log" start >/dev/null 2>&1 ||
-		fail_with_log "the $kind server did not start" "$work/$kind/server.log"
-
-	psql_in "$kind" >/dev/null <<'SQL' || fail_with_log "setting up the bench database failed" "$work/$kind/server.log"
-CREATE EXTENSION tde;
-
--- Server-side time of one key management statement, in milliseconds.
-CREATE FUNCTION bench_ms(stmt text) RETURNS numeric
-LANGUAGE plpgsql AS $$
-DECLARE
-	t0 timestamptz;
-BEGIN
-	t0 := clock_timestamp();
-	PERFORM tde.administer_key_management(stmt);
-	RETURN round(extract(epoch FROM clock_timestamp() - t0) * 1000, 3);
-END
-$$;
+	{
+		printf 'CREATE EXTENSION tde;\n\n'
+		akm_timer_sql bench_ms
+		cat <<'SQL'
 
 -- n relation keys: n more versions of rel's key, one row of
 -- tde.relation_key each; returns the server-side time in milliseconds.
@@ -331,6 +264,7 @@ BEGIN
 END
 $$;
 SQL
+	} | psql_in "$kind" >/dev/null || fail_with_log "setting up the bench database failed" "$work/$kind/server.log"
 done
 
 [ "$(sql HSM 'SHOW tde.keystore_configuration;')" = HSM ] || die "the HSM cluster is not configured for the HSM"
@@ -357,11 +291,6 @@ active_key() {
 # Both kinds, the order alternating with the round number $1.
 order() {
 	if (($1 % 2)); then echo HSM wallet; else echo wallet HSM; fi
-}
-
-median() {
-	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
-		END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 # stats FILE COLUMN: "total_ms median p95" of a column of microseconds
@@ -466,8 +395,7 @@ done
 msg "first use of a relation key: $LAT_REPS new connections each, blocks of $LAT_BLOCK alternating"
 for ((r = 1; r <= LAT_REPS / LAT_BLOCK; r++)); do
 	for kind in $(order "$r"); do
-		as_user psql -X -q -A -t -v ON_ERROR_STOP=1 -h "$work" -p "${PORT_OF[$kind]}" -d postgres \
-			-f "$block" >>"$work/first_use_$kind.txt" 2>"$work/psql.err" ||
+		pg_psql "${PORT_OF[$kind]}" postgres -f "$block" >>"$work/first_use_$kind.txt" 2>"$work/psql.err" ||
 			{ cat "$work/psql.err" >&2; fail_with_log "$kind: first-use measurement failed" "$work/$kind/server.log"; }
 	done
 done
@@ -545,7 +473,6 @@ for what in noop first cached cached2 other fifth delta; do
 	done
 done
 echo
-cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-pgver=$(as_user "$PG_BINDIR/postgres" --version | awk '{ print $3 }')
 shv=$(dpkg-query -W -f '${Version}' softhsm2 2>/dev/null || echo unknown)
-echo "machine: $(nproc) CPUs (nproc), ${cpu:-unknown CPU}; PostgreSQL $pgver; SoftHSM2 $shv (file object store); $(openssl version | awk '{ print $1, $2 }'); wallet kdf iterations $KDF; load average at the end $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%Y-%m-%dT%H:%MZ)"
+machine_line "SoftHSM2 $shv (file object store)" "$(openssl_version)" "wallet kdf iterations $KDF" \
+	"load average at the end $(loadavg)" "$(utc_now)"

@@ -63,11 +63,11 @@ PW=Bench_Pw1
 DB=postgres
 OTHER_DB=rk_other
 
-msg() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
-die() { printf '%s: error: %s\n' "${0##*/}" "$*" >&2; exit 1; }
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-[ "$(id -u)" -eq 0 ] || die "must run as root (initdb refuses root, so the server runs as an unprivileged user this script switches to)"
-[[ "$ITER" =~ ^[1-9][0-9]*$ ]] || die "ITER must be a positive integer, not \"$ITER\""
+require_root "the server runs"
+require_posint ITER
 [[ "$KEYS_PER_TABLE" =~ ^[1-9][0-9]*$ ]] || die "KEYS_PER_TABLE must be a positive integer"
 prev=0
 for n in $SIZES; do
@@ -76,102 +76,31 @@ for n in $SIZES; do
 	fi
 	prev=$n
 done
-[ -x "$PG_BINDIR/initdb" ] || die "no PostgreSQL binaries in $PG_BINDIR"
+require_pg_bindir
+pick_run_user
 
-if id tdetest >/dev/null 2>&1; then
-	RUN_USER=tdetest
-elif id postgres >/dev/null 2>&1; then
-	RUN_USER=postgres
-else
-	die "neither the user tdetest nor postgres exists"
-fi
-RUN_HOME=$(getent passwd "$RUN_USER" | cut -d: -f6)
-
-# Run a command as the server's user with a clean environment.
-as_user() {
-	runuser -u "$RUN_USER" -- env -i HOME="$RUN_HOME" USER="$RUN_USER" \
-		LOGNAME="$RUN_USER" LANG=C.UTF-8 LC_ALL=C.UTF-8 \
-		PATH="$PG_BINDIR:/usr/bin:/bin" "$@"
-}
-
-LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-work=$(mktemp -d /tmp/tde-rekey-bench.XXXXXX)
+LOAD_START=$(loadavg)
+make_workdir tde-rekey-bench
 data=$work/data
-wallet_root=$work/wallet_root
-
-# shellcheck disable=SC2317  # run by the EXIT trap
-cleanup() {
-	local rc=$?
-	if [ -f "$data/postmaster.pid" ]; then
-		(cd "$work" && as_user pg_ctl -D "$data" -m fast -w stop) >/dev/null 2>&1 ||
-			(cd "$work" && as_user pg_ctl -D "$data" -m immediate -w stop) >/dev/null 2>&1 || true
-	fi
-	rm -rf "$work"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-fail_with_log() {
-	msg "$1; last lines of ${2##*/}:"
-	tail -n 40 "$2" >&2
-	exit 1
-}
-
-chown "$RUN_USER:" "$work"
-chmod 700 "$work"
-install -d -m 700 -o "$RUN_USER" -g "$(id -gn "$RUN_USER")" "$wallet_root"
-cd "$work"
 
 msg "creating a throwaway cluster in $data as $RUN_USER"
-as_user initdb -D "$data" --auth-local=trust --auth-host=reject \
-	>"$work/initdb.log" 2>&1 || fail_with_log "initdb failed" "$work/initdb.log"
-cat >>"$data/postgresql.conf" <<EOF
-
-# --- tde rekey benchmark ---
-shared_preload_libraries = 'tde'
-tde.wallet_root = '$wallet_root'
-tde.wallet_kdf_iterations = $KDF
-listen_addresses = ''
-unix_socket_directories = '$work'
-port = $PORT
-# checkpoints only when the script asks (before each measurement)
-checkpoint_timeout = 1h
-max_wal_size = 8GB
-EOF
-as_user pg_ctl -D "$data" -w -l "$work/server.log" start >/dev/null 2>&1 ||
-	fail_with_log "the server did not start" "$work/server.log"
+cluster_init "$work"
+cluster_configure "$work" "$PORT" "tde rekey benchmark" tde \
+	"tde.wallet_kdf_iterations = $KDF" \
+	"# checkpoints only when the script asks (before each measurement)" \
+	"checkpoint_timeout = 1h" \
+	"max_wal_size = 8GB"
+cluster_start "$work"
 
 # psql_db DB: psql reading SQL from stdin; prints unaligned tuples only.
-psql_db() {
-	as_user psql -X -q -A -t -v ON_ERROR_STOP=1 -h "$work" -p "$PORT" -d "$1"
-}
+psql_db() { pg_psql "$PORT" "$1"; }
 psql_in() { psql_db "$DB"; }
 
-psql_in >/dev/null <<'SQL' || fail_with_log "setting up the bench database failed" "$work/server.log"
-CREATE EXTENSION tde;
--- Server-side time of one key management statement, in milliseconds.
-CREATE FUNCTION bench_akm_ms(stmt text) RETURNS numeric
-LANGUAGE plpgsql AS $$
-DECLARE
-	t0 timestamptz;
-BEGIN
-	t0 := clock_timestamp();
-	PERFORM tde.administer_key_management(stmt);
-	RETURN round(extract(epoch FROM clock_timestamp() - t0) * 1000, 3);
-END
-$$;
--- Server-side time of one SQL statement, in milliseconds.
-CREATE FUNCTION bench_sql_ms(stmt text) RETURNS numeric
-LANGUAGE plpgsql AS $$
-DECLARE
-	t0 timestamptz;
-BEGIN
-	t0 := clock_timestamp();
-	EXECUTE stmt;
-	RETURN round(extract(epoch FROM clock_timestamp() - t0) * 1000, 3);
-END
-$$;
+{
+	echo "CREATE EXTENSION tde;"
+	akm_timer_sql bench_akm_ms
+	sql_timer_sql bench_sql_ms
+	cat <<'SQL'
 -- The KEY_ID of the active master key: the one activated last.
 CREATE FUNCTION bench_active_key() RETURNS text
 LANGUAGE sql AS $$
@@ -180,6 +109,7 @@ LANGUAGE sql AS $$
 	ORDER BY activation_time DESC LIMIT 1
 $$;
 SQL
+} | psql_in >/dev/null || fail_with_log "setting up the bench database failed" "$work/server.log"
 psql_db postgres >/dev/null <<SQL || fail_with_log "creating $OTHER_DB failed" "$work/server.log"
 CREATE DATABASE $OTHER_DB;
 SQL
@@ -227,14 +157,7 @@ CHECKPOINT;
 SQL
 }
 
-# median SAMPLES...
-median() {
-	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
-		END { printf "%.3f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-minmax() {
-	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { printf "%.1f-%.1f\n", v[1], v[NR] }'
-}
+minmax() { range %.1f "$@"; }
 
 msg "creating the keystore (kdf iterations $KDF), opening it"
 akm "ADMINISTER KEY MANAGEMENT CREATE KEYSTORE IDENTIFIED BY $PW"
@@ -390,11 +313,9 @@ SQL
 	WK_MED[$n]=$wk
 done
 
-cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-pgver=$(as_user "$PG_BINDIR/postgres" --version | awk '{ print $3 }')
 # shellcheck disable=SC2016  # v$ is part of the view's name
 nkeys=$(psql_in <<<'SELECT count(*) FROM public."v$encryption_keys";')
-wsize=$(stat -c %s "$wallet_root/tde/ewallet.p12")
+wsize=$(stat -c %s "$work/wallet_root/tde/ewallet.p12")
 
 echo "Rekey: SET KEY ... WITH BACKUP (tde.wallet_kdf_iterations = $KDF), median of $ITER, server-side ms"
 echo
@@ -444,4 +365,4 @@ echo
 for note in "${NOTES[@]}"; do echo "Note: $note"; done
 [ "${#NOTES[@]}" -eq 0 ] || echo
 echo "wallet at the end: $nkeys master keys, $wsize bytes"
-echo "machine: $(nproc) CPUs (nproc), ${cpu:-unknown CPU}; PostgreSQL $pgver; $(date -u +%Y-%m-%dT%H:%MZ); load average (1, 5, 15 min) at the start $LOAD_START, at the end $(cut -d' ' -f1-3 /proc/loadavg)"
+machine_line "$(utc_now)" "load average (1, 5, 15 min) at the start $LOAD_START, at the end $(loadavg)"

@@ -47,99 +47,31 @@ TEST_KDF=1000               # its minimum, used by the tests
 PW1=Bench_Pw1
 PW2=Bench_Pw2
 
-case ":$PATH:" in
-*:/usr/sbin:*) ;;
-*) PATH="/usr/sbin:/sbin:$PATH" ;;
-esac
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-msg() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
-die() { printf '%s: error: %s\n' "${0##*/}" "$*" >&2; exit 1; }
-
-[ "$(id -u)" -eq 0 ] || die "must run as root (initdb refuses root, so the server runs as an unprivileged user this script switches to)"
-[[ "$ITER" =~ ^[1-9][0-9]*$ ]] || die "ITER must be a positive integer, not \"$ITER\""
-[ -x "$PG_BINDIR/initdb" ] || die "no PostgreSQL binaries in $PG_BINDIR"
+require_root "the server runs"
+require_posint ITER
+require_pg_bindir
 command -v openssl >/dev/null || die "openssl not found"
+pick_run_user
 
-if id tdetest >/dev/null 2>&1; then
-	RUN_USER=tdetest
-elif id postgres >/dev/null 2>&1; then
-	RUN_USER=postgres
-else
-	die "neither the user tdetest nor postgres exists"
-fi
-RUN_HOME=$(getent passwd "$RUN_USER" | cut -d: -f6)
-
-# Run a command as the server's user with a clean environment.
-as_user() {
-	runuser -u "$RUN_USER" -- env -i HOME="$RUN_HOME" USER="$RUN_USER" \
-		LOGNAME="$RUN_USER" LANG=C.UTF-8 LC_ALL=C.UTF-8 \
-		PATH="$PG_BINDIR:/usr/bin:/bin" "$@"
-}
-
-work=$(mktemp -d /tmp/tde-bench.XXXXXX)
+make_workdir tde-bench
 data=$work/data
-wallet_root=$work/wallet_root
-wallet_dir=$wallet_root/tde
+wallet_dir=$work/wallet_root/tde
 ewallet=$wallet_dir/ewallet.p12
 
-# shellcheck disable=SC2317  # run by the EXIT trap
-cleanup() {
-	local rc=$?
-	if [ -f "$data/postmaster.pid" ]; then
-		(cd "$work" && as_user pg_ctl -D "$data" -m fast -w stop) >/dev/null 2>&1 ||
-			(cd "$work" && as_user pg_ctl -D "$data" -m immediate -w stop) >/dev/null 2>&1 || true
-	fi
-	rm -rf "$work"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-fail_with_log() {
-	msg "$1; last lines of ${2##*/}:"
-	tail -n 40 "$2" >&2
-	exit 1
-}
-
-chown "$RUN_USER:" "$work"
-chmod 700 "$work"
-install -d -m 700 -o "$RUN_USER" -g "$(id -gn "$RUN_USER")" "$wallet_root"
-cd "$work"
-
 msg "creating a throwaway cluster in $data as $RUN_USER"
-as_user initdb -D "$data" --auth-local=trust --auth-host=reject \
-	>"$work/initdb.log" 2>&1 || fail_with_log "initdb failed" "$work/initdb.log"
-cat >>"$data/postgresql.conf" <<EOF
+cluster_init "$work"
+cluster_configure "$work" "$PORT" "tde wallet benchmark" tde
+cluster_start "$work"
 
-# --- tde wallet benchmark ---
-shared_preload_libraries = 'tde'
-tde.wallet_root = '$wallet_root'
-listen_addresses = ''
-unix_socket_directories = '$work'
-port = $PORT
-EOF
-as_user pg_ctl -D "$data" -w -l "$work/server.log" start >/dev/null 2>&1 ||
-	fail_with_log "the server did not start" "$work/server.log"
+psql_in() { pg_psql "$PORT" postgres; }
 
-# psql reading SQL from stdin; prints unaligned tuples only.
-psql_in() {
-	as_user psql -X -q -A -t -v ON_ERROR_STOP=1 -h "$work" -p "$PORT" -d postgres
-}
-
-psql_in >/dev/null <<'SQL' || fail_with_log "setting up the bench database failed" "$work/server.log"
-CREATE EXTENSION tde;
--- Server-side time of one key management statement, in milliseconds.
-CREATE FUNCTION bench_ms(stmt text) RETURNS numeric
-LANGUAGE plpgsql AS $$
-DECLARE
-	t0 timestamptz;
-BEGIN
-	t0 := clock_timestamp();
-	PERFORM tde.administer_key_management(stmt);
-	RETURN round(extract(epoch FROM clock_timestamp() - t0) * 1000, 3);
-END
-$$;
-SQL
+{
+	echo "CREATE EXTENSION tde;"
+	akm_timer_sql bench_ms
+} | psql_in >/dev/null || fail_with_log "setting up the bench database failed" "$work/server.log"
 
 # akm_ms ITERATIONS STATEMENT: run STATEMENT with tde.wallet_kdf_iterations
 # set to ITERATIONS in its session; print its server-side time in ms.
@@ -259,11 +191,8 @@ for ((r = 1; r <= ITER; r++)); do
 done
 BASE_ROWS+=("$(row "baseline: openssl version (process start-up only)" "-" "${t_ver[@]}")")
 
-cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-pgver=$(as_user "$PG_BINDIR/postgres" --version | awk '{ print $3 }')
-
 echo "| operation | iterations | median ms | min | max | reps |"
 echo "|---|---:|---:|---:|---:|---:|"
 printf '%s\n' "${ROWS[@]}" "${BASE_ROWS[@]}"
 echo
-echo "machine: $(nproc) CPUs (nproc), ${cpu:-unknown CPU}; PostgreSQL $pgver; $(openssl version | awk '{ print $1, $2 }'); $(date -u +%Y-%m-%dT%H:%MZ)"
+machine_line "$(openssl_version)" "$(utc_now)"

@@ -135,27 +135,68 @@ gcm_decrypt(EVP_CIPHER *cipher, const uint8 *key, const uint8 *iv,
 	return EVP_DecryptFinal_ex(ctx, out + inlen, &len) == 1;
 }
 
+/* ---------------------------------------------------------------------
+ * AES-256-GCM with a fixed key: the key schedule is set up once, each call
+ * only sets the nonce.
+ * ---------------------------------------------------------------------
+ */
+
 void
-tde_aes_gcm_encrypt(const uint8 *key, const uint8 *iv, const uint8 *aad,
-					int aadlen, const uint8 *in, int inlen, uint8 *out,
-					uint8 *tag)
+tde_gcm_key_init(TdeGcmKey *k, const uint8 *key)
 {
 	EVP_CIPHER *cipher = fetch_cipher(TDE_ALG_AES256);
+	EVP_CIPHER_CTX *enc = EVP_CIPHER_CTX_new();
+	EVP_CIPHER_CTX *dec = EVP_CIPHER_CTX_new();
 
-	if (cipher == NULL || !gcm_encrypt(cipher, key, iv, aad, aadlen, in, inlen, out, tag))
+	if (cipher == NULL || enc == NULL || dec == NULL ||
+		!EVP_EncryptInit_ex(enc, cipher, NULL, key, NULL) ||
+		!EVP_DecryptInit_ex(dec, cipher, NULL, key, NULL))
+	{
+		EVP_CIPHER_CTX_free(enc);
+		EVP_CIPHER_CTX_free(dec);
+		crypto_error("could not set up an AES-256-GCM key");
+	}
+	k->enc = enc;
+	k->dec = dec;
+}
+
+void
+tde_gcm_key_free(TdeGcmKey *k)
+{
+	/* EVP_CIPHER_CTX_free cleanses the key schedule */
+	EVP_CIPHER_CTX_free((EVP_CIPHER_CTX *) k->enc);
+	EVP_CIPHER_CTX_free((EVP_CIPHER_CTX *) k->dec);
+	k->enc = k->dec = NULL;
+}
+
+void
+tde_gcm_seal(TdeGcmKey *k, const uint8 *iv, const uint8 *aad, int aadlen,
+			 const uint8 *in, int inlen, uint8 *out, uint8 *tag)
+{
+	EVP_CIPHER_CTX *ctx = (EVP_CIPHER_CTX *) k->enc;
+	int			len;
+
+	if (!EVP_EncryptInit_ex(ctx, NULL, NULL, NULL, iv) ||
+		(aadlen > 0 && !EVP_EncryptUpdate(ctx, NULL, &len, aad, aadlen)) ||
+		(inlen > 0 && !EVP_EncryptUpdate(ctx, out, &len, in, inlen)) ||
+		!EVP_EncryptFinal_ex(ctx, out + inlen, &len) ||
+		EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TDE_GCM_TAG_LEN, tag) != 1)
 		crypto_error("AES-256-GCM encryption failed");
 }
 
 bool
-tde_aes_gcm_decrypt(const uint8 *key, const uint8 *iv, const uint8 *aad,
-					int aadlen, const uint8 *in, int inlen, const uint8 *tag,
-					uint8 *out)
+tde_gcm_open(TdeGcmKey *k, const uint8 *iv, const uint8 *aad, int aadlen,
+			 const uint8 *in, int inlen, const uint8 *tag, uint8 *out)
 {
-	EVP_CIPHER *cipher = fetch_cipher(TDE_ALG_AES256);
+	EVP_CIPHER_CTX *ctx = (EVP_CIPHER_CTX *) k->dec;
+	int			len;
 
-	if (cipher == NULL)
-		crypto_error("AES-256-GCM is not available");
-	return gcm_decrypt(cipher, key, iv, aad, aadlen, in, inlen, tag, out);
+	if (!EVP_DecryptInit_ex(ctx, NULL, NULL, NULL, iv) ||
+		(aadlen > 0 && !EVP_DecryptUpdate(ctx, NULL, &len, aad, aadlen)) ||
+		(inlen > 0 && !EVP_DecryptUpdate(ctx, out, &len, in, inlen)) ||
+		!EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TDE_GCM_TAG_LEN, (void *) tag))
+		return false;
+	return EVP_DecryptFinal_ex(ctx, out + inlen, &len) == 1;
 }
 
 /* ---------------------------------------------------------------------

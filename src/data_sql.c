@@ -9,7 +9,7 @@
  *	 0		 1	   format (1)
  *	 1		 16    relation key id
  *	 17		 4	   relation key version, big-endian
- *	 21		 12    nonce (random)
+ *	 21		 12    nonce: 8 random bytes per cached key, then a counter
  *	 33		 n	   ciphertext
  *	 33+n	 16    GCM tag
  *
@@ -72,7 +72,7 @@ check_relation_access(Oid relid, AclMode mode, const char *what)
 static bytea *
 encrypt_bytes(Oid relid, const char *data, int len)
 {
-	const TdeRelKey *k;
+	TdeRelKey  *k;
 	bytea	   *out;
 	uint8	   *p;
 	uint32		v;
@@ -88,10 +88,10 @@ encrypt_bytes(Oid relid, const char *data, int len)
 	memcpy(p + 1, k->key_id, TDE_RELKEY_ID_LEN);
 	v = pg_hton32((uint32) k->version);
 	memcpy(p + 1 + TDE_RELKEY_ID_LEN, &v, 4);
-	tde_random_bytes(p + 1 + TDE_RELKEY_ID_LEN + 4, TDE_GCM_IV_LEN);
-	tde_aes_gcm_encrypt(k->key, p + 1 + TDE_RELKEY_ID_LEN + 4, p, CT_HEADER_LEN,
-						(const uint8 *) data, len, p + CT_HEADER_LEN,
-						p + CT_HEADER_LEN + len);
+	tde_relkey_next_nonce(k, p + 1 + TDE_RELKEY_ID_LEN + 4);
+	tde_gcm_seal(&k->gcm, p + 1 + TDE_RELKEY_ID_LEN + 4, p, CT_HEADER_LEN,
+				 (const uint8 *) data, len, p + CT_HEADER_LEN,
+				 p + CT_HEADER_LEN + len);
 	return out;
 }
 
@@ -101,7 +101,7 @@ decrypt_bytes(Oid relid, const bytea *ct, int *len)
 {
 	const uint8 *p = (const uint8 *) VARDATA_ANY(ct);
 	int			ctlen = VARSIZE_ANY_EXHDR(ct);
-	const TdeRelKey *k;
+	TdeRelKey  *k;
 	uint32		v;
 	char	   *out;
 
@@ -118,9 +118,9 @@ decrypt_bytes(Oid relid, const bytea *ct, int *len)
 
 	*len = ctlen - CT_OVERHEAD;
 	out = palloc(*len + 1);
-	if (!tde_aes_gcm_decrypt(k->key, p + 1 + TDE_RELKEY_ID_LEN + 4, p, CT_HEADER_LEN,
-							 p + CT_HEADER_LEN, *len, p + CT_HEADER_LEN + *len,
-							 (uint8 *) out))
+	if (!tde_gcm_open(&k->gcm, p + 1 + TDE_RELKEY_ID_LEN + 4, p, CT_HEADER_LEN,
+					  p + CT_HEADER_LEN, *len, p + CT_HEADER_LEN + *len,
+					  (uint8 *) out))
 	{
 		explicit_bzero(out, *len);
 		ereport(ERROR,

@@ -95,7 +95,7 @@ drop_cache(void)
 
 		hash_seq_init(&seq, key_cache);
 		while ((e = hash_seq_search(&seq)) != NULL)
-			explicit_bzero(e->key, sizeof(e->key));
+			tde_gcm_key_free(&e->gcm);
 	}
 	if (cache_cxt != NULL)
 		MemoryContextReset(cache_cxt);
@@ -140,13 +140,22 @@ cache_put(const uint8 *key_id, int32 version, Oid relid, const uint8 *key)
 	CacheKey	ck;
 	TdeRelKey  *e;
 	bool		found;
+	TdeGcmKey	gcm;
 
 	memset(&ck, 0, sizeof(ck));
 	memcpy(ck.key_id, key_id, TDE_RELKEY_ID_LEN);
 	ck.version = version;
+	e = hash_search(key_cache, &ck, HASH_FIND, &found);
+	if (e != NULL)
+		return e;
+	/* set the key up before the entry exists, so an error leaves none */
+	memset(&gcm, 0, sizeof(gcm));
+	tde_gcm_key_init(&gcm, key);
 	e = hash_search(key_cache, &ck, HASH_ENTER, &found);
 	e->relid = relid;
-	memcpy(e->key, key, TDE_RELKEY_LEN);
+	e->gcm = gcm;
+	tde_random_bytes(e->nonce_prefix, sizeof(e->nonce_prefix));
+	e->nonce_counter = 0;
 	return e;
 }
 
@@ -530,7 +539,23 @@ load_current(Oid relid, uint8 *key_id, int32 *version, uint8 *key)
 	return true;
 }
 
-const TdeRelKey *
+/* The next data nonce of a cached key: prefix || counter. */
+void
+tde_relkey_next_nonce(TdeRelKey *k, uint8 *nonce)
+{
+	uint32		c;
+
+	if (k->nonce_counter == PG_UINT32_MAX)
+	{
+		tde_random_bytes(k->nonce_prefix, sizeof(k->nonce_prefix));
+		k->nonce_counter = 0;
+	}
+	c = pg_hton32(k->nonce_counter++);
+	memcpy(nonce, k->nonce_prefix, 8);
+	memcpy(nonce + 8, &c, 4);
+}
+
+TdeRelKey *
 tde_relkey_for_encrypt(Oid relid)
 {
 	CurrentEntry *cur;
@@ -585,7 +610,7 @@ foreign_ciphertext(Oid relid)
 			 errdetail("Its relation key belongs to another relation or database.")));
 }
 
-const TdeRelKey *
+TdeRelKey *
 tde_relkey_for_decrypt(Oid relid, const uint8 *key_id, int32 version)
 {
 	TdeRelKey  *e;

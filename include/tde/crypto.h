@@ -32,14 +32,23 @@ extern int	tde_wrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
 extern bool tde_unwrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
 					   const uint8 *in, int inlen, uint8 *out, int *outlen);
 
-/* AES-256-GCM for data: out holds inlen bytes, tag TDE_GCM_TAG_LEN. */
-extern void tde_aes_gcm_encrypt(const uint8 *key, const uint8 *iv,
-								const uint8 *aad, int aadlen,
-								const uint8 *in, int inlen,
-								uint8 *out, uint8 *tag);
-extern bool tde_aes_gcm_decrypt(const uint8 *key, const uint8 *iv,
-								const uint8 *aad, int aadlen,
-								const uint8 *in, int inlen,
-								const uint8 *tag, uint8 *out);
+/*
+ * AES-256-GCM under one key, with the key schedule set up once: the
+ * contexts of a cached relation key.  Freeing them cleanses them.
+ */
+typedef struct TdeGcmKey
+{
+	void	   *enc;			/* EVP_CIPHER_CTX * */
+	void	   *dec;			/* EVP_CIPHER_CTX * */
+} TdeGcmKey;
+
+extern void tde_gcm_key_init(TdeGcmKey *k, const uint8 *key);
+extern void tde_gcm_key_free(TdeGcmKey *k);
+extern void tde_gcm_seal(TdeGcmKey *k, const uint8 *iv, const uint8 *aad,
+						 int aadlen, const uint8 *in, int inlen, uint8 *out,
+						 uint8 *tag);
+extern bool tde_gcm_open(TdeGcmKey *k, const uint8 *iv, const uint8 *aad,
+						 int aadlen, const uint8 *in, int inlen,
+						 const uint8 *tag, uint8 *out);
 
 #endif							/* TDE_CRYPTO_H */

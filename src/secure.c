@@ -45,16 +45,6 @@ tde_secure_alloc(Size size)
 }
 
 char *
-tde_secure_strdup(const char *s)
-{
-	Size		len = strlen(s);
-	char	   *copy = tde_secure_alloc(len + 1);
-
-	memcpy(copy, s, len + 1);
-	return copy;
-}
-
-char *
 tde_secure_text_to_cstring(const text *t)
 {
 	text	   *detoasted = pg_detoast_datum_packed((text *) t);

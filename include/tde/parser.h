@@ -56,6 +56,5 @@ typedef struct TdeStatement
 } TdeStatement;
 
 extern TdeStatement *tde_parse_statement(const char *text);
-extern const char *tde_statement_name(const TdeStatement *stmt);
 
 #endif							/* TDE_PARSER_H */

@@ -14,7 +14,6 @@
 #define TDE_SECURE_H
 
 extern void *tde_secure_alloc(Size size);
-extern char *tde_secure_strdup(const char *s);
 extern char *tde_secure_text_to_cstring(const text *t);
 extern void tde_wipe(void *p, Size len);
 

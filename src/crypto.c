@@ -97,42 +97,36 @@ tde_key_length(TdeAlgorithm alg)
  * ---------------------------------------------------------------------
  */
 
+/*
+ * GCM on a context: with cipher and key to (re)key it, or NULL for both to
+ * keep the key it has and set only the nonce.
+ */
 static bool
-gcm_encrypt(EVP_CIPHER *cipher, const uint8 *key, const uint8 *iv,
-			const uint8 *aad, int aadlen, const uint8 *in, int inlen,
-			uint8 *out, uint8 *tag)
+gcm_seal(EVP_CIPHER_CTX *ctx, EVP_CIPHER *cipher, const uint8 *key,
+		 const uint8 *iv, const uint8 *aad, int aadlen,
+		 const uint8 *in, int inlen, uint8 *out, uint8 *tag)
 {
-	EVP_CIPHER_CTX *ctx = get_ctx();
 	int			len;
 
-	if (!EVP_EncryptInit_ex(ctx, cipher, NULL, key, iv))
-		return false;
-	if (aadlen > 0 && !EVP_EncryptUpdate(ctx, NULL, &len, aad, aadlen))
-		return false;
-	if (inlen > 0 && !EVP_EncryptUpdate(ctx, out, &len, in, inlen))
-		return false;
-	if (!EVP_EncryptFinal_ex(ctx, out + inlen, &len))
-		return false;
-	return EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TDE_GCM_TAG_LEN, tag) == 1;
+	return EVP_EncryptInit_ex(ctx, cipher, NULL, key, iv) &&
+		(aadlen == 0 || EVP_EncryptUpdate(ctx, NULL, &len, aad, aadlen)) &&
+		(inlen == 0 || EVP_EncryptUpdate(ctx, out, &len, in, inlen)) &&
+		EVP_EncryptFinal_ex(ctx, out + inlen, &len) &&
+		EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TDE_GCM_TAG_LEN, tag) == 1;
 }
 
 static bool
-gcm_decrypt(EVP_CIPHER *cipher, const uint8 *key, const uint8 *iv,
-			const uint8 *aad, int aadlen, const uint8 *in, int inlen,
-			const uint8 *tag, uint8 *out)
+gcm_open(EVP_CIPHER_CTX *ctx, EVP_CIPHER *cipher, const uint8 *key,
+		 const uint8 *iv, const uint8 *aad, int aadlen,
+		 const uint8 *in, int inlen, const uint8 *tag, uint8 *out)
 {
-	EVP_CIPHER_CTX *ctx = get_ctx();
 	int			len;
 
-	if (!EVP_DecryptInit_ex(ctx, cipher, NULL, key, iv))
-		return false;
-	if (aadlen > 0 && !EVP_DecryptUpdate(ctx, NULL, &len, aad, aadlen))
-		return false;
-	if (inlen > 0 && !EVP_DecryptUpdate(ctx, out, &len, in, inlen))
-		return false;
-	if (!EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TDE_GCM_TAG_LEN, (void *) tag))
-		return false;
-	return EVP_DecryptFinal_ex(ctx, out + inlen, &len) == 1;
+	return EVP_DecryptInit_ex(ctx, cipher, NULL, key, iv) &&
+		(aadlen == 0 || EVP_DecryptUpdate(ctx, NULL, &len, aad, aadlen)) &&
+		(inlen == 0 || EVP_DecryptUpdate(ctx, out, &len, in, inlen)) &&
+		EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TDE_GCM_TAG_LEN, (void *) tag) &&
+		EVP_DecryptFinal_ex(ctx, out + inlen, &len) == 1;
 }
 
 /* ---------------------------------------------------------------------
@@ -173,14 +167,8 @@ void
 tde_gcm_seal(TdeGcmKey *k, const uint8 *iv, const uint8 *aad, int aadlen,
 			 const uint8 *in, int inlen, uint8 *out, uint8 *tag)
 {
-	EVP_CIPHER_CTX *ctx = (EVP_CIPHER_CTX *) k->enc;
-	int			len;
-
-	if (!EVP_EncryptInit_ex(ctx, NULL, NULL, NULL, iv) ||
-		(aadlen > 0 && !EVP_EncryptUpdate(ctx, NULL, &len, aad, aadlen)) ||
-		(inlen > 0 && !EVP_EncryptUpdate(ctx, out, &len, in, inlen)) ||
-		!EVP_EncryptFinal_ex(ctx, out + inlen, &len) ||
-		EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TDE_GCM_TAG_LEN, tag) != 1)
+	if (!gcm_seal((EVP_CIPHER_CTX *) k->enc, NULL, NULL, iv, aad, aadlen,
+				  in, inlen, out, tag))
 		crypto_error("AES-256-GCM encryption failed");
 }
 
@@ -188,15 +176,8 @@ bool
 tde_gcm_open(TdeGcmKey *k, const uint8 *iv, const uint8 *aad, int aadlen,
 			 const uint8 *in, int inlen, const uint8 *tag, uint8 *out)
 {
-	EVP_CIPHER_CTX *ctx = (EVP_CIPHER_CTX *) k->dec;
-	int			len;
-
-	if (!EVP_DecryptInit_ex(ctx, NULL, NULL, NULL, iv) ||
-		(aadlen > 0 && !EVP_DecryptUpdate(ctx, NULL, &len, aad, aadlen)) ||
-		(inlen > 0 && !EVP_DecryptUpdate(ctx, out, &len, in, inlen)) ||
-		!EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TDE_GCM_TAG_LEN, (void *) tag))
-		return false;
-	return EVP_DecryptFinal_ex(ctx, out + inlen, &len) == 1;
+	return gcm_open((EVP_CIPHER_CTX *) k->dec, NULL, NULL, iv, aad, aadlen,
+					in, inlen, tag, out);
 }
 
 /* ---------------------------------------------------------------------
@@ -288,8 +269,8 @@ tde_wrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
 		return seed_wrap(mk, aad, aadlen, in, inlen, out);
 
 	tde_random_bytes(out, TDE_GCM_IV_LEN);
-	if (!gcm_encrypt(cipher, mk->key, out, aad, aadlen, in, inlen,
-					 out + TDE_GCM_IV_LEN, out + TDE_GCM_IV_LEN + inlen))
+	if (!gcm_seal(get_ctx(), cipher, mk->key, out, aad, aadlen, in, inlen,
+				  out + TDE_GCM_IV_LEN, out + TDE_GCM_IV_LEN + inlen))
 		crypto_error("key wrapping failed");
 	return TDE_GCM_IV_LEN + inlen + TDE_GCM_TAG_LEN;
 }
@@ -310,8 +291,8 @@ tde_unwrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
 		return seed_unwrap(mk, aad, aadlen, in, inlen, out, outlen);
 	if (ctlen <= 0)
 		return false;
-	if (!gcm_decrypt(cipher, mk->key, in, aad, aadlen, in + TDE_GCM_IV_LEN,
-					 ctlen, in + TDE_GCM_IV_LEN + ctlen, out))
+	if (!gcm_open(get_ctx(), cipher, mk->key, in, aad, aadlen, in + TDE_GCM_IV_LEN,
+				  ctlen, in + TDE_GCM_IV_LEN + ctlen, out))
 	{
 		OPENSSL_cleanse(out, ctlen);
 		return false;

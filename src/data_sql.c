@@ -95,15 +95,19 @@ encrypt_bytes(Oid relid, const char *data, int len)
 	return out;
 }
 
-/* Returns palloc'd plaintext of *len bytes. */
-static char *
-decrypt_bytes(Oid relid, const bytea *ct, int *len)
+/*
+ * The plaintext as a varlena, decrypted in place into the result (bytea and
+ * text share the layout).
+ */
+static struct varlena *
+decrypt_value(Oid relid, const bytea *ct)
 {
 	const uint8 *p = (const uint8 *) VARDATA_ANY(ct);
 	int			ctlen = VARSIZE_ANY_EXHDR(ct);
+	int			len = ctlen - CT_OVERHEAD;
 	TdeRelKey  *k;
 	uint32		v;
-	char	   *out;
+	struct varlena *out;
 
 	tde_require_loaded();
 	check_relation_access(relid, ACL_SELECT, "decrypt");
@@ -116,19 +120,18 @@ decrypt_bytes(Oid relid, const bytea *ct, int *len)
 	memcpy(&v, p + 1 + TDE_RELKEY_ID_LEN, 4);
 	k = tde_relkey_for_decrypt(relid, p + 1, (int32) pg_ntoh32(v));
 
-	*len = ctlen - CT_OVERHEAD;
-	out = palloc(*len + 1);
+	out = palloc(VARHDRSZ + len);
+	SET_VARSIZE(out, VARHDRSZ + len);
 	if (!tde_gcm_open(&k->gcm, p + 1 + TDE_RELKEY_ID_LEN + 4, p, CT_HEADER_LEN,
-					  p + CT_HEADER_LEN, *len, p + CT_HEADER_LEN + *len,
-					  (uint8 *) out))
+					  p + CT_HEADER_LEN, len, p + CT_HEADER_LEN + len,
+					  (uint8 *) VARDATA(out)))
 	{
-		explicit_bzero(out, *len);
+		explicit_bzero(VARDATA(out), len);
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("ciphertext failed authentication"),
 				 errdetail("The value was altered after it was encrypted.")));
 	}
-	out[*len] = '\0';
 	return out;
 }
 
@@ -146,15 +149,7 @@ tde_encrypt(PG_FUNCTION_ARGS)
 Datum
 tde_decrypt(PG_FUNCTION_ARGS)
 {
-	int			len;
-	char	   *plain = decrypt_bytes(PG_GETARG_OID(0), PG_GETARG_BYTEA_PP(1), &len);
-	bytea	   *out = palloc(VARHDRSZ + len);
-
-	SET_VARSIZE(out, VARHDRSZ + len);
-	memcpy(VARDATA(out), plain, len);
-	explicit_bzero(plain, len);
-	pfree(plain);
-	PG_RETURN_BYTEA_P(out);
+	PG_RETURN_BYTEA_P(decrypt_value(PG_GETARG_OID(0), PG_GETARG_BYTEA_PP(1)));
 }
 
 /* tde.encrypt(relation regclass, data text) returns bytea */
@@ -171,14 +166,9 @@ tde_encrypt_text(PG_FUNCTION_ARGS)
 Datum
 tde_decrypt_text(PG_FUNCTION_ARGS)
 {
-	int			len;
-	char	   *plain = decrypt_bytes(PG_GETARG_OID(0), PG_GETARG_BYTEA_PP(1), &len);
-	text	   *out;
+	text	   *out = (text *) decrypt_value(PG_GETARG_OID(0), PG_GETARG_BYTEA_PP(1));
 
-	(void) pg_verifymbstr(plain, len, false);
-	out = cstring_to_text_with_len(plain, len);
-	explicit_bzero(plain, len);
-	pfree(plain);
+	(void) pg_verifymbstr(VARDATA(out), VARSIZE(out) - VARHDRSZ, false);
 	PG_RETURN_TEXT_P(out);
 }
 

@@ -194,28 +194,16 @@ tde_keystore_open_kind(void)
 static void
 publish(const TdeWallet *w, TdeOpenKind kind)
 {
-	TdeMasterKey *keys = NULL;
-	int			nkeys = 0;
-	int			active = -1;
-	bool		fully = false;
+	TdeKeySet  *set = tde_keyset_read(w, false);
+	bool		fully = set->nkeys > 0;
 	int			i;
 
-	if (w != NULL)
-	{
-		keys = tde_secure_alloc(sizeof(TdeMasterKey) * TDE_MAX_MASTER_KEYS);
-		nkeys = tde_masterkeys_from_wallet(w, keys, TDE_MAX_MASTER_KEYS, &active);
-		fully = nkeys > 0;
-		for (i = 0; i < nkeys; i++)
-			fully = fully && keys[i].backed_up;
-	}
+	for (i = 0; i < set->nkeys; i++)
+		fully = fully && set->keys[i].backed_up;
 
 	LWLockAcquire(tde_shared->state_lock, LW_EXCLUSIVE);
-	explicit_bzero(tde_shared->file_keys.keys, sizeof(tde_shared->file_keys.keys));
-	if (nkeys > 0)
-		memcpy(tde_shared->file_keys.keys, keys, sizeof(TdeMasterKey) * nkeys);
+	tde_keyset_install(&tde_shared->file_keys, set);
 	tde_shared->open_kind = kind;
-	tde_shared->file_keys.nkeys = nkeys;
-	tde_shared->file_keys.active = active;
 	tde_shared->fully_backed_up = fully;
 	pg_atomic_fetch_add_u64(&tde_shared->generation, 1);
 	LWLockRelease(tde_shared->state_lock);

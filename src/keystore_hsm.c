@@ -62,25 +62,10 @@ read_metadata(void)
 static void
 publish_hsm(const TdeWallet *meta, const char *credential)
 {
-	TdeMasterKey *keys = NULL;
-	int			nkeys = 0;
-	int			active = -1;
-	int			i;
-
-	if (credential != NULL)
-	{
-		keys = tde_secure_alloc(sizeof(TdeMasterKey) * TDE_MAX_MASTER_KEYS);
-		nkeys = tde_masterkeys_from_wallet(meta, keys, TDE_MAX_MASTER_KEYS, &active);
-		for (i = 0; i < nkeys; i++)
-			keys[i].in_hsm = true;
-	}
+	TdeKeySet  *set = tde_keyset_read(credential ? meta : NULL, true);
 
 	LWLockAcquire(tde_shared->state_lock, LW_EXCLUSIVE);
-	explicit_bzero(tde_shared->hsm_keys.keys, sizeof(tde_shared->hsm_keys.keys));
-	if (nkeys > 0)
-		memcpy(tde_shared->hsm_keys.keys, keys, sizeof(TdeMasterKey) * nkeys);
-	tde_shared->hsm_keys.nkeys = nkeys;
-	tde_shared->hsm_keys.active = active;
+	tde_keyset_install(&tde_shared->hsm_keys, set);
 	if (credential == NULL)
 	{
 		explicit_bzero(tde_shared->hsm_credential, sizeof(tde_shared->hsm_credential));

@@ -379,6 +379,35 @@ tde_masterkey_store(TdeWallet *w, const TdeMasterKey *mk)
 	tde_wipe(rec, len);
 }
 
+/*
+ * A wallet's keys in secure memory, read outside any lock, ready for
+ * tde_keyset_install (w NULL: an empty set).
+ */
+TdeKeySet *
+tde_keyset_read(const TdeWallet *w, bool in_hsm)
+{
+	TdeKeySet  *set = tde_secure_alloc(sizeof(TdeKeySet));
+	int			i;
+
+	set->active = -1;
+	if (w != NULL)
+		set->nkeys = tde_masterkeys_from_wallet(w, set->keys, TDE_MAX_MASTER_KEYS,
+												&set->active);
+	for (i = 0; i < set->nkeys; i++)
+		set->keys[i].in_hsm = set->keys[i].in_hsm || in_hsm;
+	return set;
+}
+
+/* Replace a shared key set, wiping the keys it held; state_lock held. */
+void
+tde_keyset_install(TdeKeySet *dst, const TdeKeySet *src)
+{
+	explicit_bzero(dst->keys, sizeof(TdeMasterKey) * dst->nkeys);
+	memcpy(dst->keys, src->keys, sizeof(TdeMasterKey) * src->nkeys);
+	dst->nkeys = src->nkeys;
+	dst->active = src->active;
+}
+
 /* Every key now in the wallet is in the backup being written. */
 void
 tde_masterkeys_mark_backed_up(TdeWallet *w)

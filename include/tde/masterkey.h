@@ -75,6 +75,11 @@ extern int	tde_masterkeys_from_wallet(const struct TdeWallet *w, TdeMasterKey *k
 extern void tde_masterkey_store(struct TdeWallet *w, const TdeMasterKey *mk);
 extern void tde_masterkeys_mark_backed_up(struct TdeWallet *w);
 
+/* The shared key sets (tde.h): read from a wallet, then installed under state_lock */
+struct TdeKeySet;
+extern struct TdeKeySet *tde_keyset_read(const struct TdeWallet *w, bool in_hsm);
+extern void tde_keyset_install(struct TdeKeySet *dst, const struct TdeKeySet *src);
+
 /* Wrapping under a master key, wherever it lives (crypto.c or the HSM) */
 extern int	tde_mk_wrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
 						const uint8 *in, int inlen, uint8 *out);

@@ -284,14 +284,25 @@ relation_key_table(void)
 	return rel;
 }
 
-static bytea *
-spi_bytea(int row, int col)
+/* Columns of the first row of the last SPI result (none is NULL here) */
+static Datum
+spi_value(int col)
 {
 	bool		isnull;
-	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
-								  col, &isnull);
 
-	return isnull ? NULL : DatumGetByteaPP(d);
+	return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, &isnull);
+}
+
+static bytea *
+spi_bytea(int col)
+{
+	return DatumGetByteaPP(spi_value(col));
+}
+
+static void
+spi_uuid(int col, uint8 *out)
+{
+	memcpy(out, DatumGetUUIDP(spi_value(col))->data, UUID_LEN);
 }
 
 /*
@@ -305,7 +316,6 @@ static uint8 identity[16];
 static bool
 database_identity(bool create, uint8 *out)
 {
-	bool		isnull;
 
 	if (identity_db == MyDatabaseId)
 	{
@@ -322,9 +332,7 @@ database_identity(bool create, uint8 *out)
 		elog(ERROR, "could not read the database identity");
 	if (SPI_processed != 1)
 		return false;
-	memcpy(out,
-		   DatumGetUUIDP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull))->data,
-		   16);
+	spi_uuid(1, out);
 	memcpy(identity, out, 16);
 	identity_db = MyDatabaseId;
 	return true;
@@ -515,7 +523,6 @@ load_current(Oid relid, uint8 *key_id, int32 *version, uint8 *key)
 	Oid			argtypes[1] = {REGCLASSOID};
 	Datum		values[1] = {ObjectIdGetDatum(relid)};
 	uint8		dbident[16];
-	bool		isnull;
 
 	/* no identity, no keys; read it first: it replaces SPI_tuptable */
 	if (!database_identity(false, dbident))
@@ -529,13 +536,10 @@ load_current(Oid relid, uint8 *key_id, int32 *version, uint8 *key)
 		elog(ERROR, "could not read tde.relation_key");
 	if (SPI_processed == 0)
 		return false;
-	memcpy(key_id, DatumGetUUIDP(SPI_getbinval(SPI_tuptable->vals[0],
-											   SPI_tuptable->tupdesc, 1, &isnull))->data,
-		   TDE_RELKEY_ID_LEN);
-	*version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
-										   SPI_tuptable->tupdesc, 2, &isnull));
+	spi_uuid(1, key_id);
+	*version = DatumGetInt32(spi_value(2));
 	if (key != NULL)
-		unwrap_row(dbident, key_id, *version, spi_bytea(0, 3), spi_bytea(0, 4), key);
+		unwrap_row(dbident, key_id, *version, spi_bytea(3), spi_bytea(4), key);
 	return true;
 }
 
@@ -620,7 +624,6 @@ tde_relkey_for_decrypt(Oid relid, const uint8 *key_id, int32 version)
 	uint8		dbident[16];
 	uint8	   *key;
 	Oid			rowrel;
-	bool		isnull;
 
 	check_cache();
 	e = cache_get(key_id, version);
@@ -648,11 +651,10 @@ tde_relkey_for_decrypt(Oid relid, const uint8 *key_id, int32 version)
 		elog(ERROR, "could not read tde.relation_key");
 	if (SPI_processed == 0)
 		foreign_ciphertext(relid);
-	rowrel = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-											SPI_tuptable->tupdesc, 1, &isnull));
+	rowrel = DatumGetObjectId(spi_value(1));
 	if (rowrel != relid)
 		foreign_ciphertext(relid);
-	unwrap_row(dbident, key_id, version, spi_bytea(0, 2), spi_bytea(0, 3), key);
+	unwrap_row(dbident, key_id, version, spi_bytea(2), spi_bytea(3), key);
 	catalog_end(&ca);
 
 	check_cache();
@@ -783,7 +785,6 @@ tde_relkey_rewrap_batch(int limit, TdeRewrapCursor *cursor, bool *pass_done)
 	uint8		end_id[TDE_RELKEY_ID_LEN];
 	int32		end_version = 0;
 	int64		n;
-	bool		isnull;
 
 	/*
 	 * Lock before reading the active key, so that a rekey committing
@@ -812,11 +813,8 @@ tde_relkey_rewrap_batch(int limit, TdeRewrapCursor *cursor, bool *pass_done)
 	*pass_done = SPI_processed == 0;
 	if (!*pass_done)
 	{
-		memcpy(end_id, DatumGetUUIDP(SPI_getbinval(SPI_tuptable->vals[0],
-												   SPI_tuptable->tupdesc, 1, &isnull))->data,
-			   TDE_RELKEY_ID_LEN);
-		end_version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
-												  SPI_tuptable->tupdesc, 2, &isnull));
+		spi_uuid(1, end_id);
+		end_version = DatumGetInt32(spi_value(2));
 	}
 
 	values[1] = page_values[0];
@@ -847,7 +845,6 @@ tde_relkey_count_stale(void)
 	Oid			argtypes[1] = {BYTEAOID};
 	Datum		values[1];
 	int64		n;
-	bool		isnull;
 
 	require_active_key(mk);
 	values[0] = PointerGetDatum(mkid_bytea(mk->mkid));
@@ -857,8 +854,7 @@ tde_relkey_count_stale(void)
 	if (SPI_execute_with_args("SELECT count(*) FROM tde.relation_key WHERE master_key_id <> $1",
 							  1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not count relation keys");
-	n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-									SPI_tuptable->tupdesc, 1, &isnull));
+	n = DatumGetInt64(spi_value(1));
 	catalog_end(&ca);
 	return n;
 }

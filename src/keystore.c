@@ -649,7 +649,7 @@ tde_keystore_change_ext(const TdeCredential *cred, bool force, bool with_backup,
 	w = tde_wallet_read(ewallet, false, password);
 	/* the keys there now are in the backup about to be written */
 	if (with_backup)
-		tde_masterkeys_mark_backed_up(w);
+		(void) tde_masterkeys_mark_backed_up(w);
 	change(w, arg);
 
 	if (with_backup)
@@ -687,13 +687,23 @@ tde_keystore_backup(const TdeCredential *cred, const char *backup_id,
 
 	/* proves the password before anything is written */
 	w = tde_wallet_read(ewallet, false, password);
-	tde_masterkeys_mark_backed_up(w);
 	path = write_backup(NULL, backup_id, location);
-	tde_wallet_write(path, w, password, tde_wallet_kdf_iterations);
-	tde_wallet_write(ewallet, w, password, tde_wallet_kdf_iterations);
-	refresh_autologin(w);
-	if (tde_keystore_open_kind() != TDE_OPEN_NONE)
-		publish(w, tde_keystore_open_kind());
+	if (!tde_masterkeys_mark_backed_up(w))
+		/* nothing to mark: the backup is the wallet as it is */
+		tde_file_copy_atomic(ewallet, path);
+	else
+	{
+		/*
+		 * The backup holds the keys marked backed up; the wallet becomes the
+		 * same bytes, copied after the backup exists, so the marks never
+		 * name a backup that is not there.  One KDF for both files.
+		 */
+		tde_wallet_write(path, w, password, tde_wallet_kdf_iterations);
+		tde_file_copy_atomic(path, ewallet);
+		refresh_autologin(w);
+		if (tde_keystore_open_kind() != TDE_OPEN_NONE)
+			publish(w, tde_keystore_open_kind());
+	}
 
 	tde_keystore_unlock(lockfd);
 	return path;

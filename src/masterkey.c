@@ -408,14 +408,18 @@ tde_keyset_install(TdeKeySet *dst, const TdeKeySet *src)
 	dst->active = src->active;
 }
 
-/* Every key now in the wallet is in the backup being written. */
-void
+/*
+ * Every key now in the wallet is in the backup being written.  Returns
+ * whether any key was not marked so before.
+ */
+bool
 tde_masterkeys_mark_backed_up(TdeWallet *w)
 {
 	TdeMasterKey *keys = tde_secure_alloc(sizeof(TdeMasterKey) * TDE_MAX_MASTER_KEYS);
 	int			active;
 	int			n = tde_masterkeys_from_wallet(w, keys, TDE_MAX_MASTER_KEYS, &active);
 	int			i;
+	bool		changed = false;
 
 	for (i = 0; i < n; i++)
 	{
@@ -423,7 +427,9 @@ tde_masterkeys_mark_backed_up(TdeWallet *w)
 			continue;
 		keys[i].backed_up = true;
 		tde_masterkey_store(w, &keys[i]);
+		changed = true;
 	}
+	return changed;
 }
 
 /* ---------------------------------------------------------------------

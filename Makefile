@@ -26,7 +26,7 @@ OBJS = \
 	src/views.o
 
 EXTENSION = tde
-DATA = tde--1.0.sql
+DATA = tde--1.0.sql tde--1.1.sql tde--1.0--1.1.sql
 PGFILEDESC = "tde - transparent data encryption key management"
 
 PG_CPPFLAGS = -I$(srcdir)/include

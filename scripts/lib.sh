@@ -37,5 +37,6 @@ tde_as_test_user() {
 		PATH="${PG_BINDIR}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 	)
 	[ -n "${CI:-}" ] && envv+=(CI="$CI")
+	[ -n "${TDE_REQUIRE_HSM:-}" ] && envv+=(TDE_REQUIRE_HSM="$TDE_REQUIRE_HSM")
 	runuser -u "$TDE_TEST_USER" -- env -i "${envv[@]}" "$@"
 }

@@ -30,6 +30,7 @@ PACKAGES=(
 	p11-kit-modules             # p11-kit-client.so, the module that reaches it
 	util-linux                  # runuser
 	rsync                       # test.sh copies the tree for the test user
+	locales                     # de_DE.UTF-8: redaction under translated messages
 )
 
 STATE_DIR=/var/lib/tde-setup
@@ -82,6 +83,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 [ -x "$PG_CONFIG" ] || tde_die "$PG_CONFIG is missing after installing postgresql-server-dev-15"
+
+# A translated lc_messages for the redaction tests: the server's messages
+# must never carry a secret, in whatever language they are written.
+if ! locale -a 2>/dev/null | grep -qix 'de_DE\.utf-\?8'; then
+	step "generating the de_DE.UTF-8 locale" localedef -i de_DE -f UTF-8 de_DE.UTF-8
+fi
 
 # --- 2. the unprivileged OS user for test and demo servers --------------------
 

@@ -14,9 +14,12 @@
 #
 # The last line is always
 #
-#   tde: N passed, M failed
+#   tde: N passed, M failed, K skipped
 #
-# counting pg_regress tests and TAP assertions.  The exit status is 0 only
+# counting pg_regress tests and TAP assertions (a TAP file skipped whole
+# counts as one skipped test).  Once setup has installed SoftHSM2 and
+# p11-kit, TDE_REQUIRE_HSM=1 is set for the tests, so that an HSM test that
+# cannot run fails instead of skipping.  The exit status is 0 only
 # if everything passed and at least one test ran.  On success the copy is
 # removed; on failure it is kept and its path printed.
 #
@@ -34,7 +37,8 @@ tde_require_root
 
 passed=0
 failed=0
-summary() { printf 'tde: %d passed, %d failed\n' "$passed" "$failed"; }
+skipped=0
+summary() { printf 'tde: %d passed, %d failed, %d skipped\n' "$passed" "$failed" "$skipped"; }
 
 # Generous limits, so that a hung test ends the run with a failure rather
 # than running into CI's own limit.
@@ -46,6 +50,12 @@ if ! bash "$TDE_ROOT/scripts/setup.sh"; then
 	failed=1
 	summary
 	exit 1
+fi
+
+# SoftHSM2 and p11-kit are part of setup: from here on, an HSM test that
+# cannot run is a failure, not a skip.
+if [ -z "${TDE_REQUIRE_HSM+set}" ] && command -v softhsm2-util >/dev/null && command -v p11-kit >/dev/null; then
+	export TDE_REQUIRE_HSM=1
 fi
 
 # --- a private copy of the tree, owned by the test user -----------------------
@@ -170,7 +180,12 @@ else
 		t_bad=$((t_bad + n))
 		[ "$n" -eq 0 ] && t_dead=$((t_dead + 1))
 	done < <(grep -E '^t/[^ ]+\.pl +\(Wstat' "$work/prove.log")
-	passed=$((passed + t_total - t_bad))
+	# Skips: "ok N # skip why" lines in each file's log, and one for each
+	# file skipped whole ("1..0 # SKIP why").
+	t_skip=$(cat "$work"/tmp_check/log/regress_log_* 2>/dev/null | grep -cE '^ok [0-9]+ # skip' || true)
+	t_skip_all=$(cat "$work"/tmp_check/log/regress_log_* 2>/dev/null | grep -ciE '^1\.\.0 # skip' || true)
+	skipped=$((skipped + t_skip + t_skip_all))
+	passed=$((passed + t_total - t_bad - t_skip))
 	failed=$((failed + t_bad + t_dead))
 	if [ "$tap_rc" -ne 0 ]; then
 		[ $((t_bad + t_dead)) -eq 0 ] && failed=$((failed + 1))

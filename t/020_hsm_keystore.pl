@@ -20,7 +20,7 @@ use TdeTest;
 
 if (my $why = softhsm_missing())
 {
-	plan skip_all => $why;
+	tde_skip_all($why, hsm => 1);
 }
 
 my $pin = $TdeTest::HSM_PIN;

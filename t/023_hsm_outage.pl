@@ -36,15 +36,15 @@ my $client_lib = '/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so';
 my $p11kit = find_program('p11-kit');
 if (my $why = softhsm_missing())
 {
-	plan skip_all => $why;
+	tde_skip_all($why, hsm => 1);
 }
 elsif (!$p11kit)
 {
-	plan skip_all => 'p11-kit is missing (install p11-kit)';
+	tde_skip_all('p11-kit is missing (install p11-kit)', hsm => 1);
 }
 elsif (!-e $client_lib)
 {
-	plan skip_all => "$client_lib is missing (install p11-kit-modules)";
+	tde_skip_all("$client_lib is missing (install p11-kit-modules)", hsm => 1);
 }
 
 my $pin = $TdeTest::HSM_PIN;

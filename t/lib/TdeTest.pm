@@ -19,9 +19,25 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 
 our @EXPORT = qw(
-  tde_new_node wallet_root wallet_dir ewallet_path cwallet_path
+  tde_skip_all tde_new_node wallet_root wallet_dir ewallet_path cwallet_path
   tde_sql sqlstate_of wallet_status file_mode postmaster_pid crash_node alive
 );
+
+# Skip the whole file for a missing component, as plan skip_all does;
+# with TDE_REQUIRE_HSM=1 in the environment (scripts/test.sh sets it once
+# setup has installed SoftHSM2 and p11-kit) a missing HSM component is a
+# failure instead, so that no HSM test can silently stop running.
+sub tde_skip_all
+{
+	my ($why, %opt) = @_;
+	if ($ENV{TDE_REQUIRE_HSM} && $opt{hsm})
+	{
+		plan tests => 1;
+		fail("TDE_REQUIRE_HSM=1, but the HSM tests cannot run: $why");
+		exit 1;
+	}
+	plan skip_all => $why;
+}
 
 # Create, configure and start a node; CREATE EXTENSION tde in postgres.
 # Extra postgresql.conf text may be given as the second argument.

@@ -12,13 +12,22 @@
 #include <openssl/provider.h>
 #include <openssl/rand.h>
 
+#include "utils/resowner.h"
+
 #include "tde/crypto.h"
 
 #define SEED_BLOCK	16
 #define HMAC_LEN	32
 
-/* Per-backend cipher contexts, created on first use. */
+/*
+ * The per-backend context for wrapping under master keys, created on first
+ * use.  It holds a master key's schedule only while a call runs: each call
+ * resets (and so cleanses) it when done, and a resource-release callback
+ * resets it at the end of every (sub)transaction, so an error in the
+ * middle of a call leaves no key schedule behind either.
+ */
 static EVP_CIPHER_CTX *gcm_ctx = NULL;
+static bool release_callback_registered = false;
 static EVP_CIPHER *aes_gcm = NULL;
 static EVP_CIPHER *aria_gcm = NULL;
 static EVP_CIPHER *seed_cbc = NULL;
@@ -39,9 +48,29 @@ tde_random_bytes(void *buf, int len)
 		crypto_error("could not generate random bytes");
 }
 
+static void
+done_ctx(void)
+{
+	if (gcm_ctx != NULL)
+		EVP_CIPHER_CTX_reset(gcm_ctx);
+}
+
+static void
+crypto_release_callback(ResourceReleasePhase phase, bool isCommit,
+						bool isTopLevel, void *arg)
+{
+	if (phase == RESOURCE_RELEASE_AFTER_LOCKS)
+		done_ctx();
+}
+
 static EVP_CIPHER_CTX *
 get_ctx(void)
 {
+	if (!release_callback_registered)
+	{
+		RegisterResourceReleaseCallback(crypto_release_callback, NULL);
+		release_callback_registered = true;
+	}
 	if (gcm_ctx == NULL)
 	{
 		gcm_ctx = EVP_CIPHER_CTX_new();
@@ -220,7 +249,11 @@ seed_wrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
 	if (!EVP_EncryptInit_ex(ctx, fetch_cipher(TDE_ALG_SEED128), NULL, mk->key, out) ||
 		!EVP_EncryptUpdate(ctx, out + SEED_BLOCK, &len1, in, inlen) ||
 		!EVP_EncryptFinal_ex(ctx, out + SEED_BLOCK + len1, &len2))
+	{
+		done_ctx();
 		crypto_error("SEED encryption failed");
+	}
+	done_ctx();
 	seed_mac(mk, aad, aadlen, out, SEED_BLOCK + len1 + len2,
 			 out + SEED_BLOCK + len1 + len2);
 	return SEED_BLOCK + len1 + len2 + HMAC_LEN;
@@ -244,7 +277,13 @@ seed_unwrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
 	if (!EVP_DecryptInit_ex(ctx, fetch_cipher(TDE_ALG_SEED128), NULL, mk->key, in) ||
 		!EVP_DecryptUpdate(ctx, out, &len1, in + SEED_BLOCK, ctlen) ||
 		!EVP_DecryptFinal_ex(ctx, out + len1, &len2))
+	{
+		/* a partial plaintext may be in out already */
+		done_ctx();
+		OPENSSL_cleanse(out, ctlen);
 		return false;
+	}
+	done_ctx();
 	*outlen = len1 + len2;
 	return true;
 }
@@ -271,7 +310,11 @@ tde_wrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
 	tde_random_bytes(out, TDE_GCM_IV_LEN);
 	if (!gcm_seal(get_ctx(), cipher, mk->key, out, aad, aadlen, in, inlen,
 				  out + TDE_GCM_IV_LEN, out + TDE_GCM_IV_LEN + inlen))
+	{
+		done_ctx();
 		crypto_error("key wrapping failed");
+	}
+	done_ctx();
 	return TDE_GCM_IV_LEN + inlen + TDE_GCM_TAG_LEN;
 }
 
@@ -294,9 +337,11 @@ tde_unwrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
 	if (!gcm_open(get_ctx(), cipher, mk->key, in, aad, aadlen, in + TDE_GCM_IV_LEN,
 				  ctlen, in + TDE_GCM_IV_LEN + ctlen, out))
 	{
+		done_ctx();
 		OPENSSL_cleanse(out, ctlen);
 		return false;
 	}
+	done_ctx();
 	*outlen = ctlen;
 	return true;
 }

@@ -12,8 +12,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "access/xact.h"
 #include "miscadmin.h"
 #include "storage/fd.h"
+#include "utils/memutils.h"
 
 #include "tde/fileio.h"
 
@@ -100,6 +102,27 @@ tde_file_read_all(const char *path, size_t *len, bool missing_ok)
 	return buf;
 }
 
+/* fsync a directory; false with errno set on failure */
+static bool
+fsync_dir_quiet(const char *dir)
+{
+	int			fd;
+	int			save_errno;
+
+	fd = OpenTransientFile(dir, O_RDONLY | PG_BINARY);
+	if (fd < 0)
+		return false;
+	if (pg_fsync(fd) != 0)
+	{
+		save_errno = errno;
+		CloseTransientFile(fd);
+		errno = save_errno;
+		return false;
+	}
+	CloseTransientFile(fd);
+	return true;
+}
+
 static void
 fsync_dir_of(const char *path)
 {
@@ -120,14 +143,17 @@ fsync_dir_of(const char *path)
 	CloseTransientFile(fd);
 }
 
-void
-tde_file_write_atomic(const char *path, const void *data, size_t len)
+/*
+ * Write data to a new temporary file beside path and fsync it; returns the
+ * temporary file's name.  On failure nothing is left behind.
+ */
+static char *
+write_temp(const char *path, const void *data, size_t len)
 {
-	char		tmp[MAXPGPATH];
+	char	   *tmp = psprintf("%s.tmp.%d", path, MyProcPid);
 	int			fd;
 	size_t		done = 0;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, MyProcPid);
 	(void) unlink(tmp);
 
 	fd = OpenTransientFilePerm(tmp, O_WRONLY | O_CREAT | O_EXCL | PG_BINARY,
@@ -145,7 +171,7 @@ tde_file_write_atomic(const char *path, const void *data, size_t len)
 			continue;
 		if (n <= 0)
 		{
-			int			save_errno = errno ? errno : ENOSPC;
+			int			save_errno = (n < 0 && errno) ? errno : ENOSPC;
 
 			CloseTransientFile(fd);
 			(void) unlink(tmp);
@@ -167,7 +193,23 @@ tde_file_write_atomic(const char *path, const void *data, size_t len)
 				(errcode_for_file_access(),
 				 errmsg("could not fsync file \"%s\": %m", tmp)));
 	}
-	CloseTransientFile(fd);
+	if (CloseTransientFile(fd) != 0)
+	{
+		int			save_errno = errno;
+
+		(void) unlink(tmp);
+		errno = save_errno;
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not close file \"%s\": %m", tmp)));
+	}
+	return tmp;
+}
+
+void
+tde_file_write_atomic(const char *path, const void *data, size_t len)
+{
+	char	   *tmp = write_temp(path, data, len);
 
 	if (rename(tmp, path) != 0)
 	{
@@ -180,6 +222,207 @@ tde_file_write_atomic(const char *path, const void *data, size_t len)
 				 errmsg("could not rename file \"%s\" to \"%s\": %m", tmp, path)));
 	}
 	fsync_dir_of(path);
+	pfree(tmp);
+}
+
+/* ---------------------------------------------------------------------
+ * File sets: several files replaced as one change
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * The set being prepared, if any: an error anywhere between begin and
+ * commit (not only in this file's calls) removes its temporary files and
+ * the new files it placed, at (sub)transaction abort.
+ */
+static TdeFileSet *pending_set = NULL;
+static bool fileset_callbacks_registered = false;
+
+static void
+fileset_xact_callback(XactEvent event, void *arg)
+{
+	if (pending_set != NULL &&
+		(event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT))
+		tde_fileset_abort(pending_set);
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_PREPARE)
+		pending_set = NULL;
+}
+
+static void
+fileset_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						 SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB && pending_set != NULL &&
+		pending_set->subid == mySubid)
+		tde_fileset_abort(pending_set);
+}
+
+TdeFileSet *
+tde_fileset_begin(void)
+{
+	TdeFileSet *fs;
+
+	if (!fileset_callbacks_registered)
+	{
+		RegisterXactCallback(fileset_xact_callback, NULL);
+		RegisterSubXactCallback(fileset_subxact_callback, NULL);
+		fileset_callbacks_registered = true;
+	}
+	if (pending_set != NULL)
+		elog(ERROR, "a keystore file change is already in progress");
+	fs = MemoryContextAllocZero(TopTransactionContext, sizeof(TdeFileSet));
+	fs->subid = GetCurrentSubTransactionId();
+	pending_set = fs;
+	return fs;
+}
+
+/*
+ * Prepare one file of the set: its new contents are written and fsync'd
+ * to a temporary file now; the file itself is replaced by
+ * tde_fileset_commit.  A file added before the set's point of no return
+ * (TDE_FILE_PRIMARY and TDE_FILE_NEW) makes commit fail if it cannot be
+ * put in place; a TDE_FILE_FOLLOWER is put in place after it, and a
+ * failure there is a WARNING.
+ */
+void
+tde_fileset_add(TdeFileSet *fs, const char *path, const void *data, size_t len,
+				TdeFileRole role)
+{
+	TdeFileSetEntry *e;
+
+	if (fs->nfiles >= TDE_FILESET_MAX)
+		elog(ERROR, "too many files in one keystore change");
+	e = &fs->files[fs->nfiles];
+	e->path = MemoryContextStrdup(TopTransactionContext, path);
+	e->role = role;
+	e->tmp = write_temp(path, data, len);
+	{
+		char	   *t = MemoryContextStrdup(TopTransactionContext, e->tmp);
+
+		pfree(e->tmp);
+		e->tmp = t;
+	}
+	e->placed = false;
+	fs->nfiles++;
+}
+
+/* Remove what a failed set left: temporary files, and new files placed. */
+void
+tde_fileset_abort(TdeFileSet *fs)
+{
+	int			i;
+
+	for (i = 0; i < fs->nfiles; i++)
+	{
+		TdeFileSetEntry *e = &fs->files[i];
+
+		if (!e->placed)
+			(void) unlink(e->tmp);
+		else if (e->role == TDE_FILE_NEW)
+			(void) unlink(e->path);
+	}
+	fs->nfiles = 0;
+	if (pending_set == fs)
+		pending_set = NULL;
+}
+
+static bool
+place(TdeFileSetEntry *e)
+{
+	if (rename(e->tmp, e->path) != 0)
+		return false;
+	e->placed = true;
+	return true;
+}
+
+/*
+ * Put every prepared file in place: first the new files (backups), then
+ * the primary file, which is the point of no return; until then a failure
+ * removes what the set had placed and is an ERROR, and the old files are
+ * as they were.  After it, a follower that cannot be replaced, or a
+ * directory that cannot be fsync'd, is a WARNING: the change has been made.
+ */
+void
+tde_fileset_commit(TdeFileSet *fs)
+{
+	int			pass;
+	int			i;
+
+	for (pass = 0; pass < 2; pass++)
+	{
+		TdeFileRole want = pass == 0 ? TDE_FILE_NEW : TDE_FILE_PRIMARY;
+
+		for (i = 0; i < fs->nfiles; i++)
+		{
+			TdeFileSetEntry *e = &fs->files[i];
+			int			save_errno;
+
+			if (e->role != want)
+				continue;
+			if (e->role == TDE_FILE_NEW && access(e->path, F_OK) == 0)
+				errno = EEXIST;
+			else if (place(e))
+				continue;
+			save_errno = errno;
+			tde_fileset_abort(fs);
+			errno = save_errno;
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not rename file \"%s\" to \"%s\": %m", e->tmp, e->path),
+					 errdetail("No keystore file was changed.")));
+		}
+	}
+	/* the point of no return is behind us: the change is made */
+	for (i = 0; i < fs->nfiles; i++)
+	{
+		TdeFileSetEntry *e = &fs->files[i];
+
+		if (e->role != TDE_FILE_FOLLOWER)
+			continue;
+		if (!place(e))
+		{
+			int			save_errno = errno;
+
+			(void) unlink(e->tmp);
+			errno = save_errno;
+			ereport(WARNING,
+					(errcode_for_file_access(),
+					 errmsg("could not replace file \"%s\": %m", e->path),
+					 errdetail("The change is made in the keystore; this file still holds the previous contents."),
+					 errhint("Create the file again (for an auto-login keystore: CREATE AUTO_LOGIN KEYSTORE).")));
+		}
+	}
+	for (i = 0; i < fs->nfiles; i++)
+	{
+		TdeFileSetEntry *e = &fs->files[i];
+		int			j;
+		bool		seen = false;
+		char		dir[MAXPGPATH];
+
+		if (!e->placed)
+			continue;
+		/* each directory once */
+		strlcpy(dir, e->path, sizeof(dir));
+		get_parent_directory(dir);
+		for (j = 0; j < i && !seen; j++)
+		{
+			char		other[MAXPGPATH];
+
+			strlcpy(other, fs->files[j].path, sizeof(other));
+			get_parent_directory(other);
+			seen = fs->files[j].placed && strcmp(dir, other) == 0;
+		}
+		if (!seen && !fsync_dir_quiet(dir))
+			ereport(WARNING,
+					(errcode_for_file_access(),
+					 errmsg("could not fsync directory \"%s\": %m", dir),
+					 errdetail("The change is made, but a crash now could undo it.")));
+	}
+	fs->nfiles = 0;
+	if (pending_set == fs)
+		pending_set = NULL;
 }
 
 void

@@ -668,3 +668,10 @@ tde_hsm_unwrap(const uint8 *mkid, const uint8 *aad, int aadlen,
 	*outlen = len;
 	return true;
 }
+
+/* Forget cached object handles (DROP EXTENSION); the session stays. */
+void
+tde_hsm_forget_handles(void)
+{
+	nhandles = 0;
+}

@@ -322,11 +322,11 @@ backup_timestamp(void)
 }
 
 /*
- * Write the current password wallet file, byte for byte, to a new backup
- * file; returns its path.  The caller holds the locks.
+ * A free name for a new backup file, in location or the wallet directory;
+ * the caller holds the locks and writes the file (TDE_FILE_NEW).
  */
 static char *
-write_backup(const char *ewallet, const char *backup_id, const char *location)
+backup_path(const char *backup_id, const char *location)
 {
 	char	   *dir;
 	char	   *name;
@@ -357,18 +357,47 @@ write_backup(const char *ewallet, const char *backup_id, const char *location)
 			break;
 		pg_usleep(10000L);
 	}
-	if (ewallet != NULL)
-		tde_file_copy_atomic(ewallet, path);
 	return path;
 }
 
-/* Auto-login wallets follow the password wallet's contents. */
+/* Add a backup of the password wallet as it is now, byte for byte. */
+static char *
+add_backup_of(TdeFileSet *fs, const char *ewallet, const char *backup_id)
+{
+	char	   *path = backup_path(backup_id, NULL);
+	size_t		len;
+	char	   *bytes = tde_file_read_all(ewallet, &len, false);
+
+	tde_fileset_add(fs, path, bytes, len, TDE_FILE_NEW);
+	pfree(bytes);
+	return path;
+}
+
+/* Add the password wallet with new contents: the change itself. */
 static void
-refresh_autologin(const TdeWallet *w)
+add_ewallet(TdeFileSet *fs, const char *ewallet, const TdeWallet *w,
+			const char *password)
+{
+	size_t		len;
+	char	   *bytes = tde_wallet_encode(w, password, tde_wallet_kdf_iterations, &len);
+
+	tde_fileset_add(fs, ewallet, bytes, len, TDE_FILE_PRIMARY);
+	pfree(bytes);
+}
+
+/*
+ * Auto-login wallets follow the password wallet's contents: add the new
+ * cwallet.sso, of the kind the old one is, if there is one.  An unreadable
+ * one fails the change before anything is written.
+ */
+static void
+add_autologin(TdeFileSet *fs, const TdeWallet *w)
 {
 	char	   *cwallet = tde_join_path(tde_wallet_dir(), TDE_CWALLET_FILE);
 	TdeWallet  *old;
 	TdeWalletResult res;
+	size_t		len;
+	char	   *bytes;
 
 	res = tde_wallet_load(cwallet, true, NULL, &old);
 	if (res == TDE_WALLET_MISSING)
@@ -381,7 +410,9 @@ refresh_autologin(const TdeWallet *w)
 				 errhint("Create it again with CREATE AUTO_LOGIN KEYSTORE.")));
 		return;
 	}
-	tde_wallet_write(cwallet, tde_wallet_copy(w, old->kind), NULL, 0);
+	bytes = tde_wallet_encode(tde_wallet_copy(w, old->kind), NULL, 0, &len);
+	tde_fileset_add(fs, cwallet, bytes, len, TDE_FILE_FOLLOWER);
+	pfree(bytes);
 }
 
 static void
@@ -591,6 +622,7 @@ tde_keystore_alter_password(const char *old_password, const char *new_password,
 	char	   *dir = tde_wallet_dir();
 	char	   *ewallet = tde_join_path(dir, TDE_EWALLET_FILE);
 	TdeWallet  *w;
+	TdeFileSet *fs;
 	int			lockfd;
 
 	tde_reject_for_hsm("ALTER KEYSTORE PASSWORD",
@@ -604,9 +636,16 @@ tde_keystore_alter_password(const char *old_password, const char *new_password,
 	lockfd = tde_keystore_lock(dir, false, ewallet);
 
 	w = tde_wallet_read(ewallet, false, old_password);
+	/* the backup holds every key: they count as backed up (spec 4.1.6) */
+	(void) tde_masterkeys_mark_backed_up(w);
+	fs = tde_fileset_begin();
 	/* The backup is the wallet as it was, under the old password. */
-	(void) write_backup(ewallet, backup_id, NULL);
-	tde_wallet_write(ewallet, w, new_password, tde_wallet_kdf_iterations);
+	(void) add_backup_of(fs, ewallet, backup_id);
+	add_ewallet(fs, ewallet, w, new_password);
+	add_autologin(fs, w);
+	tde_fileset_commit(fs);
+	if (tde_keystore_open_kind() != TDE_OPEN_NONE)
+		publish(w, tde_keystore_open_kind());
 
 	tde_keystore_unlock(lockfd);
 }
@@ -636,6 +675,7 @@ tde_keystore_change_ext(const TdeCredential *cred, bool force, bool with_backup,
 	const char *password;
 	TdeWallet  *w;
 	TdeOpenKind kind;
+	TdeFileSet *fs;
 	int			lockfd;
 
 	check_backup_id(backup_id);
@@ -652,10 +692,13 @@ tde_keystore_change_ext(const TdeCredential *cred, bool force, bool with_backup,
 		(void) tde_masterkeys_mark_backed_up(w);
 	change(w, arg);
 
+	/* every file prepared first; any failure until the wallet is replaced changes nothing */
+	fs = tde_fileset_begin();
 	if (with_backup)
-		(void) write_backup(ewallet, backup_id, NULL);
-	tde_wallet_write(ewallet, w, password, tde_wallet_kdf_iterations);
-	refresh_autologin(w);
+		(void) add_backup_of(fs, ewallet, backup_id);
+	add_ewallet(fs, ewallet, w, password);
+	add_autologin(fs, w);
+	tde_fileset_commit(fs);
 
 	kind = tde_keystore_open_kind();
 	if (kind != TDE_OPEN_NONE)
@@ -675,6 +718,8 @@ tde_keystore_backup(const TdeCredential *cred, const char *backup_id,
 	const char *password;
 	char	   *path;
 	TdeWallet  *w;
+	TdeFileSet *fs;
+	bool		marked = false;
 	int			lockfd;
 
 	tde_reject_for_hsm("BACKUP KEYSTORE",
@@ -687,23 +732,36 @@ tde_keystore_backup(const TdeCredential *cred, const char *backup_id,
 
 	/* proves the password before anything is written */
 	w = tde_wallet_read(ewallet, false, password);
-	path = write_backup(NULL, backup_id, location);
+	path = backup_path(backup_id, location);
+	fs = tde_fileset_begin();
 	if (!tde_masterkeys_mark_backed_up(w))
+	{
 		/* nothing to mark: the backup is the wallet as it is */
-		tde_file_copy_atomic(ewallet, path);
+		size_t		len;
+		char	   *bytes = tde_file_read_all(ewallet, &len, false);
+
+		tde_fileset_add(fs, path, bytes, len, TDE_FILE_NEW);
+		marked = false;
+	}
 	else
 	{
 		/*
-		 * The backup holds the keys marked backed up; the wallet becomes the
-		 * same bytes, copied after the backup exists, so the marks never
-		 * name a backup that is not there.  One KDF for both files.
+		 * The backup holds the keys marked backed up, and the wallet
+		 * becomes the same bytes: one KDF for both files.  The backup is
+		 * placed first, so the marks never name a backup that is not
+		 * there.
 		 */
-		tde_wallet_write(path, w, password, tde_wallet_kdf_iterations);
-		tde_file_copy_atomic(path, ewallet);
-		refresh_autologin(w);
-		if (tde_keystore_open_kind() != TDE_OPEN_NONE)
-			publish(w, tde_keystore_open_kind());
+		size_t		len;
+		char	   *bytes = tde_wallet_encode(w, password, tde_wallet_kdf_iterations, &len);
+
+		tde_fileset_add(fs, path, bytes, len, TDE_FILE_NEW);
+		tde_fileset_add(fs, ewallet, bytes, len, TDE_FILE_PRIMARY);
+		add_autologin(fs, w);
+		marked = true;
 	}
+	tde_fileset_commit(fs);
+	if (marked && tde_keystore_open_kind() != TDE_OPEN_NONE)
+		publish(w, tde_keystore_open_kind());
 
 	tde_keystore_unlock(lockfd);
 	return path;
@@ -900,7 +958,13 @@ tde_keystore_open_secondary_wallet(const TdeCredential *cred, bool with_backup,
 	lockfd = tde_keystore_lock(dir, false, ewallet);
 	w = tde_wallet_read(ewallet, false, password);
 	if (with_backup)
-		(void) write_backup(ewallet, backup_id, NULL);
+	{
+		TdeFileSet *fs;
+
+		fs = tde_fileset_begin();
+		(void) add_backup_of(fs, ewallet, backup_id);
+		tde_fileset_commit(fs);
+	}
 	publish(w, TDE_OPEN_PASSWORD);
 	tde_keystore_unlock(lockfd);
 }

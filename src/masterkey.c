@@ -35,6 +35,7 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/timestamp.h"
 
 #include "tde/crypto.h"
@@ -206,25 +207,21 @@ append_place(StringInfo buf, const char *prefix, const TdeKeyPlace *p)
 	appendStringInfo(buf, "%s_pdbid=%u\n", prefix, p->pdbid);
 }
 
-/* Serialize a record; the result is secure memory (it holds the key). */
+/*
+ * Serialize a record; the result is secure memory (it holds the key).  The
+ * key goes in last, into room reserved before: a StringInfo that grows is
+ * repalloc'd, and the old buffer would keep the key unwiped.
+ */
 static char *
 serialize(const TdeMasterKey *mk, int *len)
 {
 	StringInfoData buf;
-	char		keyhex[TDE_MAX_KEY_LEN * 2 + 1];
 	char	   *out;
 
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "format=1\nmkid=%s\n", mkid_hex(mk->mkid));
 	if (mk->in_hsm)
 		appendStringInfoString(&buf, "store=hsm\n");
-	else
-	{
-		hex_encode((const char *) mk->key, mk->keylen, keyhex);
-		keyhex[mk->keylen * 2] = '\0';
-		appendStringInfo(&buf, "key=%s\n", keyhex);
-		explicit_bzero(keyhex, sizeof(keyhex));
-	}
 	appendStringInfo(&buf, "algorithm=%s\n", tde_algorithm_name(mk->algorithm));
 	append_escaped(&buf, "tag", mk->tag);
 	appendStringInfo(&buf, "created=" INT64_FORMAT "\nactivated=" INT64_FORMAT "\n",
@@ -238,10 +235,20 @@ serialize(const TdeMasterKey *mk, int *len)
 	append_place(&buf, "created_at", &mk->created_at);
 	append_place(&buf, "activated_at", &mk->activated_at);
 
+	if (!mk->in_hsm)
+	{
+		/* "key=" + hex + "\n" fits without growing the buffer */
+		enlargeStringInfo(&buf, 4 + mk->keylen * 2 + 2);
+		appendBinaryStringInfo(&buf, "key=", 4);
+		hex_encode((const char *) mk->key, mk->keylen, buf.data + buf.len);
+		buf.len += mk->keylen * 2;
+		appendStringInfoChar(&buf, '\n');
+	}
+
 	out = tde_secure_alloc(buf.len + 1);
 	memcpy(out, buf.data, buf.len + 1);
 	*len = buf.len;
-	explicit_bzero(buf.data, buf.len);
+	explicit_bzero(buf.data, buf.maxlen);
 	pfree(buf.data);
 	return out;
 }
@@ -398,6 +405,17 @@ tde_keyset_read(const TdeWallet *w, bool in_hsm)
 	return set;
 }
 
+/* A key's record without its key bytes: for showing metadata. */
+void
+tde_masterkey_copy_metadata(TdeMasterKey *dst, const TdeMasterKey *src)
+{
+	memcpy(dst->mkid, src->mkid, sizeof(dst->mkid));
+	memset(dst->key, 0, sizeof(dst->key));
+	memcpy((char *) dst + offsetof(TdeMasterKey, keylen),
+		   (const char *) src + offsetof(TdeMasterKey, keylen),
+		   sizeof(TdeMasterKey) - offsetof(TdeMasterKey, keylen));
+}
+
 /* Replace a shared key set, wiping the keys it held; state_lock held. */
 void
 tde_keyset_install(TdeKeySet *dst, const TdeKeySet *src)
@@ -437,11 +455,27 @@ tde_masterkeys_mark_backed_up(TdeWallet *w)
  * ---------------------------------------------------------------------
  */
 
-/* Keys of a wallet read for the current operation only (FORCE KEYSTORE). */
+/*
+ * Keys of a wallet read for the current operation only (FORCE KEYSTORE),
+ * in the transaction's memory.  They are forgotten when the operation
+ * ends, when the transaction ends, and when the subtransaction that read
+ * them aborts: keys of a change that failed must not serve later work.
+ */
 static TdeMasterKey *temp_keys = NULL;
 static int	ntemp_keys = 0;
 static int	temp_active = -1;
+static SubTransactionId temp_subid = InvalidSubTransactionId;
 static bool xact_callback_registered = false;
+
+static void
+forget_temp_keys(void)
+{
+	/* the memory itself is wiped by its context's reset callback */
+	temp_keys = NULL;
+	ntemp_keys = 0;
+	temp_active = -1;
+	temp_subid = InvalidSubTransactionId;
+}
 
 static void
 temp_keys_xact_callback(XactEvent event, void *arg)
@@ -449,12 +483,19 @@ temp_keys_xact_callback(XactEvent event, void *arg)
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
 		event == XACT_EVENT_PREPARE)
-	{
-		/* the memory itself is wiped by its context's reset callback */
-		temp_keys = NULL;
-		ntemp_keys = 0;
-		temp_active = -1;
-	}
+		forget_temp_keys();
+}
+
+static void
+temp_keys_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						   SubTransactionId parentSubid, void *arg)
+{
+	if (temp_keys == NULL || temp_subid != mySubid)
+		return;
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		tde_masterkey_pop_temporary();
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+		temp_subid = parentSubid;
 }
 
 void
@@ -465,11 +506,14 @@ tde_masterkey_push_temporary(const TdeWallet *w)
 	if (!xact_callback_registered)
 	{
 		RegisterXactCallback(temp_keys_xact_callback, NULL);
+		RegisterSubXactCallback(temp_keys_subxact_callback, NULL);
 		xact_callback_registered = true;
 	}
+	tde_masterkey_pop_temporary();
 	temp_keys = tde_secure_alloc(sizeof(TdeMasterKey) * TDE_MAX_MASTER_KEYS);
 	ntemp_keys = tde_masterkeys_from_wallet(w, temp_keys, TDE_MAX_MASTER_KEYS,
 											&temp_active);
+	temp_subid = GetCurrentSubTransactionId();
 	MemoryContextSwitchTo(old);
 }
 
@@ -478,9 +522,7 @@ tde_masterkey_pop_temporary(void)
 {
 	if (temp_keys)
 		tde_wipe(temp_keys, sizeof(TdeMasterKey) * TDE_MAX_MASTER_KEYS);
-	temp_keys = NULL;
-	ntemp_keys = 0;
-	temp_active = -1;
+	forget_temp_keys();
 }
 
 /* The open key sets in lookup order: the primary keystore first. */
@@ -878,12 +920,51 @@ change_primary(const TdeKeyRequest *req, TdeWalletChange change, void *arg)
 							req->backup_id, change, arg);
 }
 
-/* Re-wrap this database's relation keys under the new active key, then the others'. */
+/*
+ * Re-wrap this database's relation keys under the new active key, then
+ * start the others'.  The key is set and the wallet written by now: a
+ * failure here must not fail the statement (the change is made and cannot
+ * be taken back), so it is a WARNING, and the background re-wrap takes
+ * this database too.  No row is lost either way: every row names a key
+ * the wallet holds.
+ */
 static void
 after_activation(void)
 {
-	(void) tde_relkey_rewrap_database();
-	tde_rewrap_launch(MyDatabaseId);
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	bool		rewrapped = false;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		(void) tde_relkey_rewrap_database();
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		rewrapped = true;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("the relation keys of this database were not re-wrapped now: %s",
+						edata->message),
+				 errdetail("The new master key is active and every relation key still unwraps under the key that wraps it."),
+				 errhint("The background re-wrap finishes it; see tde.rewrap_progress.")));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	tde_rewrap_launch(rewrapped ? MyDatabaseId : InvalidOid);
 }
 
 char *

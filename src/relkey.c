@@ -33,21 +33,28 @@
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/namespace.h"
+#include "catalog/objectaccess.h"
+#include "catalog/pg_extension_d.h"
 #include "catalog/pg_authid_d.h"
 #include "catalog/pg_type_d.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "port/pg_bswap.h"
+#include "storage/ipc.h"
 #include "storage/lmgr.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/uuid.h"
 
 #include "tde/crypto.h"
+#include "tde/hsm.h"
 #include "tde/keystore.h"
 #include "tde/masterkey.h"
 #include "tde/relkey.h"
@@ -83,7 +90,19 @@ static HTAB *current_cache = NULL;	/* relid -> CurrentEntry */
 static uint64 cache_generation = 0;
 static bool rotated_in_xact = false;
 static bool created_in_xact = false;	/* a key row inserted, not yet committed */
+static bool dropped_in_xact = false;	/* DROP EXTENSION tde ran */
 static bool xact_callback_registered = false;
+
+/* This database's identity, kept once committed: see database_identity() */
+static Oid	identity_db = InvalidOid;
+static Oid	identity_rel = InvalidOid;
+static uint8 identity[16];
+static bool identity_pending = false;
+static SubTransactionId identity_subid = InvalidSubTransactionId;
+static uint8 pending_identity[16];
+static Oid	pending_identity_rel = InvalidOid;
+
+static void forget_identity(void);
 
 static void
 drop_cache(void)
@@ -151,7 +170,16 @@ cache_put(const uint8 *key_id, int32 version, Oid relid, const uint8 *key)
 	/* set the key up before the entry exists, so an error leaves none */
 	memset(&gcm, 0, sizeof(gcm));
 	tde_gcm_key_init(&gcm, key);
-	e = hash_search(key_cache, &ck, HASH_ENTER, &found);
+	PG_TRY();
+	{
+		e = hash_search(key_cache, &ck, HASH_ENTER, &found);
+	}
+	PG_CATCH();
+	{
+		tde_gcm_key_free(&gcm);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 	e->relid = relid;
 	e->gcm = gcm;
 	tde_random_bytes(e->nonce_prefix, sizeof(e->nonce_prefix));
@@ -178,15 +206,26 @@ cache_get(const uint8 *key_id, int32 version)
 static void
 relkey_xact_callback(XactEvent event, void *arg)
 {
-	if (event == XACT_EVENT_COMMIT && rotated_in_xact && tde_shared != NULL)
+	if (event == XACT_EVENT_COMMIT && (rotated_in_xact || dropped_in_xact) &&
+		tde_shared != NULL)
 		pg_atomic_fetch_add_u64(&tde_shared->generation, 1);
-	if (event == XACT_EVENT_ABORT && created_in_xact)
+	if (event == XACT_EVENT_COMMIT && identity_pending)
+	{
+		memcpy(identity, pending_identity, 16);
+		identity_db = MyDatabaseId;
+		identity_rel = pending_identity_rel;
+		identity_pending = false;
+	}
+	if ((event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE) && identity_pending)
+		forget_identity();
+	if (event == XACT_EVENT_ABORT && (created_in_xact || dropped_in_xact))
 		drop_cache();
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PREPARE)
 	{
 		rotated_in_xact = false;
 		created_in_xact = false;
+		dropped_in_xact = false;
 	}
 }
 
@@ -194,6 +233,13 @@ static void
 relkey_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 						SubTransactionId parentSubid, void *arg)
 {
+	if (identity_pending && identity_subid == mySubid)
+	{
+		if (event == SUBXACT_EVENT_ABORT_SUB)
+			forget_identity();
+		else if (event == SUBXACT_EVENT_COMMIT_SUB)
+			identity_subid = parentSubid;
+	}
 	/* conservative: any key made in this transaction may be the one lost */
 	if (event == SUBXACT_EVENT_ABORT_SUB && created_in_xact)
 		drop_cache();
@@ -309,32 +355,87 @@ spi_uuid(int col, uint8 *out)
  * This database's identity, created on first use; called inside catalog
  * access.  Without create, returns false if there is none yet (then there
  * are no relation keys either).
+ *
+ * The identity is kept for the backend only once it is committed data: an
+ * identity this transaction inserted is "pending" until it commits, and
+ * forgotten if it (or the subtransaction that inserted it) aborts, since
+ * the row is then gone and keys wrapped with it could never be unwrapped.
+ * The kept identity names the table it came from, so a DROP EXTENSION and
+ * CREATE EXTENSION (here or in any session) is noticed.
  */
-static Oid	identity_db = InvalidOid;
-static uint8 identity[16];
 
-static bool
-database_identity(bool create, uint8 *out)
+static Oid
+identity_table(void)
 {
+	Oid			nsp = get_namespace_oid("tde", true);
 
-	if (identity_db == MyDatabaseId)
+	return OidIsValid(nsp) ? get_relname_relid("database_identity", nsp) : InvalidOid;
+}
+
+static void
+forget_identity(void)
+{
+	identity_db = InvalidOid;
+	identity_rel = InvalidOid;
+	identity_pending = false;
+	identity_subid = InvalidSubTransactionId;
+}
+
+/* The kept identity, if it is still this database's; no query */
+static bool
+kept_identity(Oid rel, uint8 *out)
+{
+	if (identity_pending && pending_identity_rel == rel)
+	{
+		memcpy(out, pending_identity, 16);
+		return true;
+	}
+	if (!identity_pending && identity_db == MyDatabaseId &&
+		identity_rel == rel && OidIsValid(rel))
 	{
 		memcpy(out, identity, 16);
 		return true;
 	}
-	if (create &&
-		SPI_execute("INSERT INTO tde.database_identity (id) "
-					"VALUES (pg_catalog.gen_random_uuid()) ON CONFLICT DO NOTHING",
-					false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not create the database identity");
+	return false;
+}
+
+static bool
+database_identity(bool create, uint8 *out)
+{
+	Oid			rel = identity_table();
+
+	if (kept_identity(rel, out))
+		return true;
+	forget_identity();
+	if (create)
+	{
+		if (SPI_execute("INSERT INTO tde.database_identity (id) "
+						"VALUES (pg_catalog.gen_random_uuid()) ON CONFLICT DO NOTHING "
+						"RETURNING id",
+						false, 0) != SPI_OK_INSERT_RETURNING)
+			elog(ERROR, "could not create the database identity");
+		if (SPI_processed == 1)
+		{
+			/* ours, not yet committed: kept only until this transaction ends */
+			spi_uuid(1, out);
+			memcpy(pending_identity, out, 16);
+			pending_identity_rel = rel;
+			identity_pending = true;
+			identity_subid = GetCurrentSubTransactionId();
+			note_key_created();
+			return true;
+		}
+	}
 	if (SPI_execute_plan(kept_plan(&identity_plan, "SELECT id FROM tde.database_identity", 0, NULL),
 						 NULL, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the database identity");
 	if (SPI_processed != 1)
 		return false;
 	spi_uuid(1, out);
+	/* not inserted by this transaction (that would be pending): committed */
 	memcpy(identity, out, 16);
 	identity_db = MyDatabaseId;
+	identity_rel = rel;
 	return true;
 }
 
@@ -470,6 +571,127 @@ require_active_key(TdeMasterKey *mk)
 }
 
 /* ---------------------------------------------------------------------
+ * DROP EXTENSION, and temporary relations at session end
+ * ---------------------------------------------------------------------
+ */
+
+static object_access_hook_type prev_object_access_hook = NULL;
+
+/*
+ * DROP EXTENSION tde drops tde.relation_key and tde.database_identity: a
+ * CREATE EXTENSION after it starts from empty tables.  This backend forgets
+ * its kept identity and keys at once, and every backend drops its cache
+ * when the drop commits (a drop that aborts changed nothing, and only this
+ * backend's cache was dropped in vain).
+ */
+static void
+relkey_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+					 int subId, void *arg)
+{
+	if (prev_object_access_hook)
+		prev_object_access_hook(access, classId, objectId, subId, arg);
+	if (access == OAT_DROP && classId == ExtensionRelationId &&
+		objectId == get_extension_oid("tde", true))
+	{
+		note_key_created();		/* registers the transaction callbacks */
+		dropped_in_xact = true;
+		drop_cache();
+		forget_identity();
+		tde_hsm_forget_handles();
+	}
+}
+
+void
+tde_relkey_init(void)
+{
+	prev_object_access_hook = object_access_hook;
+	object_access_hook = relkey_object_access;
+}
+
+/*
+ * Keys of this session's temporary relations.  Temporary relations are
+ * dropped at session end without any event trigger, so their rows in
+ * tde.relation_key are deleted here, just before PostgreSQL removes the
+ * relations (before_shmem_exit callbacks run in reverse order, and this
+ * one is registered after the temporary namespace's).  Only rows of
+ * relations still in this session's temporary namespace, or of relations
+ * gone altogether, are deleted: an OID may have been reused meanwhile.
+ */
+static List *temp_relids = NIL;
+static bool temp_cleanup_registered = false;
+
+static void
+drop_temp_relation_keys(int code, Datum arg)
+{
+	Oid			tempnsp = InvalidOid;
+	Oid			temptoast = InvalidOid;
+	Datum	   *elems;
+	ArrayType  *arr;
+	ListCell   *lc;
+	int			i = 0;
+
+	if (temp_relids == NIL || !OidIsValid(MyDatabaseId))
+		return;
+	GetTempNamespaceState(&tempnsp, &temptoast);
+
+	AbortOutOfAnyTransaction();
+	StartTransactionCommand();
+	PG_TRY();
+	{
+		if (OidIsValid(get_extension_oid("tde", true)))
+		{
+			CatalogAccess ca;
+			Oid			argtypes[2] = {OIDARRAYOID, OIDOID};
+			Datum		values[2];
+
+			elems = palloc(sizeof(Datum) * list_length(temp_relids));
+			foreach(lc, temp_relids)
+				elems[i++] = ObjectIdGetDatum(lfirst_oid(lc));
+			arr = construct_array(elems, i, OIDOID, sizeof(Oid), true, TYPALIGN_INT);
+			values[0] = PointerGetDatum(arr);
+			values[1] = ObjectIdGetDatum(tempnsp);
+			PushActiveSnapshot(GetTransactionSnapshot());
+			catalog_begin(&ca);
+			if (SPI_execute_with_args("DELETE FROM tde.relation_key k "
+									  "WHERE k.relid::pg_catalog.oid OPERATOR(pg_catalog.=) ANY ($1) "
+									  "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c "
+									  "  WHERE c.oid OPERATOR(pg_catalog.=) k.relid::pg_catalog.oid "
+									  "  AND c.relnamespace OPERATOR(pg_catalog.<>) $2)",
+									  2, argtypes, values, NULL, false, 0) != SPI_OK_DELETE)
+				elog(ERROR, "could not delete the keys of temporary relations");
+			catalog_end(&ca);
+			PopActiveSnapshot();
+		}
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		EmitErrorReport();
+		FlushErrorState();
+		AbortOutOfAnyTransaction();
+	}
+	PG_END_TRY();
+	temp_relids = NIL;
+}
+
+static void
+remember_temp_relation(Oid relid)
+{
+	MemoryContext old;
+
+	if (get_rel_persistence(relid) != RELPERSISTENCE_TEMP)
+		return;
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	temp_relids = list_append_unique_oid(temp_relids, relid);
+	MemoryContextSwitchTo(old);
+	if (!temp_cleanup_registered)
+	{
+		before_shmem_exit(drop_temp_relation_keys, (Datum) 0);
+		temp_cleanup_registered = true;
+	}
+}
+
+/* ---------------------------------------------------------------------
  * Creating and finding relation keys (inside catalog access)
  * ---------------------------------------------------------------------
  */
@@ -507,6 +729,7 @@ insert_key(Oid relid, const uint8 *key_id, int32 version, uint8 *key_out)
 	{
 		memcpy(key_out, key, TDE_RELKEY_LEN);
 		note_key_created();
+		remember_temp_relation(relid);
 	}
 	tde_wipe(key, TDE_RELKEY_LEN);
 	tde_wipe(mk, sizeof(TdeMasterKey));
@@ -884,10 +1107,8 @@ tde_rewrap_relation_key(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a master key id is 16 bytes")));
 
-	/* cached by the re-wrap; a direct call reads it through its own SPI */
-	if (identity_db == MyDatabaseId)
-		memcpy(dbident, identity, 16);
-	else
+	/* kept by the re-wrap; a direct call reads it through its own SPI */
+	if (!kept_identity(identity_table(), dbident))
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");

@@ -91,7 +91,8 @@ next_pending_locked(void)
 	{
 		if (tde_shared->progress[i].state == TDE_REWRAP_RUNNING)
 			return -1;
-		if (pending < 0 && tde_shared->progress[i].state == TDE_REWRAP_PENDING)
+		if (pending < 0 && OidIsValid(tde_shared->progress[i].dboid) &&
+			tde_shared->progress[i].state == TDE_REWRAP_PENDING)
 			pending = i;
 	}
 	return pending;
@@ -130,14 +131,15 @@ db_listed(Oid dboid, const Oid *dbs, int ndbs)
 }
 
 /*
- * Drop finished entries of databases that no longer exist, so their
- * slots serve new ones; under state_lock.
+ * Free the finished entries of databases that no longer exist, so their
+ * slots serve new ones; under state_lock.  An entry never moves: a worker
+ * holds its slot number for as long as it runs.  A free slot has no
+ * database; only free slots at the end are given back.
  */
 static void
-compact_progress(const Oid *dbs, int ndbs)
+free_finished_slots(const Oid *dbs, int ndbs)
 {
 	int			i;
-	int			j = 0;
 
 	for (i = 0; i < tde_shared->nprogress; i++)
 	{
@@ -145,13 +147,16 @@ compact_progress(const Oid *dbs, int ndbs)
 		bool		active = p->state == TDE_REWRAP_PENDING ||
 			p->state == TDE_REWRAP_RUNNING;
 
-		if (!active && !db_listed(p->dboid, dbs, ndbs))
-			continue;
-		if (i != j)
-			tde_shared->progress[j] = *p;
-		j++;
+		if (OidIsValid(p->dboid) && !active && !db_listed(p->dboid, dbs, ndbs))
+		{
+			memset(p, 0, sizeof(*p));
+			p->dboid = InvalidOid;
+			p->state = TDE_REWRAP_DONE;
+		}
 	}
-	tde_shared->nprogress = j;
+	while (tde_shared->nprogress > 0 &&
+		   !OidIsValid(tde_shared->progress[tde_shared->nprogress - 1].dboid))
+		tde_shared->nprogress--;
 }
 
 static void
@@ -159,21 +164,30 @@ mark_pending(Oid dboid, const uint8 *target)
 {
 	int			i;
 	TdeRewrapProgress *p = NULL;
+	TdeRewrapProgress *free_slot = NULL;
 
 	for (i = 0; i < tde_shared->nprogress; i++)
+	{
 		if (tde_shared->progress[i].dboid == dboid)
 			p = &tde_shared->progress[i];
+		else if (free_slot == NULL && !OidIsValid(tde_shared->progress[i].dboid))
+			free_slot = &tde_shared->progress[i];
+	}
 	if (p == NULL)
 	{
-		if (tde_shared->nprogress >= TDE_MAX_DATABASES)
+		if (free_slot != NULL)
+			p = free_slot;
+		else if (tde_shared->nprogress < TDE_MAX_DATABASES)
+			p = &tde_shared->progress[tde_shared->nprogress++];
+		else
 		{
 			ereport(WARNING,
-					(errmsg("tde can track the re-wrap of at most %d databases at once; database %u is not re-wrapped now",
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("tde can track the re-wrap of at most %d databases at once; database %u is not re-wrapped now",
 							TDE_MAX_DATABASES, dboid),
 					 errhint("It is re-wrapped the next time the keystore is opened or rekeyed.")));
 			return;
 		}
-		p = &tde_shared->progress[tde_shared->nprogress++];
 		memset(p, 0, sizeof(*p));
 		p->dboid = dboid;
 	}
@@ -232,7 +246,7 @@ tde_rewrap_launch(Oid exclude_db)
 	table_close(rel, AccessShareLock);
 
 	LWLockAcquire(tde_shared->state_lock, LW_EXCLUSIVE);
-	compact_progress(dbs, ndbs);
+	free_finished_slots(dbs, ndbs);
 	for (i = 0; i < ndbs; i++)
 		if (dbs[i] != exclude_db)
 			mark_pending(dbs[i], target);
@@ -263,7 +277,8 @@ worker_exit(int code, Datum arg)
 	if (my_slot < 0)
 		return;
 	LWLockAcquire(tde_shared->state_lock, LW_EXCLUSIVE);
-	if (tde_shared->progress[my_slot].state == TDE_REWRAP_RUNNING)
+	if (tde_shared->progress[my_slot].dboid == MyDatabaseId &&
+		tde_shared->progress[my_slot].state == TDE_REWRAP_RUNNING)
 	{
 		tde_shared->progress[my_slot].state = TDE_REWRAP_FAILED;
 		tde_shared->progress[my_slot].finished = GetCurrentTimestamp();
@@ -423,9 +438,12 @@ tde_rewrap_progress(PG_FUNCTION_ARGS)
 	{
 		Datum		values[9];
 		bool		nulls[9] = {0};
-		char	   *dbname = get_database_name(copy[i].dboid);
+		char	   *dbname;
 		char		key_id[TDE_KEY_ID_LEN + 1];
 
+		if (!OidIsValid(copy[i].dboid))
+			continue;			/* a free slot */
+		dbname = get_database_name(copy[i].dboid);
 		values[0] = ObjectIdGetDatum(copy[i].dboid);
 		if (dbname)
 			values[1] = CStringGetTextDatum(dbname);

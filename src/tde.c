@@ -21,6 +21,7 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 
+#include "tde/relkey.h"
 #include "tde/tde.h"
 
 PG_MODULE_MAGIC;
@@ -53,6 +54,7 @@ _PG_init(void)
 	shmem_startup_hook = tde_shmem_startup;
 
 	tde_install_log_redaction();
+	tde_relkey_init();
 }
 
 static void

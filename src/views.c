@@ -111,22 +111,16 @@ tde_encryption_keys(PG_FUNCTION_ARGS)
 	/* querying the keys is a use: an auto-login wallet opens now */
 	(void) tde_keystore_autoopen(WARNING);
 
-	/* both keystores' keys: the HSM's, then the wallet's */
+	/* both keystores' keys, the HSM's then the wallet's: metadata only */
 	keys = palloc(sizeof(TdeMasterKey) * TDE_MAX_MASTER_KEYS * 2);
 	LWLockAcquire(tde_shared->state_lock, LW_SHARED);
 	n = 0;
 	if (tde_shared->hsm_open)
-	{
-		memcpy(keys, tde_shared->hsm_keys.keys,
-			   sizeof(TdeMasterKey) * tde_shared->hsm_keys.nkeys);
-		n = tde_shared->hsm_keys.nkeys;
-	}
+		for (i = 0; i < tde_shared->hsm_keys.nkeys; i++)
+			tde_masterkey_copy_metadata(&keys[n++], &tde_shared->hsm_keys.keys[i]);
 	if (tde_shared->open_kind != TDE_OPEN_NONE)
-	{
-		memcpy(keys + n, tde_shared->file_keys.keys,
-			   sizeof(TdeMasterKey) * tde_shared->file_keys.nkeys);
-		n += tde_shared->file_keys.nkeys;
-	}
+		for (i = 0; i < tde_shared->file_keys.nkeys; i++)
+			tde_masterkey_copy_metadata(&keys[n++], &tde_shared->file_keys.keys[i]);
 	LWLockRelease(tde_shared->state_lock);
 
 	for (i = 0; i < n; i++)
@@ -136,8 +130,6 @@ tde_encryption_keys(PG_FUNCTION_ARGS)
 		char		key_id[TDE_KEY_ID_LEN + 1];
 		TdeMasterKey *k = &keys[i];
 
-		/* no key byte leaves this loop */
-		explicit_bzero(k->key, sizeof(k->key));
 		tde_mkid_to_key_id(k->mkid, key_id);
 		values[0] = CStringGetTextDatum(key_id);
 		values[1] = CStringGetTextDatum(k->tag);
@@ -162,7 +154,7 @@ tde_encryption_keys(PG_FUNCTION_ARGS)
 		nulls[30] = false;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
-	explicit_bzero(keys, sizeof(TdeMasterKey) * TDE_MAX_MASTER_KEYS * 2);
+	pfree(keys);
 	return (Datum) 0;
 }
 

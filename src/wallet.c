@@ -362,12 +362,18 @@ done:
 	return der;
 }
 
-void
-tde_wallet_write(const char *path, const TdeWallet *w, const char *password,
-				 int iterations)
+/*
+ * The file contents of a wallet, palloc'd: PKCS#12 under the password (an
+ * auto-login kind uses its own).  The file is encrypted; its bytes are
+ * not secret in memory, but they are what the file would be.
+ */
+char *
+tde_wallet_encode(const TdeWallet *w, const char *password, int iterations,
+				  size_t *len)
 {
-	unsigned char *volatile der = NULL;
-	volatile int derlen = 0;
+	unsigned char *der;
+	int			derlen = 0;
+	char	   *out;
 
 	if (w->kind != TDE_WALLET_PASSWORD)
 	{
@@ -376,27 +382,28 @@ tde_wallet_write(const char *path, const TdeWallet *w, const char *password,
 	}
 	Assert(password != NULL && password[0] != '\0');
 
-	{
-		int			len;
-
-		der = wallet_to_der(w, password, iterations, &len);
-		derlen = len;
-	}
+	der = wallet_to_der(w, password, iterations, &derlen);
 	if (der == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
-				 errmsg("could not encode keystore \"%s\"", path),
+				 errmsg("could not encode keystore"),
 				 errdetail("OpenSSL could not build the PKCS#12 structure.")));
+	out = palloc(derlen);
+	memcpy(out, der, derlen);
+	OPENSSL_free(der);
+	*len = derlen;
+	return out;
+}
 
-	PG_TRY();
-	{
-		tde_file_write_atomic(path, der, derlen);
-	}
-	PG_FINALLY();
-	{
-		OPENSSL_free(der);
-	}
-	PG_END_TRY();
+void
+tde_wallet_write(const char *path, const TdeWallet *w, const char *password,
+				 int iterations)
+{
+	size_t		len;
+	char	   *data = tde_wallet_encode(w, password, iterations, &len);
+
+	tde_file_write_atomic(path, data, len);
+	pfree(data);
 }
 
 /* ---------------------------------------------------------------------

@@ -21,6 +21,46 @@ extern char *tde_file_read_all(const char *path, size_t *len, bool missing_ok);
 extern void tde_file_write_atomic(const char *path, const void *data, size_t len);
 extern void tde_file_copy_atomic(const char *from, const char *to);
 extern int	tde_dir_lock(const char *dir);
+
+/*
+ * A change that replaces several files at once (a wallet, its auto-login
+ * copy, a backup): every file is prepared first, as a temporary file
+ * written and fsync'd beside it; commit then renames the new files
+ * (backups) into place, then the primary file, which is the point of no
+ * return, then the followers.  Before that point a failure removes what
+ * was placed and is an ERROR, leaving every old file as it was; after it,
+ * a failure is a WARNING.  An error anywhere between begin and commit
+ * removes the set's files at (sub)transaction abort.
+ */
+typedef enum TdeFileRole
+{
+	TDE_FILE_NEW,				/* a file that must not exist yet: a backup */
+	TDE_FILE_PRIMARY,			/* the file whose replacement makes the change */
+	TDE_FILE_FOLLOWER			/* a copy kept in step after the change */
+} TdeFileRole;
+
+#define TDE_FILESET_MAX 8
+
+typedef struct TdeFileSetEntry
+{
+	char	   *path;
+	char	   *tmp;
+	TdeFileRole role;
+	bool		placed;
+} TdeFileSetEntry;
+
+typedef struct TdeFileSet
+{
+	SubTransactionId subid;		/* where it began */
+	int			nfiles;
+	TdeFileSetEntry files[TDE_FILESET_MAX];
+} TdeFileSet;
+
+extern TdeFileSet *tde_fileset_begin(void);
+extern void tde_fileset_add(TdeFileSet *fs, const char *path, const void *data,
+							size_t len, TdeFileRole role);
+extern void tde_fileset_commit(TdeFileSet *fs);
+extern void tde_fileset_abort(TdeFileSet *fs);
 extern void tde_dir_unlock(int fd);
 
 #endif							/* TDE_FILEIO_H */

@@ -73,6 +73,7 @@ struct TdeWallet;
 extern int	tde_masterkeys_from_wallet(const struct TdeWallet *w, TdeMasterKey *keys,
 									   int maxkeys, int *active);
 extern void tde_masterkey_store(struct TdeWallet *w, const TdeMasterKey *mk);
+extern void tde_masterkey_copy_metadata(TdeMasterKey *dst, const TdeMasterKey *src);
 extern bool tde_masterkeys_mark_backed_up(struct TdeWallet *w);
 
 /* The shared key sets (tde.h): read from a wallet, then installed under state_lock */

@@ -31,6 +31,7 @@ typedef struct TdeRelKey
 	uint32		nonce_counter;
 } TdeRelKey;
 
+extern void tde_relkey_init(void);
 extern void tde_relkey_next_nonce(TdeRelKey *k, uint8 *nonce);
 
 extern TdeRelKey *tde_relkey_for_encrypt(Oid relid);

@@ -67,6 +67,8 @@ extern TdeWallet *tde_wallet_read(const char *path, bool autologin,
 								  const char *password);
 
 /* Write atomically; password is ignored (derived) for auto-login kinds. */
+extern char *tde_wallet_encode(const TdeWallet *w, const char *password,
+							   int iterations, size_t *len);
 extern void tde_wallet_write(const char *path, const TdeWallet *w,
 							 const char *password, int iterations);
 

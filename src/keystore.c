@@ -653,9 +653,10 @@ tde_keystore_alter_password(const char *old_password, const char *new_password,
 /*
  * Change the password wallet: the common frame of every key operation.
  * Checks the state and the backup clause, reads the wallet with the
- * password, lets change() modify it, writes the backup (the file as it
- * was) and then the new wallet, refreshes the auto-login wallet, and makes
- * the new contents the open keystore.  If the keystore is closed (FORCE
+ * password, lets change() modify it, prepares the backup (the file as it
+ * was), the new wallet and the new auto-login wallet, puts them in place
+ * in that order (a failure before the wallet is replaced changes nothing),
+ * and makes the new contents the open keystore.  If the keystore is closed (FORCE
  * KEYSTORE), the new keys are available to this transaction only.
  */
 void

@@ -20,7 +20,9 @@
  * key of the current database in the statement's transaction, and starts
  * background workers for the other databases.  The wallet is written, and
  * fsync'd, before any row names the new key, so at every instant every row
- * names a key the wallet holds.
+ * names a key the wallet holds.  Once the wallet is written the change
+ * cannot be taken back: a re-wrap that fails then is a WARNING (in a
+ * subtransaction), and the background re-wrap takes that database too.
  *
  *-------------------------------------------------------------------------
  */

@@ -119,8 +119,9 @@ SELECT tde_test.akm(format('UPDATE SECRET ''regress_hsm'' FOR CLIENT ''HSM_PASSW
 -- the TDE_WALLET secret is untouched by all that
 SELECT tde_test.akm('SET KEYSTORE OPEN IDENTIFIED BY EXTERNAL STORE');
 SELECT tde_test.akm('SET KEYSTORE CLOSE');
--- the store rewritten as a LOCAL auto-login wallet still opens here
-SELECT tde_test.akm(format('UPDATE SECRET ''regress_pw1'' FOR CLIENT ''TDE_WALLET'' TO LOCAL AUTO_LOGIN KEYSTORE %L',
+-- the store rewritten as a LOCAL auto-login wallet still opens here (a
+-- bare-word secret, as Oracle's section 4.3.2 allows)
+SELECT tde_test.akm(format('UPDATE SECRET regress_pw1 FOR CLIENT ''TDE_WALLET'' TO LOCAL AUTO_LOGIN KEYSTORE %L',
 						   current_setting('tde.wallet_root') || '/tde_seps'));
 SELECT tde_test.akm('SET KEYSTORE OPEN IDENTIFIED BY EXTERNAL STORE');
 SELECT tde_test.akm('SET KEYSTORE CLOSE IDENTIFIED BY EXTERNAL STORE');
@@ -140,8 +141,9 @@ SELECT tde_test.akm('SET KEYSTORE CLOSE IDENTIFIED BY EXTERNAL STORE');
 SELECT tde_test.akm('SET KEYSTORE CLOSE');
 SELECT count(*) AS failed_backups FROM tde_test.ls('tde') AS f WHERE f ~ '_ext_(wrong|missing)\.p12$';
 
--- leave the right secret in the store
-SELECT tde_test.akm(format('ADD SECRET ''regress_pw1'' FOR CLIENT ''TDE_WALLET'' TO AUTO_LOGIN KEYSTORE %L',
+-- leave the right secret in the store (WITH BACKUP, as in Oracle's section
+-- 4.3.10.2, does nothing here)
+SELECT tde_test.akm(format('ADD SECRET ''regress_pw1'' FOR CLIENT ''TDE_WALLET'' TO AUTO_LOGIN KEYSTORE %L WITH BACKUP',
 						   current_setting('tde.wallet_root') || '/tde_seps'));
 SELECT tde_test.akm('SET KEYSTORE OPEN IDENTIFIED BY EXTERNAL STORE');
 SELECT tde_test.akm('SET KEYSTORE CLOSE IDENTIFIED BY EXTERNAL STORE');

@@ -6,13 +6,21 @@
  *
  * Parses the statement (parser.c) and runs the same keystore operation the
  * typed function runs.  Returns Oracle's feedback line ("keystore
- * altered.").
+ * altered.").  A statement over TDE_STATEMENT_MAX_BYTES is refused before
+ * it is copied or read.
+ *
+ * tde_describe_statement(statement text) returns text is the parser's
+ * result in words, for the regression tests (sql/parser.sql declares it;
+ * the extension's scripts do not).  It shows whether a password, secret or
+ * user-supplied key was given, never its text.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/detoast.h"
 #include "fmgr.h"
+#include "lib/stringinfo.h"
 #include "utils/builtins.h"
 
 #include "tde/keystore.h"
@@ -22,6 +30,7 @@
 #include "tde/tde.h"
 
 PG_FUNCTION_INFO_V1(tde_administer_key_management);
+PG_FUNCTION_INFO_V1(tde_describe_statement);
 
 static TdeKeyRequest *
 key_request(TdeStatement *stmt, bool activate)
@@ -37,6 +46,18 @@ key_request(TdeStatement *stmt, bool activate)
 	req->with_backup = stmt->with_backup;
 	req->backup_id = stmt->backup_id;
 	return req;
+}
+
+/* The external password store is an auto-login wallet: nothing to back up. */
+static void
+secret_change(TdeSecretOp op, TdeStatement *stmt)
+{
+	tde_seps_change(op, stmt->location, stmt->client,
+					op == TDE_SECRET_DELETE ? NULL : stmt->secret, stmt->local);
+	if (stmt->with_backup)
+		ereport(NOTICE,
+				(errmsg("WITH BACKUP has no effect on the external password store"),
+				 errdetail("An auto-login keystore is not backed up.")));
 }
 
 static const char *
@@ -86,16 +107,13 @@ run_statement(TdeStatement *stmt)
 									   stmt->location, stmt->force_keystore);
 			return "keystore altered.";
 		case TDE_STMT_ADD_SECRET:
-			tde_seps_change(TDE_SECRET_ADD, stmt->location, stmt->client,
-							stmt->secret, stmt->local);
+			secret_change(TDE_SECRET_ADD, stmt);
 			return "keystore altered.";
 		case TDE_STMT_UPDATE_SECRET:
-			tde_seps_change(TDE_SECRET_UPDATE, stmt->location, stmt->client,
-							stmt->secret, stmt->local);
+			secret_change(TDE_SECRET_UPDATE, stmt);
 			return "keystore altered.";
 		case TDE_STMT_DELETE_SECRET:
-			tde_seps_change(TDE_SECRET_DELETE, stmt->location, stmt->client,
-							NULL, stmt->local);
+			secret_change(TDE_SECRET_DELETE, stmt);
 			return "keystore altered.";
 		case TDE_STMT_UNSUPPORTED:
 			/* with an HSM, say why these cannot be, not only that they are not */
@@ -113,15 +131,104 @@ run_statement(TdeStatement *stmt)
 	return NULL;				/* keep compiler quiet */
 }
 
+/*
+ * The statement argument, in secure memory, after the length check: a
+ * statement over the limit is neither detoasted nor copied.
+ */
+static char *
+statement_arg(FunctionCallInfo fcinfo)
+{
+	Size		len = toast_raw_datum_size(PG_GETARG_DATUM(0)) - VARHDRSZ;
+
+	if (len > TDE_STATEMENT_MAX_BYTES)
+	{
+		/* it may carry a secret: keep it out of the log all the same */
+		tde_mark_statement_sensitive();
+		tde_check_statement_length(len);
+	}
+	return tde_secure_text_to_cstring(PG_GETARG_TEXT_PP(0));
+}
+
 Datum
 tde_administer_key_management(PG_FUNCTION_ARGS)
 {
-	char	   *statement = tde_secure_text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *statement;
 	TdeStatement *stmt;
 
 	tde_require_loaded();
 	tde_require_admin();
 
+	statement = statement_arg(fcinfo);
 	stmt = tde_parse_statement(statement);
 	PG_RETURN_TEXT_P(cstring_to_text(run_statement(stmt)));
+}
+
+static const char *const kind_names[] = {
+	[TDE_STMT_CREATE_KEYSTORE] = "CREATE KEYSTORE",
+	[TDE_STMT_CREATE_AUTOLOGIN] = "CREATE AUTO_LOGIN KEYSTORE",
+	[TDE_STMT_OPEN] = "SET KEYSTORE OPEN",
+	[TDE_STMT_CLOSE] = "SET KEYSTORE CLOSE",
+	[TDE_STMT_ALTER_PASSWORD] = "ALTER KEYSTORE PASSWORD",
+	[TDE_STMT_BACKUP] = "BACKUP KEYSTORE",
+	[TDE_STMT_ADD_SECRET] = "ADD SECRET",
+	[TDE_STMT_UPDATE_SECRET] = "UPDATE SECRET",
+	[TDE_STMT_DELETE_SECRET] = "DELETE SECRET",
+	[TDE_STMT_SET_KEY] = "SET KEY",
+	[TDE_STMT_CREATE_KEY] = "CREATE KEY",
+	[TDE_STMT_USE_KEY] = "USE KEY",
+	[TDE_STMT_SET_TAG] = "SET TAG",
+	[TDE_STMT_MIGRATE] = "SET KEY ... MIGRATE",
+	[TDE_STMT_REVERSE_MIGRATE] = "SET KEY ... REVERSE MIGRATE",
+	[TDE_STMT_UNSUPPORTED] = "not supported",
+};
+
+static void
+describe_string(StringInfo buf, const char *name, const char *value)
+{
+	if (value != NULL)
+		appendStringInfo(buf, " %s=%s", name, quote_literal_cstr(value));
+}
+
+static void
+describe_flag(StringInfo buf, const char *name, bool value)
+{
+	if (value)
+		appendStringInfo(buf, " %s", name);
+}
+
+Datum
+tde_describe_statement(PG_FUNCTION_ARGS)
+{
+	char	   *statement;
+	TdeStatement *stmt;
+	StringInfoData buf;
+
+	tde_require_admin();
+
+	statement = statement_arg(fcinfo);
+	stmt = tde_parse_statement(statement);
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, kind_names[stmt->kind]);
+	if (stmt->kind == TDE_STMT_UNSUPPORTED)
+		appendStringInfo(&buf, ": %s", stmt->feature);
+	/* the secrets: only whether they were given */
+	describe_flag(&buf, "user_key", stmt->user_key != NULL);
+	describe_flag(&buf, "secret", stmt->secret != NULL);
+	/* the rest, in a fixed order */
+	describe_string(&buf, "key_id", stmt->key_id);
+	describe_string(&buf, "client", stmt->client);
+	describe_string(&buf, "tag", stmt->tag);
+	describe_string(&buf, "algorithm", stmt->algorithm);
+	describe_flag(&buf, "local", stmt->local);
+	describe_string(&buf, "location", stmt->location);
+	describe_flag(&buf, "force_keystore", stmt->force_keystore);
+	if (stmt->has_cred)
+		appendStringInfoString(&buf, stmt->cred.external_store ?
+							   " identified_by=EXTERNAL_STORE" : " identified_by=password");
+	describe_flag(&buf, "new_password", stmt->new_password != NULL);
+	describe_flag(&buf, "migrate_password", stmt->migrate_password != NULL);
+	describe_flag(&buf, "with_backup", stmt->with_backup);
+	describe_string(&buf, "backup_id", stmt->backup_id);
+	PG_RETURN_TEXT_P(cstring_to_text(buf.data));
 }

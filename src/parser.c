@@ -5,21 +5,32 @@
  *
  * Lexical rules, as in Oracle: keywords are case-insensitive; the leading
  * ADMINISTER KEY MANAGEMENT is optional here; a password is a bare word or
- * a double-quoted string; identifiers, tags, secrets and paths are
- * single-quoted strings (a quote inside is doubled); a trailing semicolon
- * is allowed.  CONTAINER = {ALL | CURRENT} is accepted and has no effect:
- * a PostgreSQL instance is one container.
+ * a double-quoted string; identifiers, tags and paths are single-quoted
+ * strings (a quote inside is doubled); a client secret is single-quoted or
+ * a bare word (Oracle's §4.3.2); a trailing semicolon is allowed.
+ * CONTAINER = {ALL | CURRENT} is accepted and has no effect: a PostgreSQL
+ * instance is one container.
  *
  * A syntax error names the offending word and its character position in
  * the statement, except where the word may be a secret: a token read as a
  * password or secret is never shown, nor is any word after the statement
  * has begun to carry one unless it is a keyword of the grammar.
  *
+ * Bounds: a statement is at most TDE_STATEMENT_MAX_BYTES long (54000
+ * otherwise, before anything is read), and all work is linear in its
+ * length.  The lexer makes one pass: it counts character positions
+ * incrementally from the previous token, copies every token's text into
+ * one secure buffer of twice the statement's length (a token's text is at
+ * most its source plus a terminator), and checks for interrupts in every
+ * loop.  The grammar reads each token once; a clause given twice is a
+ * syntax error, so no loop repeats without consuming input.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 
 #include "tde/parser.h"
 #include "tde/secure.h"
@@ -36,7 +47,7 @@ typedef enum TokKind
 typedef struct Token
 {
 	TokKind		kind;
-	char	   *text;			/* secure memory: it may be a password */
+	char	   *text;			/* in the secure buffer: it may be a password */
 	int			pos;			/* 1-based character position */
 } Token;
 
@@ -69,8 +80,12 @@ is_keyword(const char *w)
 	return false;
 }
 
+/*
+ * A syntax error at token tokidx; detail is a full sentence or NULL.  The
+ * word is named unless it may be a password (see the file header).
+ */
 static void
-syntax_error_at(Parser *p, int tokidx, const char *expected)
+syntax_error_detail(Parser *p, int tokidx, const char *detail)
 {
 	Token	   *t = &p->toks[tokidx];
 
@@ -78,22 +93,28 @@ syntax_error_at(Parser *p, int tokidx, const char *expected)
 		ereport(ERROR,
 				(errcode(ERRCODE_SYNTAX_ERROR),
 				 errmsg("syntax error at end of key management statement"),
-				 expected ? errdetail("Expected %s.", expected) : 0));
+				 detail ? errdetail_internal("%s", detail) : 0));
 	else if (p->secret_seen &&
 			 !(t->kind == TOK_WORD && is_keyword(t->text)) &&
 			 t->kind != TOK_PUNCT)
 		ereport(ERROR,
 				(errcode(ERRCODE_SYNTAX_ERROR),
 				 errmsg("syntax error at position %d of key management statement", t->pos),
-				 errdetail("%s%sThe word is not shown because it may be a password.",
-						   expected ? "Expected " : "",
-						   expected ? psprintf("%s. ", expected) : "")));
+				 errdetail_internal("%s%sThe word is not shown because it may be a password.",
+									detail ? detail : "", detail ? " " : "")));
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_SYNTAX_ERROR),
 				 errmsg("syntax error at or near \"%s\" at position %d of key management statement",
 						t->text, t->pos),
-				 expected ? errdetail("Expected %s.", expected) : 0));
+				 detail ? errdetail_internal("%s", detail) : 0));
+}
+
+static void
+syntax_error_at(Parser *p, int tokidx, const char *expected)
+{
+	syntax_error_detail(p, tokidx,
+						expected ? psprintf("Expected %s.", expected) : NULL);
 }
 
 /* ---------------------------------------------------------------------
@@ -101,17 +122,47 @@ syntax_error_at(Parser *p, int tokidx, const char *expected)
  * ---------------------------------------------------------------------
  */
 
+/* white space is ASCII only, so a token never starts inside a character */
+static bool
+is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
 static bool
 is_punct(char c)
 {
 	return c == ';' || c == ',' || c == '=' || c == '(' || c == ')';
 }
 
+void
+tde_check_statement_length(Size len)
+{
+	if (len > TDE_STATEMENT_MAX_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("key management statement is too long"),
+				 errdetail("The statement is %zu bytes long; at most %d bytes are allowed.",
+						   len, TDE_STATEMENT_MAX_BYTES)));
+}
+
+/*
+ * One pass over s (len bytes).  Positions are counted in characters, as
+ * PostgreSQL reports them, from the previous token's start on, so each
+ * byte is counted once; a token always starts at a character boundary,
+ * since it starts after an ASCII byte or at the start.
+ */
 static void
-lex(Parser *p, const char *s)
+lex(Parser *p, const char *s, Size len)
 {
 	int			max = 16;
 	const char *c = s;
+	const char *mark = s;		/* where the character count stands */
+	int			markpos = 1;	/* the character position of mark */
+	char	   *out;
+
+	/* every token's text, terminated; at most 2 * len + 1 bytes */
+	out = tde_secure_alloc(2 * len + 1);
 
 	p->toks = palloc(sizeof(Token) * max);
 	p->ntoks = 0;
@@ -120,37 +171,38 @@ lex(Parser *p, const char *s)
 	{
 		Token	   *t;
 
-		while (*c && isspace((unsigned char) *c))
+		while (is_space(*c))
+		{
+			CHECK_FOR_INTERRUPTS();
 			c++;
+		}
 		if (p->ntoks + 1 >= max)
 		{
 			max *= 2;
 			p->toks = repalloc(p->toks, sizeof(Token) * max);
 		}
 		t = &p->toks[p->ntoks++];
-		/* a character position, as PostgreSQL reports positions */
-		t->pos = pg_mbstrlen_with_len(s, (int) (c - s)) + 1;
+		markpos += pg_mbstrlen_with_len(mark, (int) (c - mark));
+		mark = c;
+		t->pos = markpos;
 		if (*c == '\0')
 		{
 			t->kind = TOK_END;
 			t->text = "";
 			return;
 		}
+		t->text = out;
 		if (is_punct(*c))
 		{
 			t->kind = TOK_PUNCT;
-			t->text = pnstrdup(c, 1);
-			c++;
-			continue;
+			*out++ = *c++;
 		}
-		if (*c == '\'' || *c == '"')
+		else if (*c == '\'' || *c == '"')
 		{
 			char		q = *c++;
-			const char *start = c;
-			char	   *out;
-			int			n = 0;
 
-			/* measure, then copy straight into secure memory */
+			t->kind = (q == '\'') ? TOK_SQUOTED : TOK_DQUOTED;
+			/* copy, undoubling quotes, straight into secure memory */
 			for (;;)
 			{
 				if (*c == '\0')
@@ -161,43 +213,28 @@ lex(Parser *p, const char *s)
 							 errmsg("unterminated quoted string at position %d of key management statement",
 									t->pos)));
 				}
-				if (*c == q && c[1] == q)
-					c += 2;
-				else if (*c == q)
+				if (*c == q && c[1] != q)
 					break;
-				else
-					c++;
-				n++;
-			}
-			out = tde_secure_alloc(n + 1);
-			n = 0;
-			for (c = start; !(*c == q && c[1] != q); c++)
-			{
-				out[n++] = *c;
 				if (*c == q)
-					c++;
+					c++;		/* the first of a doubled quote */
+				*out++ = *c++;
+				CHECK_FOR_INTERRUPTS();
 			}
-			out[n] = '\0';
 			c++;
-			t->kind = (q == '\'') ? TOK_SQUOTED : TOK_DQUOTED;
-			t->text = out;
-			continue;
 		}
-
-		/* a bare word: anything up to white space, a quote or punctuation */
+		else
 		{
-			const char *start = c;
-			int			n;
-
-			while (*c && !isspace((unsigned char) *c) && *c != '\'' &&
+			/* a bare word: anything up to white space, a quote or punctuation */
+			t->kind = TOK_WORD;
+			while (*c && !is_space(*c) && *c != '\'' &&
 				   *c != '"' && !is_punct(*c))
-				c++;
-			n = c - start;
-			t->text = tde_secure_alloc(n + 1);
-			memcpy(t->text, start, n);
-			t->text[n] = '\0';
+			{
+				CHECK_FOR_INTERRUPTS();
+				*out++ = *c++;
+			}
 		}
-		t->kind = TOK_WORD;
+		*out++ = '\0';
+		CHECK_FOR_INTERRUPTS();
 	}
 }
 
@@ -213,11 +250,22 @@ peek(Parser *p)
 }
 
 static bool
+word_is(Token *t, const char *w)
+{
+	return t->kind == TOK_WORD && pg_strcasecmp(t->text, w) == 0;
+}
+
+static bool
 peek_word(Parser *p, const char *w)
 {
-	Token	   *t = peek(p);
+	return word_is(peek(p), w);
+}
 
-	return t->kind == TOK_WORD && pg_strcasecmp(t->text, w) == 0;
+/* The token after the next one is the word w (the END token stops it). */
+static bool
+peek_second_word(Parser *p, const char *w)
+{
+	return peek(p)->kind != TOK_END && word_is(&p->toks[p->cur + 1], w);
 }
 
 static bool
@@ -233,7 +281,7 @@ static void
 expect(Parser *p, const char *w)
 {
 	if (!accept(p, w))
-		syntax_error_at(p, p->cur, psprintf("%s", w));
+		syntax_error_at(p, p->cur, w);
 }
 
 static bool
@@ -245,6 +293,13 @@ accept_punct(Parser *p, char c)
 		return false;
 	p->cur++;
 	return true;
+}
+
+/* A clause given a second time, at token tokidx. */
+static void
+duplicate_clause(Parser *p, int tokidx, const char *clause)
+{
+	syntax_error_detail(p, tokidx, psprintf("%s is given twice.", clause));
 }
 
 static char *
@@ -284,6 +339,24 @@ password(Parser *p)
 	return t->text;
 }
 
+/*
+ * A client secret: single-quoted, or a bare word if it has no white space
+ * (Oracle's §4.3.2, e.g. UPDATE SECRET admin_password FOR CLIENT ...).  A
+ * bare FOR followed by CLIENT is the next clause: the secret is missing.
+ */
+static char *
+client_secret(Parser *p)
+{
+	Token	   *t = peek(p);
+
+	p->secret_seen = true;
+	if ((t->kind != TOK_SQUOTED && t->kind != TOK_WORD) ||
+		(word_is(t, "FOR") && peek_second_word(p, "CLIENT")))
+		syntax_error_at(p, p->cur, "the secret, in single quotes or as a bare word");
+	p->cur++;
+	return t->text;
+}
+
 /* IDENTIFIED BY { password | EXTERNAL STORE } */
 static void
 identified_by(Parser *p, TdeStatement *stmt)
@@ -293,9 +366,7 @@ identified_by(Parser *p, TdeStatement *stmt)
 	expect(p, "IDENTIFIED");
 	expect(p, "BY");
 	stmt->has_cred = true;
-	if (peek_word(p, "EXTERNAL") &&
-		p->toks[p->cur + 1].kind == TOK_WORD &&
-		pg_strcasecmp(p->toks[p->cur + 1].text, "STORE") == 0)
+	if (peek_word(p, "EXTERNAL") && peek_second_word(p, "STORE"))
 	{
 		p->cur += 2;
 		stmt->cred.external_store = true;
@@ -308,8 +379,11 @@ identified_by(Parser *p, TdeStatement *stmt)
 static void
 force_keystore(Parser *p, TdeStatement *stmt)
 {
-	if (accept(p, "FORCE"))
+	if (peek_word(p, "FORCE"))
 	{
+		if (stmt->force_keystore)
+			duplicate_clause(p, p->cur, "FORCE KEYSTORE");
+		p->cur++;
 		expect(p, "KEYSTORE");
 		stmt->force_keystore = true;
 	}
@@ -362,14 +436,51 @@ unsupported(TdeStatement *stmt, const char *feature)
  */
 
 /*
+ * The clauses before IDENTIFIED BY in the key statements, in any order and
+ * each at most once:
+ *	 [USING TAG 'tag'] [USING ALGORITHM 'alg'] [FORCE KEYSTORE]
+ * Oracle's templates put FORCE KEYSTORE after USING TAG (§4.2.6.2, §4.2.2.2,
+ * §4.2.3.2) and before it (§4.2.6.4), and after USING ALGORITHM (§4.2.1.2).
+ * USING ALGORITHM only where algorithm_ok (SET and CREATE KEY).
+ */
+static void
+key_options(Parser *p, TdeStatement *stmt, bool algorithm_ok)
+{
+	for (;;)
+	{
+		int			at = p->cur;
+
+		if (peek_word(p, "FORCE"))
+			force_keystore(p, stmt);
+		else if (accept(p, "USING"))
+		{
+			if (accept(p, "TAG"))
+			{
+				if (stmt->tag)
+					duplicate_clause(p, at, "USING TAG");
+				stmt->tag = single_quoted(p, "a tag");
+			}
+			else if (algorithm_ok && accept(p, "ALGORITHM"))
+			{
+				if (stmt->algorithm)
+					duplicate_clause(p, at, "USING ALGORITHM");
+				stmt->algorithm = single_quoted(p, "an algorithm name");
+			}
+			else
+				syntax_error_at(p, p->cur, algorithm_ok ? "TAG or ALGORITHM" : "TAG");
+		}
+		else
+			return;
+	}
+}
+
+/*
  * The tail shared by the key statements:
- *	 [FORCE KEYSTORE] IDENTIFIED BY {password | EXTERNAL STORE}
- *	 [WITH BACKUP [USING 'id']]
+ *	 IDENTIFIED BY {password | EXTERNAL STORE} [WITH BACKUP [USING 'id']]
  */
 static TdeStatement *
 key_statement_tail(Parser *p, TdeStatement *stmt)
 {
-	force_keystore(p, stmt);
 	identified_by(p, stmt);
 	if (stmt->kind == TDE_STMT_SET_KEY &&
 		(peek_word(p, "MIGRATE") || peek_word(p, "REVERSE")))
@@ -387,8 +498,7 @@ key_statement_tail(Parser *p, TdeStatement *stmt)
 }
 
 /*
- * {SET | CREATE} [ENCRYPTION] KEY ['mkid:mk' | 'mk'] [USING TAG 'tag']
- *		[USING ALGORITHM 'alg'] <tail>
+ * {SET | CREATE} [ENCRYPTION] KEY ['mkid:mk' | 'mk'] <key_options> <tail>
  */
 static TdeStatement *
 parse_key(Parser *p, TdeStatement *stmt, TdeStmtKind kind)
@@ -399,15 +509,7 @@ parse_key(Parser *p, TdeStatement *stmt, TdeStmtKind kind)
 		p->secret_seen = true;	/* a user-supplied key is a secret */
 		stmt->user_key = single_quoted(p, "a master key");
 	}
-	while (accept(p, "USING"))
-	{
-		if (accept(p, "TAG"))
-			stmt->tag = single_quoted(p, "a tag");
-		else if (accept(p, "ALGORITHM"))
-			stmt->algorithm = single_quoted(p, "an algorithm name");
-		else
-			syntax_error_at(p, p->cur, "TAG or ALGORITHM");
-	}
+	key_options(p, stmt, true);
 	return key_statement_tail(p, stmt);
 }
 
@@ -473,11 +575,12 @@ parse_set(Parser *p, TdeStatement *stmt)
 	}
 	if (accept(p, "TAG"))
 	{
-		/* SET TAG 'tag' FOR 'key_id' <tail> */
+		/* SET TAG 'tag' FOR 'key_id' [FORCE KEYSTORE] <tail> */
 		stmt->kind = TDE_STMT_SET_TAG;
 		stmt->tag = single_quoted(p, "a tag");
 		expect(p, "FOR");
 		stmt->key_id = single_quoted(p, "a key identifier");
+		force_keystore(p, stmt);
 		return key_statement_tail(p, stmt);
 	}
 	(void) accept(p, "ENCRYPTION");
@@ -520,20 +623,32 @@ parse_backup(Parser *p, TdeStatement *stmt)
 }
 
 /*
- * {ADD | UPDATE} SECRET 'secret' FOR CLIENT 'client' [USING TAG 'tag']
- *		TO [LOCAL] AUTO_LOGIN KEYSTORE 'location'
- * DELETE SECRET FOR CLIENT 'client' FROM [LOCAL] AUTO_LOGIN KEYSTORE 'location'
+ * The secret statements (Oracle's §4.3.2 and §4.3.6):
+ *
+ * {ADD | UPDATE} SECRET secret FOR CLIENT 'client' [USING TAG 'tag']
+ *		[{TO | INTO} [[LOCAL] AUTO_LOGIN] KEYSTORE 'location']
+ *		[[FORCE KEYSTORE] IDENTIFIED BY ...] [WITH BACKUP [USING 'id']]
+ * DELETE SECRET FOR CLIENT 'client'
+ *		[FROM [[LOCAL] AUTO_LOGIN] KEYSTORE 'location'] ... likewise
+ *
+ * tde implements the external password store: an AUTO_LOGIN keystore
+ * location and no IDENTIFIED BY.  A secret in the keystore itself (a
+ * KEYSTORE location without AUTO_LOGIN, or FORCE KEYSTORE or IDENTIFIED
+ * BY) is a statement of a later version.  INTO is the word of §4.3.3's
+ * example.
  */
 static TdeStatement *
 parse_secret(Parser *p, TdeStatement *stmt, TdeStmtKind kind)
 {
+	const char *in_keystore = kind == TDE_STMT_ADD_SECRET ? "ADD SECRET to the keystore" :
+		kind == TDE_STMT_UPDATE_SECRET ? "UPDATE SECRET in the keystore" :
+		"DELETE SECRET from the keystore";
+	bool		has_location = false;
+
 	stmt->kind = kind;
 	expect(p, "SECRET");
 	if (kind != TDE_STMT_DELETE_SECRET)
-	{
-		p->secret_seen = true;
-		stmt->secret = single_quoted(p, "the secret");
-	}
+		stmt->secret = client_secret(p);
 	expect(p, "FOR");
 	expect(p, "CLIENT");
 	stmt->client = single_quoted(p, "a client identifier");
@@ -542,16 +657,32 @@ parse_secret(Parser *p, TdeStatement *stmt, TdeStmtKind kind)
 		expect(p, "TAG");
 		stmt->tag = single_quoted(p, "a tag");
 	}
+	if (kind == TDE_STMT_DELETE_SECRET ? accept(p, "FROM") :
+		(accept(p, "TO") || accept(p, "INTO")))
+	{
+		bool		auto_login;
+
+		if (accept(p, "LOCAL"))
+		{
+			stmt->local = true;
+			if (!peek_word(p, "AUTO_LOGIN"))
+				syntax_error_at(p, p->cur, "AUTO_LOGIN");
+		}
+		auto_login = accept(p, "AUTO_LOGIN");
+		expect(p, "KEYSTORE");
+		stmt->location = single_quoted(p, "a keystore location");
+		if (!auto_login)
+			return unsupported(stmt, in_keystore);
+		has_location = true;
+	}
 	if (peek_word(p, "FORCE") || peek_word(p, "IDENTIFIED"))
-		return unsupported(stmt, kind == TDE_STMT_ADD_SECRET ? "ADD SECRET to the keystore" :
-						   kind == TDE_STMT_UPDATE_SECRET ? "UPDATE SECRET in the keystore" :
-						   "DELETE SECRET from the keystore");
-	expect(p, kind == TDE_STMT_DELETE_SECRET ? "FROM" : "TO");
-	if (accept(p, "LOCAL"))
-		stmt->local = true;
-	expect(p, "AUTO_LOGIN");
-	expect(p, "KEYSTORE");
-	stmt->location = single_quoted(p, "the external store location");
+		return unsupported(stmt, in_keystore);
+	if (!has_location)
+		syntax_error_at(p, p->cur,
+						kind == TDE_STMT_DELETE_SECRET ?
+						"FROM, FORCE KEYSTORE or IDENTIFIED BY" :
+						"TO, FORCE KEYSTORE or IDENTIFIED BY");
+	with_backup(p, stmt);
 	return stmt;
 }
 
@@ -559,10 +690,13 @@ TdeStatement *
 tde_parse_statement(const char *text)
 {
 	Parser		p = {0};
-	TdeStatement *stmt = palloc0(sizeof(TdeStatement));
+	TdeStatement *stmt;
 	TdeStatement *result = NULL;
+	Size		len = strlen(text);
 
-	lex(&p, text);
+	tde_check_statement_length(len);
+	stmt = palloc0(sizeof(TdeStatement));
+	lex(&p, text, len);
 
 	if (accept(&p, "ADMINISTER"))
 	{
@@ -586,16 +720,12 @@ tde_parse_statement(const char *text)
 		result = parse_secret(&p, stmt, TDE_STMT_DELETE_SECRET);
 	else if (accept(&p, "USE"))
 	{
-		/* USE [ENCRYPTION] KEY 'key_id' [USING TAG 'tag'] <tail> */
+		/* USE [ENCRYPTION] KEY 'key_id' <key_options without ALGORITHM> <tail> */
 		(void) accept(&p, "ENCRYPTION");
 		expect(&p, "KEY");
 		stmt->kind = TDE_STMT_USE_KEY;
 		stmt->key_id = single_quoted(&p, "a key identifier");
-		if (accept(&p, "USING"))
-		{
-			expect(&p, "TAG");
-			stmt->tag = single_quoted(&p, "a tag");
-		}
+		key_options(&p, stmt, false);
 		result = key_statement_tail(&p, stmt);
 	}
 	else if (accept(&p, "EXPORT"))

@@ -88,12 +88,14 @@ tde_canonical_location(const char *location, const char *what)
 	if (!is_absolute_path(loc))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s \"%s\" is not an absolute path", what, location)));
+				 errmsg("%s is not an absolute path", what),
+				 errdetail("The value is not shown because it may be a password given in the wrong argument.")));
 	canonicalize_path(loc);
 	if (path_contains_parent_reference(loc))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s \"%s\" must not contain \"..\"", what, location)));
+				 errmsg("%s must not contain \"..\"", what),
+				 errdetail("The value is not shown because it may be a password given in the wrong argument.")));
 	return loc;
 }
 
@@ -140,8 +142,8 @@ check_backup_id(const char *id)
 			(p == id && *p == '.'))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("backup identifier \"%s\" is not a valid file name part", id),
-					 errdetail("It must not contain \"/\", control characters, or start with \".\".")));
+					 errmsg("backup identifier is not a valid file name part"),
+					 errdetail("It must not contain \"/\", control characters, or start with \".\". The value is not shown because it may be a password given in the wrong argument.")));
 }
 
 /*

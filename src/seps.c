@@ -30,8 +30,8 @@ normalize_client(const char *client)
 		return TDE_CLIENT_HSM_PASSWORD;
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("client \"%s\" is not supported in the external password store", client),
-			 errdetail("The external store holds the clients TDE_WALLET and HSM_PASSWORD.")));
+			 errmsg("client is not supported in the external password store"),
+			 errdetail("The external store holds the clients TDE_WALLET and HSM_PASSWORD. The name given is not shown because it may be a secret given in the wrong argument.")));
 	return NULL;				/* keep compiler quiet */
 }
 

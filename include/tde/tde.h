@@ -125,5 +125,6 @@ extern void tde_require_location_access(const char *path);
 /* redact.c */
 extern void tde_install_log_redaction(void);
 extern void tde_mark_statement_sensitive(void);
+extern void tde_redact_secret(const char *secret);
 
 #endif							/* TDE_TDE_H */

@@ -88,14 +88,12 @@ tde_canonical_location(const char *location, const char *what)
 	if (!is_absolute_path(loc))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s is not an absolute path", what),
-				 errdetail("The value is not shown because it may be a password given in the wrong argument.")));
+				 errmsg("%s is not an absolute path", what)));
 	canonicalize_path(loc);
 	if (path_contains_parent_reference(loc))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must not contain \"..\"", what),
-				 errdetail("The value is not shown because it may be a password given in the wrong argument.")));
+				 errmsg("%s must not contain \"..\"", what)));
 	return loc;
 }
 
@@ -143,7 +141,7 @@ check_backup_id(const char *id)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("backup identifier is not a valid file name part"),
-					 errdetail("It must not contain \"/\", control characters, or start with \".\". The value is not shown because it may be a password given in the wrong argument.")));
+					 errdetail("It must not contain \"/\", control characters, or start with \".\".")));
 }
 
 /*

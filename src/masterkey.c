@@ -664,7 +664,7 @@ build_key(const TdeKeyRequest *req, TdeMasterKey *mk)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid master key algorithm"),
 				 errdetail("ORA-46679: missing or invalid master key encryption algorithm"),
-				 errhint("Valid algorithms are AES256, ARIA256, SEED128 and GOST256. The value given is not shown because it may be a password given in the wrong argument.")));
+				 errhint("Valid algorithms are AES256, ARIA256, SEED128 and GOST256.")));
 	if (!tde_algorithm_available(alg))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -847,7 +847,7 @@ parse_key_id_arg(const char *key_id, uint8 *mkid)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid master key identifier"),
-				 errdetail("A KEY_ID is the 52-character value shown in v$encryption_keys. The value given is not shown because it may be a password given in the wrong argument.")));
+				 errdetail("A KEY_ID is the 52-character value shown in v$encryption_keys.")));
 }
 
 /*

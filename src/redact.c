@@ -23,8 +23,8 @@
  *
  * While a sensitive statement runs, the emit_log_hook looks at the content
  * of every field of every message (message, detail, detail_log, context,
- * hint, internal query), never at its wording, so that translated server
- * messages and other extensions' formats are covered alike:
+ * hint), never at its wording, so that translated server messages and
+ * other extensions' formats are covered alike:
  *	 1. each copy of the statement text (and of an EXECUTEd prepared
  *		statement's text) is replaced by the marker, which keeps the
  *		message's own label ("statement: ", "Anweisung: ", "AUDIT: ...");
@@ -34,12 +34,13 @@
  *		and never translated) is cut off at its start;
  *	 4. a field that still holds a printed node tree ("{QUERY",
  *		":constvalue", ...) is replaced whole;
- *	 5. a field that still holds any 12 consecutive bytes found at a
- *		multiple of 12 in a statement text (so any copy of 23 or more bytes
+ *	 5. a field that still holds three of the 12-byte chunks found at
+ *		multiples of 12 in a statement text (so any copy of 47 or more bytes
  *		of it, however the rest was quoted or escaped: pgaudit's CSV,
  *		auto_explain, a PL/pgSQL QUERY or CONTEXT line) is cut from a word
  *		start at least 24 bytes before the first such chunk to its end;
- *	 6. the STATEMENT line is suppressed (hide_stmt).
+ *	 6. the STATEMENT line is suppressed (hide_stmt), and so is the
+ *		QUERY line of a statement it runs (internalquery).
  * The untranslated format string (message_id) serves as a second signal:
  * a message built around a statement's text that still carries no marker
  * is replaced whole.
@@ -63,9 +64,10 @@
  *
  * Memory: the state of the current statement (copies of its texts, the
  * registered secrets, the chunk index) lives in a child of TopMemoryContext
- * and is wiped and reset when the next statement is seen.  Nothing here
- * allocates with palloc's error on failure while a message is being
- * emitted: without memory, every field is replaced instead.
+ * and is wiped and reset when the next statement is seen.  Those copies
+ * are allocated without an error on failure (without memory, every field
+ * is replaced instead); the scrubbed fields are built in ErrorContext, as
+ * the server builds the message itself.
  *
  *-------------------------------------------------------------------------
  */
@@ -86,8 +88,14 @@
 
 #define REDACTED "<redacted by tde>"
 
-/* copies of a statement's text shorter than 2 * CHUNK_LEN - 1 may go unseen */
+/*
+ * A copy of a statement's text is recognised by CHUNKS_FOR_COPY of its
+ * CHUNK_LEN-byte chunks (those at multiples of CHUNK_LEN): any copy of
+ * (CHUNKS_FOR_COPY + 1) * CHUNK_LEN - 1 bytes holds that many.  Shorter
+ * quotations (an identifier in an error message) are left alone.
+ */
 #define CHUNK_LEN 12
+#define CHUNKS_FOR_COPY 3
 #define MAX_TEXTS 8
 #define MAX_SECRETS 64
 #define MAX_SECRET_LEN 8192
@@ -158,6 +166,7 @@ typedef struct RedactState
 	Size		secret_len[MAX_SECRETS];
 	ChunkSlot  *chunks;			/* open addressing over the texts' chunks */
 	uint32		chunk_mask;
+	int			chunks_needed;	/* chunks that make a copy */
 	bool		chunks_built;
 } RedactState;
 
@@ -440,6 +449,7 @@ build_chunks(void)
 {
 	Size		total = 0;
 	Size		size = 16;
+	int			nchunks = 0;
 	int			t;
 
 	if (st.chunks_built)
@@ -479,20 +489,27 @@ build_chunks(void)
 				;
 			st.chunks[i].chunk = p;
 			st.chunks[i].hash = h;
+			nchunks++;
 		}
 	}
+	st.chunks_needed = Min(nchunks, CHUNKS_FOR_COPY);
+	if (st.chunks_needed == 0)
+		st.chunks_needed = 1;
 }
 
 /*
- * Where s holds the first chunk of a statement text, or -1.  Linear in
+ * Where s holds a copy of part of a statement text: the offset of the first
+ * of at least st.chunks_needed chunks found in s, or -1.  Linear in
  * strlen(s).
  */
 static ssize_t
-find_chunk(const char *s)
+find_copy(const char *s)
 {
 	Size		len = strlen(s);
 	Size		i;
 	uint64		h;
+	ssize_t		first = -1;
+	int			found = 0;
 
 	if (st.chunks == NULL || len < CHUNK_LEN)
 		return -1;
@@ -505,7 +522,13 @@ find_chunk(const char *s)
 			 j = (j + 1) & st.chunk_mask)
 			if (st.chunks[j].hash == h &&
 				memcmp(st.chunks[j].chunk, s + i, CHUNK_LEN) == 0)
-				return (ssize_t) i;
+			{
+				if (first < 0)
+					first = (ssize_t) i;
+				if (++found >= st.chunks_needed)
+					return first;
+				break;
+			}
 		if (i + CHUNK_LEN >= len)
 			return -1;
 		h = (h - (unsigned char) s[i] * chunk_pow) * HASH_BASE +
@@ -591,7 +614,7 @@ scrub(char *field)
 		s = psprintf("%.*s%s", (int) (params - s), s, REDACTED);
 	if (holds_node_tree(s))
 		return pstrdup(REDACTED);
-	if ((at = find_chunk(s)) >= 0)
+	if ((at = find_copy(s)) >= 0)
 	{
 		/*
 		 * A copy of the statement, quoted or escaped differently.  Up to
@@ -624,8 +647,6 @@ tde_emit_log_hook(ErrorData *edata)
 {
 	if (statement_is_sensitive())
 	{
-		char	   *q;
-
 		edata->hide_stmt = true;
 		build_chunks();
 		edata->message = scrub(edata->message);
@@ -633,12 +654,9 @@ tde_emit_log_hook(ErrorData *edata)
 		edata->detail_log = scrub(edata->detail_log);
 		edata->hint = scrub(edata->hint);
 		edata->context = scrub(edata->context);
-		if ((q = scrub(edata->internalquery)) != edata->internalquery)
-		{
-			/* its cursor position would point into nothing */
-			edata->internalquery = NULL;
-			edata->internalpos = 0;
-		}
+		/* the text of a statement it runs: it may carry the same secret */
+		edata->internalquery = NULL;
+		edata->internalpos = 0;
 		if (is_statement_format(edata->message_id) && edata->message &&
 			strstr(edata->message, REDACTED) == NULL)
 			edata->message = pstrdup(REDACTED);

@@ -31,7 +31,7 @@ normalize_client(const char *client)
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 			 errmsg("client is not supported in the external password store"),
-			 errdetail("The external store holds the clients TDE_WALLET and HSM_PASSWORD. The name given is not shown because it may be a secret given in the wrong argument.")));
+			 errdetail("The external store holds the clients TDE_WALLET and HSM_PASSWORD.")));
 	return NULL;				/* keep compiler quiet */
 }
 

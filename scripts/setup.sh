@@ -31,6 +31,7 @@ PACKAGES=(
 	util-linux                  # runuser
 	rsync                       # test.sh copies the tree for the test user
 	locales                     # de_DE.UTF-8: redaction under translated messages
+	postgresql-15-pgaudit       # an audit extension: t/008 checks its log lines are redacted
 )
 
 STATE_DIR=/var/lib/tde-setup

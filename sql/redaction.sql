@@ -60,9 +60,25 @@ SELECT 'regress_logpw_6' AS secret;
 RESET log_min_duration_statement;
 RESET log_statement;
 
+-- the server's messages in another language (setup generates de_DE.UTF-8):
+-- redaction does not depend on their wording
+SET lc_messages = 'de_DE.UTF-8';
+SELECT 'regress_logpw_7' AS "password";
+PREPARE regress_close(text) AS SELECT tde.close_keystore($1);
+\set VERBOSITY sqlstate
+EXECUTE regress_close('regress_logpw_8');
+\set VERBOSITY default
+DEALLOCATE regress_close;
+RESET lc_messages;
+SELECT count(*) AS german_statement_lines
+FROM tde_test.log_messages('Anwei' || 'sung: ') AS m
+WHERE m = 'LOG:  Anweisung: <redacted by tde>';
+SELECT m AS german_prepare_detail
+FROM tde_test.log_messages('Vorbe' || 'reiten: ') AS m;
+
 -- none of the passwords is in the log ...
 SELECT n, count(l) AS lines
-FROM generate_series(1, 6) AS n
+FROM generate_series(1, 8) AS n
 	 LEFT JOIN LATERAL tde_test.log_lines('regress_' || 'logpw_' || n) AS l ON true
 GROUP BY n ORDER BY n;
 -- ... nor the initial one, from any of the tests so far

@@ -160,6 +160,12 @@ tde_administer_key_management(PG_FUNCTION_ARGS)
 
 	statement = statement_arg(fcinfo);
 	stmt = tde_parse_statement(statement);
+	/* no message may show a secret the statement carries */
+	tde_redact_secret(stmt->cred.password);
+	tde_redact_secret(stmt->new_password);
+	tde_redact_secret(stmt->secret);
+	tde_redact_secret(stmt->user_key);
+	tde_redact_secret(stmt->migrate_password);
 	PG_RETURN_TEXT_P(cstring_to_text(run_statement(stmt)));
 }
 

@@ -88,12 +88,12 @@ tde_canonical_location(const char *location, const char *what)
 	if (!is_absolute_path(loc))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s \"%s\" is not an absolute path", what, location)));
+				 errmsg("%s is not an absolute path", what)));
 	canonicalize_path(loc);
 	if (path_contains_parent_reference(loc))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s \"%s\" must not contain \"..\"", what, location)));
+				 errmsg("%s must not contain \"..\"", what)));
 	return loc;
 }
 
@@ -140,7 +140,7 @@ check_backup_id(const char *id)
 			(p == id && *p == '.'))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("backup identifier \"%s\" is not a valid file name part", id),
+					 errmsg("backup identifier is not a valid file name part"),
 					 errdetail("It must not contain \"/\", control characters, or start with \".\".")));
 }
 

@@ -706,7 +706,7 @@ build_key(const TdeKeyRequest *req, TdeMasterKey *mk)
 	if (req->algorithm != NULL && !algorithm_from_name(req->algorithm, &alg))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid master key algorithm \"%s\"", req->algorithm),
+				 errmsg("invalid master key algorithm"),
 				 errdetail("ORA-46679: missing or invalid master key encryption algorithm"),
 				 errhint("Valid algorithms are AES256, ARIA256, SEED128 and GOST256.")));
 	if (!tde_algorithm_available(alg))
@@ -890,7 +890,7 @@ parse_key_id_arg(const char *key_id, uint8 *mkid)
 	if (key_id == NULL || !tde_key_id_to_mkid(key_id, mkid))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid master key identifier \"%s\"", key_id ? key_id : ""),
+				 errmsg("invalid master key identifier"),
 				 errdetail("A KEY_ID is the 52-character value shown in v$encryption_keys.")));
 }
 

@@ -51,11 +51,10 @@ tde_secure_text_to_cstring(const text *t)
 	Size		len = VARSIZE_ANY_EXHDR(detoasted);
 	char	   *copy = tde_secure_alloc(len + 1);
 
-	/* a secret arrived: keep this statement out of the log */
-	tde_mark_statement_sensitive();
-
 	memcpy(copy, VARDATA_ANY(detoasted), len);
 	copy[len] = '\0';
+	/* a secret arrived: keep it and this statement out of the log */
+	tde_redact_secret(copy);
 	if (detoasted != t)
 	{
 		explicit_bzero(VARDATA_ANY(detoasted), len);

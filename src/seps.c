@@ -30,7 +30,7 @@ normalize_client(const char *client)
 		return TDE_CLIENT_HSM_PASSWORD;
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("client \"%s\" is not supported in the external password store", client),
+			 errmsg("client is not supported in the external password store"),
 			 errdetail("The external store holds the clients TDE_WALLET and HSM_PASSWORD.")));
 	return NULL;				/* keep compiler quiet */
 }

@@ -125,5 +125,7 @@ extern void tde_require_location_access(const char *path);
 /* redact.c */
 extern void tde_install_log_redaction(void);
 extern void tde_mark_statement_sensitive(void);
+/* a secret the running statement carries: no message may show it */
+extern void tde_redact_secret(const char *secret);
 
 #endif							/* TDE_TDE_H */

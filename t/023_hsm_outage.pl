@@ -543,10 +543,10 @@ is(sqlstate_of($err), '', 'abort: after the failed SET KEY the session wraps') o
 cmp_ok(hsm_log_count($hsm_log, qr/^C_FindObjectsInit /), '>', $finds,
 	'abort: the handle generated in the aborted transaction was not kept');
 ($out, $err) = session_sql($s5,
-	q{SELECT tde.decrypt_text('h4', ct) || tde.decrypt_text('i4', i4.ct) FROM h4, i4});
+	q{SELECT tde.decrypt_text('h4', h4.ct) || tde.decrypt_text('i4', i4.ct) FROM h4, i4});
 is($out, 'h4 onei4 one', 'abort: the session decrypts what it wrote') or diag($err);
 is($node->safe_psql('postgres',
-		q{SELECT tde.decrypt_text('h4', ct) || tde.decrypt_text('i4', i4.ct) FROM h4, i4}),
+		q{SELECT tde.decrypt_text('h4', h4.ct) || tde.decrypt_text('i4', i4.ct) FROM h4, i4}),
 	'h4 onei4 one', 'abort: a new session decrypts it too');
 tables_decrypt('abort: everything else');
 session_close($s5);

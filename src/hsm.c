@@ -236,8 +236,8 @@ hsm_teardown(bool finalize)
 
 /*
  * Forget every object handle and what the module answered about its
- * mechanisms; the session stays.  Called on abort, when the session is
- * rebuilt, and on DROP EXTENSION.
+ * mechanisms; the session stays.  Called when the session is rebuilt and
+ * on DROP EXTENSION (an abort empties only the handle map).
  */
 void
 tde_hsm_forget_handles(void)
@@ -250,8 +250,8 @@ tde_hsm_forget_handles(void)
 /*
  * A handle found or generated in a transaction that aborts is not trusted
  * afterwards: the key it names may exist in no metadata, and the
- * administrator may destroy it.  Aborts are rare next to HSM lookups'
- * cost, so the whole map goes.
+ * administrator may destroy it.  The whole map goes: afterwards each key
+ * costs one C_FindObjects again, once.
  */
 static void
 hsm_xact_callback(XactEvent event, void *arg)

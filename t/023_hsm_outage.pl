@@ -519,7 +519,8 @@ my $s5 = tde_session($node);
 ($out, $err) = session_sql($s5, check_sql('a'));
 is($out, "$nrows|$nrows", 'abort: a session decrypts a (the key\'s handle cached)') or diag($err);
 session_sql($s5, 'CREATE TABLE g4 (id int, ct bytea); CREATE TABLE h4 (id int, ct bytea);
-	CREATE TABLE i4 (id int, ct bytea); CREATE TABLE j4 (id int, ct bytea)');
+	CREATE TABLE i4 (id int, ct bytea); CREATE TABLE j4 (id int, ct bytea);
+	CREATE TABLE k4 (id int, ct bytea)');
 my $finds = hsm_log_count($hsm_log, qr/^C_FindObjectsInit /);
 ($out, $err) = session_sql($s5,
 	q{BEGIN; INSERT INTO g4 VALUES (1, tde.encrypt('g4', 'rolled back'::text)); ROLLBACK;});
@@ -542,6 +543,20 @@ $finds = hsm_log_count($hsm_log, qr/^C_FindObjectsInit /);
 is(sqlstate_of($err), '', 'abort: after the failed SET KEY the session wraps') or diag($err);
 cmp_ok(hsm_log_count($hsm_log, qr/^C_FindObjectsInit /), '>', $finds,
 	'abort: the handle generated in the aborted transaction was not kept');
+# and a subtransaction that aborts
+$finds = hsm_log_count($hsm_log, qr/^C_FindObjectsInit /);
+($out, $err) = session_sql($s5,
+	q{BEGIN; SAVEPOINT sp; INSERT INTO j4 VALUES (1, tde.encrypt('j4', 'rolled back'::text));
+	  ROLLBACK TO SAVEPOINT sp;});
+is(sqlstate_of($err), '', 'subtransaction abort: a wrap inside a savepoint that rolls back')
+  or diag($err);
+($out, $err) = session_sql($s5,
+	q{INSERT INTO k4 VALUES (1, tde.encrypt('k4', 'k4 one'::text)); COMMIT;});
+is(sqlstate_of($err), '', 'subtransaction abort: the next wrap works, and commits') or diag($err);
+cmp_ok(hsm_log_count($hsm_log, qr/^C_FindObjectsInit /), '>', $finds,
+	'subtransaction abort: after ROLLBACK TO SAVEPOINT the session looked the key up again');
+is($node->safe_psql('postgres', q{SELECT count(*) || '|' || string_agg(tde.decrypt_text('k4', ct), '') FROM k4}),
+	'1|k4 one', 'subtransaction abort: a new session decrypts what committed');
 ($out, $err) = session_sql($s5,
 	q{SELECT tde.decrypt_text('h4', h4.ct) || tde.decrypt_text('i4', i4.ct) FROM h4, i4});
 is($out, 'h4 onei4 one', 'abort: the session decrypts what it wrote') or diag($err);

@@ -159,6 +159,18 @@ is($node->safe_psql('postgres', $check_sql), '20|20', 'rows decrypt');
 ($out, $serr) = session_sql($old, $check_sql);
 is($out, '20|20', 'the long-lived session decrypts after close/open') or diag($serr);
 
+# A reload of the label reaches a session already logged in, at its next
+# HSM call: its session with the old token is not kept.
+reload_with('tde.pkcs11_token_label', 'no_such_token');
+($out, $serr) = session_sql($old, q{SELECT tde.rotate_relation_key('t')});
+is(sqlstate_of($serr), '08006',
+	'a logged-in session follows a changed token label (no such token now: 08006)')
+  or diag($serr);
+reload_with('tde.pkcs11_token_label', $TdeTest::HSM_TOKEN);
+($out, $serr) = session_sql($old, q{SELECT tde.rotate_relation_key('t')});
+is(sqlstate_of($serr), '', 'the label back: the same session wraps again') or diag($serr);
+is($node->safe_psql('postgres', $check_sql), '20|20', 'rows decrypt');
+
 # --- a wrong PIN ----------------------------------------------------------------
 
 sql_ok(qq{SELECT tde.close_keystore(password => '$pin')}, 'close the HSM');

@@ -28,9 +28,9 @@
 # wrapped key moved to another row does not.
 #
 # Part 4, the handle cache: handles the module renumbers (restore,
-# fail-over) are looked up again; an aborted transaction leaves no handle
-# behind; DROP EXTENSION and CREATE EXTENSION in a session leave the HSM
-# usable.
+# fail-over) are looked up again; an aborted transaction or subtransaction
+# leaves no handle behind (counted in the module's call log); DROP
+# EXTENSION and CREATE EXTENSION in a session leave the HSM usable.
 
 use strict;
 use warnings;

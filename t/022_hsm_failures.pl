@@ -1,6 +1,8 @@
 # HSM misconfiguration and wrong credentials: a PKCS#11 library that cannot
 # be loaded (58P01, with its path) or is no PKCS#11 module, a token label
-# that matches no token (42704), a wrong PIN (28P01).  After each failure
+# that matches no token (42704), a wrong PIN (28P01), and one C_Login per
+# attempt (counted by TdeTest.pm's fault-injecting module): a wrong
+# credential costs the token's lockout counter one try, never two.  After each failure
 # the server is alive (no crash, no crash-restart), v$encryption_wallet
 # and v$encryption_keys are as before, and once the setting is fixed and
 # reloaded (no restart) a correct open works, in new sessions and in a
@@ -17,10 +19,15 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use TdeTest;
 
-if (my $why = softhsm_missing())
+if (my $why = softhsm_missing() // faulty_pkcs11_missing())
 {
 	tde_skip_all($why, hsm => 1);
 }
+
+# the fault-injecting module's call log, in the postmaster's environment
+my $call_log = PostgreSQL::Test::Utils::tempdir() . '/hsm_calls';
+$ENV{TDE_TEST_HSM_LOG} = $call_log;
+$ENV{TDE_TEST_PKCS11_REAL} = $TdeTest::SOFTHSM_LIB;
 
 my $pin = $TdeTest::HSM_PIN;
 my $badlib = '/nonexistent/lib.so';
@@ -152,6 +159,18 @@ is($node->safe_psql('postgres', $check_sql), '20|20', 'rows decrypt');
 ($out, $serr) = session_sql($old, $check_sql);
 is($out, '20|20', 'the long-lived session decrypts after close/open') or diag($serr);
 
+# A reload of the label reaches a session already logged in, at its next
+# HSM call: its session with the old token is not kept.
+reload_with('tde.pkcs11_token_label', 'no_such_token');
+($out, $serr) = session_sql($old, q{SELECT tde.rotate_relation_key('t')});
+is(sqlstate_of($serr), '08006',
+	'a logged-in session follows a changed token label (no such token now: 08006)')
+  or diag($serr);
+reload_with('tde.pkcs11_token_label', $TdeTest::HSM_TOKEN);
+($out, $serr) = session_sql($old, q{SELECT tde.rotate_relation_key('t')});
+is(sqlstate_of($serr), '', 'the label back: the same session wraps again') or diag($serr);
+is($node->safe_psql('postgres', $check_sql), '20|20', 'rows decrypt');
+
 # --- a wrong PIN ----------------------------------------------------------------
 
 sql_ok(qq{SELECT tde.close_keystore(password => '$pin')}, 'close the HSM');
@@ -197,6 +216,51 @@ is($node->safe_psql('postgres', $wallet_sql), 'HSM|OPEN|HSM|SINGLE', 'still open
 my ($rc, $list) = pkcs11_tool('--login', '--pin', $pin, '--list-objects', '--type', 'secrkey');
 my @objs = ($list =~ /label:\s+TDE_MEK_/g);
 is(scalar(@objs), 1, 'the token holds exactly one tde key');
+
+# --- one C_Login per attempt -------------------------------------------------
+#
+# The credential is the PIN, or Oracle's "user:pin", whose PIN is the part
+# after the first colon: one rule, one C_Login.
+
+my $shim = faulty_pkcs11_build(PostgreSQL::Test::Utils::tempdir());
+sql_ok(qq{SELECT tde.close_keystore(password => '$pin')}, 'close the HSM');
+reload_with('tde.pkcs11_library', $shim);
+
+sub logins { return hsm_log_count($call_log, qr/^C_Login /); }
+
+for my $cred ('tde_user:0000', '0000', 'x:tde_user:0000')
+{
+	my $before = logins();
+	fails_like(open_sql($cred), '28P01', qr/incorrect HSM credential for token "tde"/,
+		"one login: open with the wrong credential '$cred'");
+	is(logins() - $before, 1, "one login: '$cred' cost exactly one C_Login");
+	is($node->safe_psql('postgres', $wallet_sql), 'HSM|CLOSED|HSM|SINGLE',
+		"one login: '$cred': the keystore stays CLOSED");
+}
+is(hsm_log_count($call_log, qr/^C_Login \S+ 0xa0$/), 3,
+	'one login: the three wrong credentials were three CKR_PIN_INCORRECT, nothing else');
+
+for my $cred ("tde_user:$pin", $pin)
+{
+	my $before = logins();
+	sql_ok(open_sql($cred), "one login: open with '$cred'");
+	is(logins() - $before, 1, "one login: opening with '$cred' cost one C_Login");
+	is($node->safe_psql('postgres', $check_sql), '20|20', "one login: '$cred': rows decrypt");
+	sql_ok(qq{SELECT tde.close_keystore(password => '$cred')}, "one login: close ('$cred')");
+}
+
+# A PIN with a colon: the part after the first colon is the PIN, so it is
+# given behind one more "user:" part.
+my ($prc, $pout) = pkcs11_tool('--login', '--pin', $pin, '--change-pin', '--new-pin', 'ab:cd');
+is($prc, 0, 'one login: the user PIN changed to "ab:cd"') or diag($pout);
+fails_like(open_sql('ab:cd'), '28P01', undef,
+	'one login: "ab:cd" is user "ab" with PIN "cd", refused');
+sql_ok(open_sql('u:ab:cd'), 'one login: "u:ab:cd" logs in with PIN "ab:cd"');
+is($node->safe_psql('postgres', $check_sql), '20|20', 'one login: rows decrypt');
+sql_ok(q{SELECT tde.close_keystore(password => 'u:ab:cd')}, 'one login: close');
+($prc, $pout) = pkcs11_tool('--login', '--pin', 'ab:cd', '--change-pin', '--new-pin', $pin);
+is($prc, 0, 'one login: the user PIN changed back') or diag($pout);
+sql_ok(open_sql($pin), 'one login: open with the PIN again');
 
 session_close($old);
 server_alive('the end');

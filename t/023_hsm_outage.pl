@@ -2,23 +2,35 @@
 # outage, work that needs the HSM fails cleanly with a connection-class
 # SQLSTATE (08006, never an internal error, never a crash) and changes
 # nothing; afterwards new and old sessions work again without restarting
-# PostgreSQL.
+# PostgreSQL.  And modules that wrap differently: without CKM_AES_GCM, or
+# generating GCM IVs themselves, with keys wrapped under one still
+# unwrapping under another.
 #
 # Part 1, a remote HSM: "p11-kit server" exports the SoftHSM2 token on a
 # Unix socket and the server uses p11-kit-client.so (P11_KIT_SERVER_ADDRESS
 # in the postmaster's environment).  Killing the p11-kit server and its
 # per-connection children is the outage; starting it on the same socket is
-# the recovery.  Debian 12's p11-kit (0.24.1) does not forward CKM_AES_GCM
-# over its RPC (wrapping answers CKR_MECHANISM_INVALID; SoftHSM2 itself
-# supports it), so relation keys cannot be wrapped through it: then the
-# data steps of part 1 are skipped and part 1 checks what needs no GCM
-# (log in, generate keys, find them).
+# the recovery.  Debian 12's p11-kit (0.24.1) forwards neither CKM_AES_GCM
+# nor any AES key wrap over its RPC, only CKM_AES_ECB: tde wraps relation
+# keys there with AES key wrap (RFC 5649) on the HSM's AES block function.
 #
-# Part 2, the data path: a small fault-injecting PKCS#11 module, compiled
-# here, passes every call to SoftHSM2 and answers CKR_DEVICE_REMOVED while
-# a state file says "down"; when the state's epoch changes it closes the
-# real sessions first, as a restarted device would have lost them.  It is
-# switched in with tde.pkcs11_library and a reload.
+# Part 2, the data path: a small fault-injecting PKCS#11 module
+# (TdeTest.pm's faulty_pkcs11_build) passes every call to SoftHSM2 and
+# answers CKR_DEVICE_REMOVED while a state file says "down"; when the
+# state's epoch changes it closes the real sessions first, as a restarted
+# device would have lost them.  It is switched in with tde.pkcs11_library
+# and a reload.
+#
+# Part 3, mechanisms: the same module refusing CKM_AES_GCM ("nogcm"), and
+# as a FIPS-mode HSM that refuses a caller's GCM IV and returns its own
+# ("moduleiv"): encrypt, SET KEY (re-wrap), decrypt, restart, decrypt, and
+# switch modes both ways; a blob of the format before 1.1 still unwraps; a
+# wrapped key moved to another row does not.
+#
+# Part 4, the handle cache: handles the module renumbers (restore,
+# fail-over) are looked up again; an aborted transaction or subtransaction
+# leaves no handle behind (counted in the module's call log); DROP
+# EXTENSION and CREATE EXTENSION in a session leave the HSM usable.
 
 use strict;
 use warnings;
@@ -46,6 +58,10 @@ elsif (!-e $client_lib)
 {
 	tde_skip_all("$client_lib is missing (install p11-kit-modules)", hsm => 1);
 }
+elsif (my $why_shim = faulty_pkcs11_missing())
+{
+	tde_skip_all($why_shim, hsm => 1);
+}
 
 my $pin = $TdeTest::HSM_PIN;
 my $nrows = 40;
@@ -64,13 +80,13 @@ $ENV{P11_KIT_SERVER_ADDRESS} = "unix:path=$sock";
 $ENV{TDE_TEST_HSM_STATE} = $state_file;
 $ENV{TDE_TEST_PKCS11_REAL} = $TdeTest::SOFTHSM_LIB;
 
+my $hsm_log = "$rundir/hsm_calls";
+$ENV{TDE_TEST_HSM_LOG} = $hsm_log;
+
 sub set_state
 {
 	my ($s) = @_;
-	open(my $fh, '>', "$state_file.tmp") or die "$state_file.tmp: $!";
-	print $fh "$s\n";
-	close $fh;
-	rename("$state_file.tmp", $state_file) or die "rename: $!";
+	faulty_pkcs11_state($state_file, $s);
 }
 set_state('up 0');
 
@@ -196,31 +212,25 @@ like($list, qr/TDE_MEK_\Q@{[key_id_mkid_hex($k1)]}\E/i,
 
 sql_ok('CREATE TABLE a (id int, plain text, ct bytea); CREATE TABLE b (id int, ct bytea);',
 	'p11-kit: tables');
-my ($ret, $o, $e) = tde_sql($node,
+sql_ok(
 	qq{INSERT INTO a SELECT i, 'outage ' || i FROM generate_series(1, $nrows) i;
-	   UPDATE a SET ct = tde.encrypt('a', plain);});
-my $gcm = $ret == 0;
-if (!$gcm)
-{
-	like($e, qr/CKR_MECHANISM_INVALID/,
-		'p11-kit: wrapping fails only because the RPC does not forward CKM_AES_GCM');
-	no_crash($e, 'p11-kit: GCM refused');
-	note('p11-kit RPC without CKM_AES_GCM: data steps of part 1 skipped');
-	$node->safe_psql('postgres', 'TRUNCATE a');
-}
+	   UPDATE a SET ct = tde.encrypt('a', plain);},
+	'p11-kit: encrypt rows of a (the RPC has no GCM: the key is wrapped with KWP)');
+# the first byte of a wrapped key names its mechanism: 2 = KWP, 73 bytes
+my $formats_sql = q{SELECT string_agg(DISTINCT get_byte(wrapped_key, 0) || ':' || length(wrapped_key), ',')
+  FROM tde.relation_key};
+is($node->safe_psql('postgres', $formats_sql), '2:73',
+	'p11-kit: the relation key is wrapped with AES key wrap (header 2, 73 bytes)');
+my ($ret, $o, $e);
 
 # an old session that logged in to the HSM (and, with GCM, cached a's key)
 my $old = tde_session($node);
 my ($out, $err) = session_sql($old,
 	qq{SELECT tde.set_tag('$k1', 'outage k1 (old session)', password => '$pin')});
 is(sqlstate_of($err), '', 'p11-kit: the old session uses the HSM') or diag($err);
-SKIP:
-{
-	skip 'p11-kit RPC without CKM_AES_GCM', 2 unless $gcm;
-	is($node->safe_psql('postgres', check_sql('a')), "$nrows|$nrows", 'p11-kit: a decrypts');
-	($out, $err) = session_sql($old, check_sql('a'));
-	is($out, "$nrows|$nrows", 'p11-kit: the old session decrypts a') or diag($err);
-}
+is($node->safe_psql('postgres', check_sql('a')), "$nrows|$nrows", 'p11-kit: a decrypts');
+($out, $err) = session_sql($old, check_sql('a'));
+is($out, "$nrows|$nrows", 'p11-kit: the old session decrypts a') or diag($err);
 my $before = snapshot();
 
 kill_hsm();
@@ -235,16 +245,12 @@ outage_error($err, 'p11-kit outage: SET KEY in the old session');
 	qq{SELECT tde.administer_key_management('SET KEY USING TAG ''outage k2'' IDENTIFIED BY "$pin"')});
 isnt($ret, 0, 'p11-kit outage: the SET KEY statement fails');
 no_crash($e, 'p11-kit outage: SET KEY statement');
-SKIP:
-{
-	skip 'p11-kit RPC without CKM_AES_GCM', 9 unless $gcm;
-	($ret, $o, $e) = tde_sql($node, q{SELECT tde.decrypt_text('a', ct) FROM a WHERE id = 1});
-	isnt($ret, 0, 'p11-kit outage: decrypt in a new session fails');
-	outage_error($e, 'p11-kit outage: decrypt in a new session');
-	($out, $err) = session_sql($old, check_sql('a'));
-	is($out, "$nrows|$nrows", 'p11-kit outage: the old session still decrypts a (cached key)')
-	  or diag($err);
-}
+($ret, $o, $e) = tde_sql($node, q{SELECT tde.decrypt_text('a', ct) FROM a WHERE id = 1});
+isnt($ret, 0, 'p11-kit outage: decrypt in a new session fails');
+outage_error($e, 'p11-kit outage: decrypt in a new session');
+($out, $err) = session_sql($old, check_sql('a'));
+is($out, "$nrows|$nrows", 'p11-kit outage: the old session still decrypts a (cached key)')
+  or diag($err);
 is(snapshot(), $before, 'p11-kit outage: keys, relation keys and hsm_keys.sso unchanged');
 is($node->safe_psql('postgres', $nkeys_sql), '1', 'p11-kit outage: still one key');
 is($node->safe_psql('postgres', $wallet_sql), 'HSM|OPEN|SINGLE',
@@ -257,14 +263,13 @@ is($node->safe_psql('postgres', $nkeys_sql), '2', 'p11-kit back: two keys');
 ($out, $err) = session_sql($old, qq{SELECT tde.set_tag('$k2', 'outage k2 (old session)', password => '$pin')});
 is(sqlstate_of($err), '', 'p11-kit back: the old session works again') or diag($err);
 no_crash($err, 'p11-kit back: old session');
-SKIP:
-{
-	skip 'p11-kit RPC without CKM_AES_GCM', 2 unless $gcm;
-	is($node->safe_psql('postgres', check_sql('a')), "$nrows|$nrows",
-		'p11-kit back: a new session decrypts a');
-	($out, $err) = session_sql($old, check_sql('a'));
-	is($out, "$nrows|$nrows", 'p11-kit back: the old session decrypts a') or diag($err);
-}
+is($node->safe_psql('postgres', check_sql('a')), "$nrows|$nrows",
+	'p11-kit back: a new session decrypts a');
+($out, $err) = session_sql($old, check_sql('a'));
+is($out, "$nrows|$nrows", 'p11-kit back: the old session decrypts a') or diag($err);
+is($node->safe_psql('postgres', q{SELECT string_agg(DISTINCT master_key_id, ',') FROM tde.relation_keys}),
+	$k2, 'p11-kit back: SET KEY re-wrapped a under the new key (KWP through the RPC)');
+is($node->safe_psql('postgres', $formats_sql), '2:73', 'p11-kit back: still KWP');
 session_close($old);
 kill_hsm();
 
@@ -272,142 +277,14 @@ kill_hsm();
 # Part 2: the data path, with a fault-injecting module around SoftHSM2
 # =====================================================================
 
-my $cc = find_program('cc') // find_program('gcc');
-my $p11inc = '/usr/include/p11-kit-1';
-SKIP:
+my $shim = faulty_pkcs11_build(PostgreSQL::Test::Utils::tempdir());
 {
-	skip 'no C compiler or no <p11-kit/pkcs11.h>: part 2 skipped', 1
-	  unless $cc && -f "$p11inc/p11-kit/pkcs11.h";
-
-	my $dir = PostgreSQL::Test::Utils::tempdir();
-	my $src = "$dir/faulty_p11.c";
-	my $shim = "$dir/faulty_p11.so";
-	open(my $fh, '>', $src) or die "$src: $!";
-	print $fh <<'EOC';
-/* PKCS#11 module for tde's outage test: every call goes to the module
- * named by TDE_TEST_PKCS11_REAL, except that while the file named by
- * TDE_TEST_HSM_STATE says "down <epoch>" the calls that reach the device
- * answer CKR_DEVICE_REMOVED.  When the epoch changes, the real sessions
- * of this process are closed first: a restarted device has lost them. */
-#include <dlfcn.h>
-#include <fcntl.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-#include <p11-kit/pkcs11.h>
-
-static CK_FUNCTION_LIST_PTR real = NULL;
-static CK_FUNCTION_LIST shim;
-static long seen_epoch = -1;
-static int initialized = 0;
-
-static int
-hsm_down(void)
-{
-	const char *path = getenv("TDE_TEST_HSM_STATE");
-	char buf[64];
-	long epoch;
-	int fd, down;
-	ssize_t n;
-
-	if (path == NULL || (fd = open(path, O_RDONLY)) < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	down = strncmp(buf, "down", 4) == 0;
-	epoch = strtol(buf + (down ? 4 : 2), NULL, 10);
-	if (seen_epoch >= 0 && epoch != seen_epoch && initialized)
-	{
-		CK_SLOT_ID slots[32];
-		CK_ULONG ns = 32, i;
-
-		if (real->C_GetSlotList(CK_FALSE, slots, &ns) == CKR_OK)
-			for (i = 0; i < ns; i++)
-				(void) real->C_CloseAllSessions(slots[i]);
-	}
-	seen_epoch = epoch;
-	return down;
-}
-
-#define CHECK() do { if (hsm_down()) return CKR_DEVICE_REMOVED; } while (0)
-
-static CK_RV s_Initialize(void *a)
-{ CK_RV rv = real->C_Initialize(a); if (rv == CKR_OK) initialized = 1; (void) hsm_down(); return rv; }
-static CK_RV s_Finalize(void *a)
-{ initialized = 0; return real->C_Finalize(a); }
-static CK_RV s_GetSlotList(CK_BBOOL t, CK_SLOT_ID_PTR l, CK_ULONG_PTR c)
-{ CHECK(); return real->C_GetSlotList(t, l, c); }
-static CK_RV s_GetTokenInfo(CK_SLOT_ID s, CK_TOKEN_INFO_PTR i)
-{ CHECK(); return real->C_GetTokenInfo(s, i); }
-static CK_RV s_OpenSession(CK_SLOT_ID s, CK_FLAGS f, void *a, CK_NOTIFY n, CK_SESSION_HANDLE_PTR h)
-{ CHECK(); return real->C_OpenSession(s, f, a, n, h); }
-static CK_RV s_CloseSession(CK_SESSION_HANDLE h)
-{ CHECK(); return real->C_CloseSession(h); }
-static CK_RV s_Login(CK_SESSION_HANDLE h, CK_USER_TYPE u, CK_UTF8CHAR_PTR p, CK_ULONG l)
-{ CHECK(); return real->C_Login(h, u, p, l); }
-static CK_RV s_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR t, CK_ULONG n)
-{ CHECK(); return real->C_FindObjectsInit(h, t, n); }
-static CK_RV s_FindObjects(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE_PTR o, CK_ULONG m, CK_ULONG_PTR n)
-{ CHECK(); return real->C_FindObjects(h, o, m, n); }
-static CK_RV s_FindObjectsFinal(CK_SESSION_HANDLE h)
-{ CHECK(); return real->C_FindObjectsFinal(h); }
-static CK_RV s_GenerateKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR k)
-{ CHECK(); return real->C_GenerateKey(h, m, t, n, k); }
-static CK_RV s_EncryptInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
-{ CHECK(); return real->C_EncryptInit(h, m, k); }
-static CK_RV s_Encrypt(CK_SESSION_HANDLE h, CK_BYTE_PTR d, CK_ULONG l, CK_BYTE_PTR o, CK_ULONG_PTR ol)
-{ CHECK(); return real->C_Encrypt(h, d, l, o, ol); }
-static CK_RV s_DecryptInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
-{ CHECK(); return real->C_DecryptInit(h, m, k); }
-static CK_RV s_Decrypt(CK_SESSION_HANDLE h, CK_BYTE_PTR d, CK_ULONG l, CK_BYTE_PTR o, CK_ULONG_PTR ol)
-{ CHECK(); return real->C_Decrypt(h, d, l, o, ol); }
-
-CK_RV
-C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
-{
-	if (real == NULL)
-	{
-		const char *path = getenv("TDE_TEST_PKCS11_REAL");
-		void *dl = dlopen(path ? path : "/usr/lib/softhsm/libsofthsm2.so", RTLD_NOW | RTLD_LOCAL);
-		CK_C_GetFunctionList get;
-
-		if (dl == NULL || (get = (CK_C_GetFunctionList) dlsym(dl, "C_GetFunctionList")) == NULL ||
-			get(&real) != CKR_OK)
-			return CKR_GENERAL_ERROR;
-		shim = *real;
-		shim.C_Initialize = s_Initialize;
-		shim.C_Finalize = s_Finalize;
-		shim.C_GetSlotList = s_GetSlotList;
-		shim.C_GetTokenInfo = s_GetTokenInfo;
-		shim.C_OpenSession = s_OpenSession;
-		shim.C_CloseSession = s_CloseSession;
-		shim.C_Login = s_Login;
-		shim.C_FindObjectsInit = s_FindObjectsInit;
-		shim.C_FindObjects = s_FindObjects;
-		shim.C_FindObjectsFinal = s_FindObjectsFinal;
-		shim.C_GenerateKey = s_GenerateKey;
-		shim.C_EncryptInit = s_EncryptInit;
-		shim.C_Encrypt = s_Encrypt;
-		shim.C_DecryptInit = s_DecryptInit;
-		shim.C_Decrypt = s_Decrypt;
-	}
-	*list = &shim;
-	return CKR_OK;
-}
-EOC
-	close $fh;
-	my ($cout, $cerr) = ('', '');
-	IPC::Run::run([ $cc, '-shared', '-fPIC', '-O1', "-I$p11inc", '-o', $shim, $src, '-ldl' ],
-		'>', \$cout, '2>', \$cerr)
-	  or BAIL_OUT("compiling the fault-injecting PKCS#11 module failed: $cout $cerr");
-
 	$node->safe_psql('postgres',
 		qq{ALTER SYSTEM SET tde.pkcs11_library = '$shim'; SELECT pg_reload_conf();});
 	ok($node->poll_query_until('postgres', 'SHOW tde.pkcs11_library', $shim),
 		'part 2: tde.pkcs11_library is the fault injector (reload, no restart)');
+	is($node->safe_psql('postgres', check_sql('a')), "$nrows|$nrows",
+		'part 2: a, wrapped with KWP through p11-kit, decrypts through SoftHSM2 with GCM');
 
 	sql_ok(
 		qq{CREATE TABLE a2 (id int, plain text, ct bytea); CREATE TABLE b2 (id int, ct bytea);
@@ -466,6 +343,8 @@ EOC
 	is($node->safe_psql('postgres', $nkeys_sql), $keys_before + 1, 'part 2 back: one more key');
 	is($node->safe_psql('postgres', q{SELECT string_agg(DISTINCT master_key_id, ',') FROM tde.relation_keys}),
 		$k3, 'part 2 back: relation keys re-wrapped under the new key');
+	is($node->safe_psql('postgres', $formats_sql), '1:61',
+		'part 2 back: with GCM in the module, every relation key is wrapped with GCM (header 1, 61 bytes)');
 	is($node->safe_psql('postgres', check_sql('a2')), "$nrows|$nrows",
 		'part 2 back: a2 decrypts after the rekey');
 	($out, $err) = session_sql($busy, check_sql('a2'));
@@ -482,6 +361,234 @@ EOC
 	session_close($busy);
 	session_close($idle);
 }
+
+# =====================================================================
+# Part 3: modules that wrap differently, and switching between them
+# =====================================================================
+
+my $mkids_sql = q{SELECT string_agg(DISTINCT master_key_id, ',') FROM tde.relation_keys};
+my @tables = ('a', 'a2');
+
+# Every table decrypts, in a new session (cold caches: every relation key
+# is unwrapped through the HSM).
+sub tables_decrypt
+{
+	my ($what) = @_;
+	my $sql = join(" || ',' || ", map { '(' . check_sql($_) . ')' } @tables);
+	my $want = join(',', map { "$nrows|$nrows" } @tables);
+	my ($r, $got, $err) = tde_sql($node, "SELECT $sql");
+	is($got, $want, "$what: every table decrypts (" . join(' ', @tables) . ')') or diag($err);
+}
+
+sub new_table
+{
+	my ($t, $what) = @_;
+	sql_ok(
+		qq{CREATE TABLE $t (id int, plain text, ct bytea);
+		   INSERT INTO $t SELECT i, '$t ' || i FROM generate_series(1, $nrows) i;
+		   UPDATE $t SET ct = tde.encrypt('$t', plain);},
+		"$what: encrypt rows of $t");
+	push @tables, $t;
+}
+
+sub format_of
+{
+	my ($t) = @_;
+	return $node->safe_psql('postgres',
+		qq{SELECT string_agg(DISTINCT get_byte(wrapped_key, 0) || ':' || length(wrapped_key), ',')
+		   FROM tde.relation_key WHERE relid = '$t'::regclass});
+}
+
+# A restart closes the HSM keystore (HSM alone never opens by itself).
+sub restart_open
+{
+	my ($what) = @_;
+	$node->restart;
+	$pm_pid = postmaster_pid($node);
+	$start_time = $node->safe_psql('postgres', 'SELECT pg_postmaster_start_time()');
+	sql_ok(qq{SELECT tde.administer_key_management('SET KEYSTORE OPEN IDENTIFIED BY "$pin"')},
+		"$what: open the HSM keystore after the restart");
+}
+
+sub rekey
+{
+	my ($tag, $what) = @_;
+	my $k = sql_ok(qq{SELECT tde.set_key(tag => '$tag', password => '$pin')}, "$what: SET KEY");
+	is($node->safe_psql('postgres', $mkids_sql), $k,
+		"$what: every relation key re-wrapped under the new key");
+	return $k;
+}
+
+# --- no GCM ---
+set_state('up 1 nogcm');
+tables_decrypt('nogcm: keys wrapped with GCM unwrap through a module without GCM');
+ok(hsm_log_count($hsm_log, qr/^C_DecryptInit 0x1087 0x70$/) > 0,
+	'nogcm: the module did refuse CKM_AES_GCM (CKR_MECHANISM_INVALID)');
+new_table('c3', 'nogcm');
+is(format_of('c3'), '2:73', 'nogcm: the new relation key is wrapped with KWP (header 2, 73 bytes)');
+ok(hsm_log_count($hsm_log, qr/^C_EncryptInit 0x1081 0x0$/) > 0,
+	'nogcm: KWP runs on the HSM\'s AES block function (CKM_AES_ECB)');
+my $k4 = rekey('modes k4', 'nogcm');
+is($node->safe_psql('postgres', $formats_sql), '2:73', 'nogcm: SET KEY re-wrapped every key with KWP');
+tables_decrypt('nogcm after SET KEY');
+
+# KWP has no associated data: the hash wrapped with the key binds it to its row
+my $swap_sql = q{
+	WITH w AS (SELECT relid, wrapped_key FROM tde.relation_key
+	           WHERE relid IN ('a'::regclass, 'c3'::regclass))
+	UPDATE tde.relation_key r SET wrapped_key = w.wrapped_key
+	FROM w WHERE r.relid IN ('a'::regclass, 'c3'::regclass) AND w.relid <> r.relid};
+sql_ok($swap_sql, 'nogcm: swap the wrapped keys of a and c3');
+($ret, $o, $e) = tde_sql($node, check_sql('c3'));
+is(sqlstate_of($e), 'XX001', 'nogcm: a KWP-wrapped key moved to another row does not unwrap (XX001)')
+  or diag($e);
+like($e, qr/relation key could not be unwrapped/, 'nogcm: moved key: the message');
+sql_ok($swap_sql, 'nogcm: swap them back');
+
+restart_open('nogcm');
+tables_decrypt('nogcm after a restart');
+
+# --- a FIPS-mode HSM: it refuses our GCM IV and returns its own ---
+set_state('up 1 moduleiv');
+tables_decrypt('moduleiv: keys wrapped with KWP unwrap through a module with GCM');
+my $refused = hsm_log_count($hsm_log, qr/^C_EncryptInit 0x1087 0x71$/);
+new_table('d3', 'moduleiv');
+is(format_of('d3'), '1:61', 'moduleiv: the new relation key is wrapped with GCM (header 1, 61 bytes)');
+ok(hsm_log_count($hsm_log, qr/^C_EncryptInit 0x1087 0x71$/) > $refused,
+	'moduleiv: the module refused the IV tde chose (CKR_MECHANISM_PARAM_INVALID)');
+my $k5 = rekey('modes k5', 'moduleiv');
+is($node->safe_psql('postgres', $formats_sql), '1:61', 'moduleiv: SET KEY re-wrapped every key with GCM');
+is($node->safe_psql('postgres',
+		q{SELECT count(DISTINCT substring(wrapped_key FROM 2 FOR 12)) = count(*)
+		     AND bool_and(substring(wrapped_key FROM 2 FOR 12) <> '\x000000000000000000000000'::bytea)
+		  FROM tde.relation_key}),
+	't', 'moduleiv: each wrapped key holds the IV the module generated (distinct, not zero)');
+tables_decrypt('moduleiv after SET KEY');
+restart_open('moduleiv');
+tables_decrypt('moduleiv after a restart');
+
+# --- keys wrapped under one module unwrap under the others ---
+set_state('up 1 nogcm');
+tables_decrypt('nogcm: keys wrapped with the module\'s GCM IVs unwrap without GCM');
+set_state('up 1');
+tables_decrypt('GCM module: keys wrapped in moduleiv mode unwrap');
+
+# a relation key wrapped before 1.1: IV || ciphertext || tag, no header
+sql_ok(q{UPDATE tde.relation_key SET wrapped_key = substring(wrapped_key FROM 2)
+         WHERE relid = 'd3'::regclass},
+	'a wrapped key in the format before 1.1 (the header removed)');
+like(format_of('d3'), qr/^\d+:60$/, 'the old format: 60 bytes');
+tables_decrypt('GCM module: a key in the old format unwraps');
+set_state('up 1 nogcm');
+tables_decrypt('nogcm: a key in the old format unwraps');
+set_state('up 1');
+
+# =====================================================================
+# Part 4: the handle cache
+# =====================================================================
+
+# Handles the module no longer knows (a restore, an HSM fail-over): a
+# session that cached one looks the key up again instead of failing.
+my $s4 = tde_session($node);
+($out, $err) = session_sql($s4, check_sql('a2'));
+is($out, "$nrows|$nrows", 'handles: an old session decrypts a2 (caches the key\'s handle)')
+  or diag($err);
+sql_ok('CREATE TABLE e4 (id int, ct bytea); CREATE TABLE f4 (id int, ct bytea);',
+	'handles: tables');
+set_state('up 1 handles=1');
+sql_ok(q{INSERT INTO e4 VALUES (1, tde.encrypt('e4', 'e4 one'::text))},
+	'handles: after the renumbering a new session encrypts');
+my $invalid = hsm_log_count($hsm_log, qr/ 0x60$/);
+($out, $err) = session_sql($s4, q{SELECT tde.decrypt_text('e4', ct) FROM e4});
+is($out, 'e4 one', 'handles: the old session unwraps with its stale handle looked up again')
+  or diag($err);
+ok(hsm_log_count($hsm_log, qr/^C_DecryptInit \S+ 0x60$/) > 0,
+	'handles: the module did answer CKR_KEY_HANDLE_INVALID to the stale handle (unwrap)');
+set_state('up 1 handles=2');
+($out, $err) = session_sql($s4, q{INSERT INTO f4 VALUES (1, tde.encrypt('f4', 'f4 one'::text))});
+is(sqlstate_of($err), '', 'handles: the old session wraps with its stale handle looked up again')
+  or diag($err);
+ok(hsm_log_count($hsm_log, qr/^C_EncryptInit \S+ 0x60$/) > 0,
+	'handles: the module did answer CKR_KEY_HANDLE_INVALID to the stale handle (wrap)');
+is($node->safe_psql('postgres', q{SELECT tde.decrypt_text('f4', ct) FROM f4}), 'f4 one',
+	'handles: a new session decrypts what the old one wrote');
+session_close($s4);
+
+# A handle found or generated in a transaction that aborts is not kept.
+my $s5 = tde_session($node);
+($out, $err) = session_sql($s5, check_sql('a'));
+is($out, "$nrows|$nrows", 'abort: a session decrypts a (the key\'s handle cached)') or diag($err);
+session_sql($s5, 'CREATE TABLE g4 (id int, ct bytea); CREATE TABLE h4 (id int, ct bytea);
+	CREATE TABLE i4 (id int, ct bytea); CREATE TABLE j4 (id int, ct bytea);
+	CREATE TABLE k4 (id int, ct bytea)');
+my $finds = hsm_log_count($hsm_log, qr/^C_FindObjectsInit /);
+($out, $err) = session_sql($s5,
+	q{BEGIN; INSERT INTO g4 VALUES (1, tde.encrypt('g4', 'rolled back'::text)); ROLLBACK;});
+is(sqlstate_of($err), '', 'abort: a wrap inside a transaction that rolls back') or diag($err);
+is(hsm_log_count($hsm_log, qr/^C_FindObjectsInit /), $finds,
+	'abort: inside the transaction the cached handle served');
+($out, $err) = session_sql($s5, q{INSERT INTO h4 VALUES (1, tde.encrypt('h4', 'h4 one'::text))});
+is(sqlstate_of($err), '', 'abort: the next wrap works') or diag($err);
+cmp_ok(hsm_log_count($hsm_log, qr/^C_FindObjectsInit /), '>', $finds,
+	'abort: after ROLLBACK the session looked the key up again');
+
+my $generated = hsm_log_count($hsm_log, qr/^C_GenerateKey \S+ 0x0$/);
+($out, $err) = session_sql($s5,
+	qq{SELECT tde.set_key(tag => 'aborted', password => '$pin') || (1 / (0 * random())::int)::text});
+is(sqlstate_of($err), '22012', 'abort: a statement that fails after its SET KEY') or diag($err);
+is(hsm_log_count($hsm_log, qr/^C_GenerateKey \S+ 0x0$/), $generated + 1,
+	'abort: the SET KEY had generated a key in the HSM');
+$finds = hsm_log_count($hsm_log, qr/^C_FindObjectsInit /);
+($out, $err) = session_sql($s5, q{INSERT INTO i4 VALUES (1, tde.encrypt('i4', 'i4 one'::text))});
+is(sqlstate_of($err), '', 'abort: after the failed SET KEY the session wraps') or diag($err);
+cmp_ok(hsm_log_count($hsm_log, qr/^C_FindObjectsInit /), '>', $finds,
+	'abort: the handle generated in the aborted transaction was not kept');
+# and a subtransaction that aborts
+$finds = hsm_log_count($hsm_log, qr/^C_FindObjectsInit /);
+($out, $err) = session_sql($s5,
+	q{BEGIN; SAVEPOINT sp; INSERT INTO j4 VALUES (1, tde.encrypt('j4', 'rolled back'::text));
+	  ROLLBACK TO SAVEPOINT sp;});
+is(sqlstate_of($err), '', 'subtransaction abort: a wrap inside a savepoint that rolls back')
+  or diag($err);
+($out, $err) = session_sql($s5,
+	q{INSERT INTO k4 VALUES (1, tde.encrypt('k4', 'k4 one'::text)); COMMIT;});
+is(sqlstate_of($err), '', 'subtransaction abort: the next wrap works, and commits') or diag($err);
+cmp_ok(hsm_log_count($hsm_log, qr/^C_FindObjectsInit /), '>', $finds,
+	'subtransaction abort: after ROLLBACK TO SAVEPOINT the session looked the key up again');
+is($node->safe_psql('postgres', q{SELECT count(*) || '|' || string_agg(tde.decrypt_text('k4', ct), '') FROM k4}),
+	'1|k4 one', 'subtransaction abort: a new session decrypts what committed');
+($out, $err) = session_sql($s5,
+	q{SELECT tde.decrypt_text('h4', h4.ct) || tde.decrypt_text('i4', i4.ct) FROM h4, i4});
+is($out, 'h4 onei4 one', 'abort: the session decrypts what it wrote') or diag($err);
+is($node->safe_psql('postgres',
+		q{SELECT tde.decrypt_text('h4', h4.ct) || tde.decrypt_text('i4', i4.ct) FROM h4, i4}),
+	'h4 onei4 one', 'abort: a new session decrypts it too');
+tables_decrypt('abort: everything else');
+session_close($s5);
+
+# DROP EXTENSION and CREATE EXTENSION in one session: the HSM still serves
+# it, and other sessions.
+$node->safe_psql('postgres', 'CREATE DATABASE dropdb');
+my $s6 = tde_session($node, 'dropdb');
+($out, $err) = session_sql($s6,
+	q{CREATE EXTENSION tde; CREATE TABLE x (id int, ct bytea);
+	  INSERT INTO x VALUES (1, tde.encrypt('x', 'before the drop'::text));
+	  SELECT tde.decrypt_text('x', ct) FROM x});
+is($out, 'before the drop', 'drop: a session encrypts in a second database') or diag($err);
+($out, $err) = session_sql($s6,
+	q{DROP TABLE x; DROP EXTENSION tde; CREATE EXTENSION tde; CREATE TABLE y (id int, ct bytea);
+	  INSERT INTO y VALUES (1, tde.encrypt('y', 'after the re-create'::text));
+	  SELECT tde.decrypt_text('y', ct) FROM y});
+is($out, 'after the re-create', 'drop: after DROP and CREATE EXTENSION the same session wraps and unwraps')
+  or diag($err);
+($ret, $o, $e) = tde_sql($node, q{SELECT tde.decrypt_text('y', ct) FROM y}, 'dropdb');
+is($o, 'after the re-create', 'drop: a new session decrypts it') or diag($e);
+($out, $err) = session_sql($s6, qq{SELECT tde.set_key(tag => 'after drop', password => '$pin')});
+is(sqlstate_of($err), '', 'drop: SET KEY from that session') or diag($err);
+($ret, $o, $e) = tde_sql($node, q{SELECT tde.decrypt_text('y', ct) FROM y}, 'dropdb');
+is($o, 'after the re-create', 'drop: y decrypts after the rekey') or diag($e);
+session_close($s6);
+tables_decrypt('drop: the first database after the rekey');
 
 no_crash('', 'the end');
 my $log = slurp_file($node->logfile);

@@ -7,7 +7,9 @@
  * vendor's module itself (dlopen + C_GetFunctionList) and uses only the
  * functions a key-vault root of trust must provide (DESIGN §4).  Master
  * keys are AES-256 token objects, sensitive and not extractable, named by
- * CKA_ID = MKID; relation keys are wrapped inside the HSM with AES-GCM.
+ * CKA_ID = MKID; relation keys are wrapped with the key in the HSM, by
+ * AES-GCM or, where the module has none, AES key wrap (RFC 5649); each
+ * wrapped key records its mechanism (see hsm.c).
  *
  * PKCS#11 state is per process and never set up in the postmaster: each
  * backend initialises the module and logs in on first use with the
@@ -25,6 +27,12 @@
 /* Log in with a credential ("pin" or "user:pin"); errors are clear. */
 extern void tde_hsm_login(const char *credential, uint64 credential_generation);
 extern void tde_hsm_reset(void);
+extern void tde_hsm_forget_handles(void);
+
+/*
+ * Forget this process's object handles and mechanism choices (the session
+ * stays).  Aborts do it by themselves; call it on DROP EXTENSION tde.
+ */
 extern void tde_hsm_forget_handles(void);
 
 extern void tde_hsm_generate_key(const uint8 *mkid);

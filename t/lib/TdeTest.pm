@@ -356,4 +356,271 @@ sub session_close
 
 push @EXPORT, qw(tde_session session_sql session_close);
 
+# ---------------------------------------------------------------------
+# A fault-injecting PKCS#11 module around SoftHSM2
+# ---------------------------------------------------------------------
+
+# The module passes every call to the module named by TDE_TEST_PKCS11_REAL
+# (SoftHSM2 by default).  The file named by TDE_TEST_HSM_STATE holds
+# "<up|down> <epoch> [flag ...]", read at each call:
+#   down      the calls that reach the device answer CKR_DEVICE_REMOVED
+#   <epoch>   when it changes, the real sessions of the process are closed
+#             first, as a restarted device would have lost them
+#   nogcm     CKM_AES_GCM is refused (CKR_MECHANISM_INVALID), as p11-kit's
+#             RPC does
+#   moduleiv  a FIPS-mode HSM: C_EncryptInit with CKM_AES_GCM refuses a
+#             caller's IV (CKR_MECHANISM_PARAM_INVALID) and, given a zeroed
+#             one, writes its own into the caller's IV buffer
+#   handles=N object handles are shown as real + N * 2^20; a handle of
+#             another N is CKR_KEY_HANDLE_INVALID (an HSM whose handles
+#             changed, after a restore or a fail-over)
+# Every C_Login, C_FindObjectsInit, C_GenerateKey, C_EncryptInit and
+# C_DecryptInit appends "<function> <mechanism or 0> <rv>" to the file
+# named by TDE_TEST_HSM_LOG, if set (hsm_log_count counts them).
+our $FAULTY_P11_SOURCE = <<'EOC';
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <p11-kit/pkcs11.h>
+
+static CK_FUNCTION_LIST_PTR real = NULL;
+static CK_FUNCTION_LIST shim;
+static long seen_epoch = -1;
+static int initialized = 0;
+static int f_nogcm, f_moduleiv;
+static unsigned long f_handles;
+
+#define HANDLE_SPAN 0x100000UL
+
+static int
+hsm_down(void)
+{
+	const char *path = getenv("TDE_TEST_HSM_STATE");
+	char buf[256];
+	long epoch;
+	int fd, down;
+	ssize_t n;
+	char *h;
+
+	f_nogcm = f_moduleiv = 0;
+	f_handles = 0;
+	if (path == NULL || (fd = open(path, O_RDONLY)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	down = strncmp(buf, "down", 4) == 0;
+	epoch = strtol(buf + (down ? 4 : 2), NULL, 10);
+	f_nogcm = strstr(buf, "nogcm") != NULL;
+	f_moduleiv = strstr(buf, "moduleiv") != NULL;
+	if ((h = strstr(buf, "handles=")) != NULL)
+		f_handles = strtoul(h + 8, NULL, 10);
+	if (seen_epoch >= 0 && epoch != seen_epoch && initialized)
+	{
+		CK_SLOT_ID slots[32];
+		CK_ULONG ns = 32, i;
+
+		if (real->C_GetSlotList(CK_FALSE, slots, &ns) == CKR_OK)
+			for (i = 0; i < ns; i++)
+				(void) real->C_CloseAllSessions(slots[i]);
+	}
+	seen_epoch = epoch;
+	return down;
+}
+
+static void
+logcall(const char *fn, unsigned long mech, CK_RV rv)
+{
+	const char *path = getenv("TDE_TEST_HSM_LOG");
+	char line[128];
+	int fd, len;
+
+	if (path == NULL || (fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0600)) < 0)
+		return;
+	len = snprintf(line, sizeof(line), "%s 0x%lx 0x%lx\n", fn, mech, (unsigned long) rv);
+	if (write(fd, line, len) != len)
+		(void) 0;
+	close(fd);
+}
+
+/* shown handle -> real one; 0 if it belongs to another numbering */
+static CK_OBJECT_HANDLE
+real_handle(CK_OBJECT_HANDLE h)
+{
+	CK_OBJECT_HANDLE base = f_handles * HANDLE_SPAN;
+
+	if (h < base || h >= base + HANDLE_SPAN)
+		return CK_INVALID_HANDLE;
+	return h - base;
+}
+
+#define CHECK() do { if (hsm_down()) return CKR_DEVICE_REMOVED; } while (0)
+
+static CK_RV s_Initialize(void *a)
+{ CK_RV rv = real->C_Initialize(a); if (rv == CKR_OK) initialized = 1; (void) hsm_down(); return rv; }
+static CK_RV s_Finalize(void *a)
+{ initialized = 0; return real->C_Finalize(a); }
+static CK_RV s_GetSlotList(CK_BBOOL t, CK_SLOT_ID_PTR l, CK_ULONG_PTR c)
+{ CHECK(); return real->C_GetSlotList(t, l, c); }
+static CK_RV s_GetTokenInfo(CK_SLOT_ID s, CK_TOKEN_INFO_PTR i)
+{ CHECK(); return real->C_GetTokenInfo(s, i); }
+static CK_RV s_OpenSession(CK_SLOT_ID s, CK_FLAGS f, void *a, CK_NOTIFY n, CK_SESSION_HANDLE_PTR h)
+{ CHECK(); return real->C_OpenSession(s, f, a, n, h); }
+static CK_RV s_CloseSession(CK_SESSION_HANDLE h)
+{ CHECK(); return real->C_CloseSession(h); }
+static CK_RV s_Login(CK_SESSION_HANDLE h, CK_USER_TYPE u, CK_UTF8CHAR_PTR p, CK_ULONG l)
+{ CK_RV rv; if (hsm_down()) rv = CKR_DEVICE_REMOVED; else rv = real->C_Login(h, u, p, l);
+  logcall("C_Login", 0, rv); return rv; }
+static CK_RV s_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR t, CK_ULONG n)
+{ CK_RV rv; if (hsm_down()) rv = CKR_DEVICE_REMOVED; else rv = real->C_FindObjectsInit(h, t, n);
+  logcall("C_FindObjectsInit", 0, rv); return rv; }
+static CK_RV s_FindObjects(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE_PTR o, CK_ULONG m, CK_ULONG_PTR n)
+{
+	CK_RV rv; CK_ULONG i;
+	CHECK();
+	rv = real->C_FindObjects(h, o, m, n);
+	if (rv == CKR_OK)
+		for (i = 0; i < *n; i++)
+			o[i] += f_handles * HANDLE_SPAN;
+	return rv;
+}
+static CK_RV s_FindObjectsFinal(CK_SESSION_HANDLE h)
+{ CHECK(); return real->C_FindObjectsFinal(h); }
+static CK_RV s_GenerateKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR k)
+{
+	CK_RV rv;
+	if (hsm_down()) rv = CKR_DEVICE_REMOVED;
+	else rv = real->C_GenerateKey(h, m, t, n, k);
+	if (rv == CKR_OK)
+		*k += f_handles * HANDLE_SPAN;
+	logcall("C_GenerateKey", m->mechanism, rv);
+	return rv;
+}
+static CK_RV
+crypt_init(int enc, CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
+{
+	CK_OBJECT_HANDLE rk;
+
+	if (hsm_down())
+		return CKR_DEVICE_REMOVED;
+	if ((rk = real_handle(k)) == CK_INVALID_HANDLE)
+		return CKR_KEY_HANDLE_INVALID;
+	if (m->mechanism == CKM_AES_GCM && f_nogcm)
+		return CKR_MECHANISM_INVALID;
+	if (m->mechanism == CKM_AES_GCM && f_moduleiv && enc)
+	{
+		CK_GCM_PARAMS *gp = (CK_GCM_PARAMS *) m->pParameter;
+		CK_ULONG i;
+
+		if (gp == NULL || gp->pIv == NULL || gp->ulIvLen != 12)
+			return CKR_MECHANISM_PARAM_INVALID;
+		for (i = 0; i < gp->ulIvLen; i++)
+			if (gp->pIv[i] != 0)
+				return CKR_MECHANISM_PARAM_INVALID;
+		if (real->C_GenerateRandom(h, gp->pIv, gp->ulIvLen) != CKR_OK)
+			return CKR_FUNCTION_FAILED;
+	}
+	return enc ? real->C_EncryptInit(h, m, rk) : real->C_DecryptInit(h, m, rk);
+}
+static CK_RV s_EncryptInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
+{ CK_RV rv = crypt_init(1, h, m, k); logcall("C_EncryptInit", m->mechanism, rv); return rv; }
+static CK_RV s_Encrypt(CK_SESSION_HANDLE h, CK_BYTE_PTR d, CK_ULONG l, CK_BYTE_PTR o, CK_ULONG_PTR ol)
+{ CHECK(); return real->C_Encrypt(h, d, l, o, ol); }
+static CK_RV s_DecryptInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
+{ CK_RV rv = crypt_init(0, h, m, k); logcall("C_DecryptInit", m->mechanism, rv); return rv; }
+static CK_RV s_Decrypt(CK_SESSION_HANDLE h, CK_BYTE_PTR d, CK_ULONG l, CK_BYTE_PTR o, CK_ULONG_PTR ol)
+{ CHECK(); return real->C_Decrypt(h, d, l, o, ol); }
+
+CK_RV
+C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
+{
+	if (real == NULL)
+	{
+		const char *path = getenv("TDE_TEST_PKCS11_REAL");
+		void *dl = dlopen(path ? path : "/usr/lib/softhsm/libsofthsm2.so", RTLD_NOW | RTLD_LOCAL);
+		CK_C_GetFunctionList get;
+
+		if (dl == NULL || (get = (CK_C_GetFunctionList) dlsym(dl, "C_GetFunctionList")) == NULL ||
+			get(&real) != CKR_OK)
+			return CKR_GENERAL_ERROR;
+		shim = *real;
+		shim.C_Initialize = s_Initialize;
+		shim.C_Finalize = s_Finalize;
+		shim.C_GetSlotList = s_GetSlotList;
+		shim.C_GetTokenInfo = s_GetTokenInfo;
+		shim.C_OpenSession = s_OpenSession;
+		shim.C_CloseSession = s_CloseSession;
+		shim.C_Login = s_Login;
+		shim.C_FindObjectsInit = s_FindObjectsInit;
+		shim.C_FindObjects = s_FindObjects;
+		shim.C_FindObjectsFinal = s_FindObjectsFinal;
+		shim.C_GenerateKey = s_GenerateKey;
+		shim.C_EncryptInit = s_EncryptInit;
+		shim.C_Encrypt = s_Encrypt;
+		shim.C_DecryptInit = s_DecryptInit;
+		shim.C_Decrypt = s_Decrypt;
+	}
+	*list = &shim;
+	return CKR_OK;
+}
+EOC
+
+# Why the fault-injecting module cannot be built here, or undef.
+sub faulty_pkcs11_missing
+{
+	my $cc = find_program('cc') // find_program('gcc');
+	return 'no C compiler (cc or gcc)' unless $cc;
+	return 'no <p11-kit/pkcs11.h> (install libp11-kit-dev)'
+	  unless -f '/usr/include/p11-kit-1/p11-kit/pkcs11.h';
+	return undef;
+}
+
+# Compile the fault-injecting module into $dir; returns the .so's path.
+# Dies if it does not compile.
+sub faulty_pkcs11_build
+{
+	my ($dir) = @_;
+	my $cc = find_program('cc') // find_program('gcc');
+	my $src = "$dir/faulty_p11.c";
+	my $so = "$dir/faulty_p11.so";
+	open(my $fh, '>', $src) or die "$src: $!";
+	print $fh $FAULTY_P11_SOURCE;
+	close $fh;
+	my ($out, $err) = ('', '');
+	IPC::Run::run(
+		[ $cc, '-shared', '-fPIC', '-O1', '-I/usr/include/p11-kit-1', '-o', $so, $src, '-ldl' ],
+		'<', \'', '>', \$out, '2>', \$err)
+	  or die "compiling the fault-injecting PKCS#11 module failed: $out $err";
+	return $so;
+}
+
+# Write the fault-injecting module's state file atomically.
+sub faulty_pkcs11_state
+{
+	my ($file, $state) = @_;
+	open(my $fh, '>', "$file.tmp") or die "$file.tmp: $!";
+	print $fh "$state\n";
+	close $fh;
+	rename("$file.tmp", $file) or die "rename $file: $!";
+}
+
+# The number of lines of the module's call log that match $re (0 if there
+# is no log yet).
+sub hsm_log_count
+{
+	my ($file, $re) = @_;
+	open(my $fh, '<', $file) or return 0;
+	my $n = grep { /$re/ } <$fh>;
+	close $fh;
+	return $n;
+}
+
+push @EXPORT, qw(faulty_pkcs11_missing faulty_pkcs11_build faulty_pkcs11_state
+  hsm_log_count);
+
 1;

@@ -1179,10 +1179,3 @@ tde_hsm_unwrap(const uint8 *mkid, const uint8 *aad, int aadlen,
 	explicit_bzero(buf, sizeof(buf));
 	return ok;
 }
-
-/* Forget cached object handles (DROP EXTENSION); the session stays. */
-void
-tde_hsm_forget_handles(void)
-{
-	nhandles = 0;
-}

@@ -33,7 +33,6 @@ extern void tde_hsm_forget_handles(void);
  * Forget this process's object handles and mechanism choices (the session
  * stays).  Aborts do it by themselves; call it on DROP EXTENSION tde.
  */
-extern void tde_hsm_forget_handles(void);
 
 extern void tde_hsm_generate_key(const uint8 *mkid);
 extern bool tde_hsm_has_key(const uint8 *mkid);

@@ -27,12 +27,12 @@
 /* Log in with a credential ("pin" or "user:pin"); errors are clear. */
 extern void tde_hsm_login(const char *credential, uint64 credential_generation);
 extern void tde_hsm_reset(void);
-extern void tde_hsm_forget_handles(void);
 
 /*
  * Forget this process's object handles and mechanism choices (the session
  * stays).  Aborts do it by themselves; call it on DROP EXTENSION tde.
  */
+extern void tde_hsm_forget_handles(void);
 
 extern void tde_hsm_generate_key(const uint8 *mkid);
 extern bool tde_hsm_has_key(const uint8 *mkid);

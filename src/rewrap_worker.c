@@ -75,7 +75,8 @@ start_worker(int slot)
 	if (RegisterDynamicBackgroundWorker(&bgw, &handle))
 		return true;
 	ereport(LOG,
-			(errmsg("tde could not start a background worker to re-wrap relation keys"),
+			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+			 errmsg("tde could not start a background worker to re-wrap relation keys"),
 			 errhint("Raise max_worker_processes; the re-wrap resumes the next time the keystore is opened.")));
 	return false;
 }
@@ -168,7 +169,8 @@ mark_pending(Oid dboid, const uint8 *target)
 		if (tde_shared->nprogress >= TDE_MAX_DATABASES)
 		{
 			ereport(WARNING,
-					(errmsg("tde can track the re-wrap of at most %d databases at once; database %u is not re-wrapped now",
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("tde can track the re-wrap of at most %d databases at once; database %u is not re-wrapped now",
 							TDE_MAX_DATABASES, dboid),
 					 errhint("It is re-wrapped the next time the keystore is opened or rekeyed.")));
 			return;

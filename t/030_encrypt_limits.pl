@@ -6,9 +6,10 @@
 # allocated (it failed with XX000 "invalid memory alloc request size").
 #
 # Each value over the limit is itself a 1 GB allocation of the server
-# (repeat builds it).  The round trip at the limit itself needs about 3 GB
-# of server memory for some seconds; it runs only where MemAvailable is at
-# least 10 GiB and is skipped otherwise.
+# (repeat builds it).  Encrypting a value at the limit itself needs about
+# 2 GB of server memory for some seconds (the value and its ciphertext);
+# it runs only where MemAvailable is at least 8 GiB and is skipped
+# otherwise.
 
 use strict;
 use warnings;
@@ -67,17 +68,12 @@ SKIP:
 		while (<$fh>) { $avail = $1 * 1024 if /^MemAvailable:\s+(\d+) kB/; }
 		close $fh;
 	}
-	skip 'the round trip at the limit needs 10 GiB of available memory', 4
-	  if $avail < 10 * 1024**3;
+	skip 'a value at the limit needs 8 GiB of available memory', 2
+	  if $avail < 8 * 1024**3;
 
 	my $t0 = time;
 	is(sql_ok(qq{SELECT length(tde.encrypt('t', repeat('x', $limit)))}, 'encrypt at the limit'),
 		1073741823 - 4, 'the ciphertext at the limit is MaxAllocSize bytes with its header');
-	is( sql_ok(
-			qq{SELECT length(tde.decrypt_text('t', tde.encrypt('t', repeat('x', $limit))))},
-			'round trip at the limit'),
-		$limit,
-		'a value of the longest length decrypts to its length');
 	note('at the limit: ' . (time - $t0) . ' s');
 }
 

@@ -97,8 +97,10 @@ sub open_with
 	return akm($node, qq{SET KEYSTORE OPEN IDENTIFIED BY "$password"});
 }
 
+# Close the keystore if it is open (an auto-login wallet opens by itself).
 sub close_keystore
 {
+	return unless wallet_status($node) =~ /^OPEN/;
 	my ($ret, $out, $err) = akm($node, qq{SET KEYSTORE CLOSE IDENTIFIED BY "$pw"});
 	is($ret, 0, 'close the keystore') or diag($err);
 }

@@ -8,6 +8,7 @@
 
 use strict;
 use warnings;
+no warnings 'portable';    # 64-bit addresses in smaps
 
 use FindBin;
 use lib "$FindBin::RealBin/lib";
@@ -67,12 +68,19 @@ sub arena
 
 sub open_in_session
 {
-	my ($s, $first) = @_;
+	my ($s, $how) = @_;    # 'create', 'open' (closed), 'reopen' (open)
+	my $first = $how eq 'create';
 	my ($out, $err);
 	if ($first)
 	{
 		($out, $err) = session_sql($s, qq{SELECT tde.create_keystore(password => '$pw')});
 		is($err, '', 'create the keystore');
+	}
+	elsif ($how eq 'reopen')
+	{
+		($out, $err) = session_sql($s,
+			qq{SELECT tde.administer_key_management('SET KEYSTORE CLOSE IDENTIFIED BY "$pw"')});
+		is($err, '', 'close the keystore in the session');
 	}
 	($out, $err) = session_sql($s,
 		qq{SELECT tde.administer_key_management('SET KEYSTORE OPEN IDENTIFIED BY "$pw"')});
@@ -97,7 +105,7 @@ ok(@area && $area[0][0] % 4096 == 0 && ($area[0][1] - $area[0][0]) % 4096 == 0,
 	'the key area is whole pages');
 
 my $s = tde_session($node);
-my $backend = open_in_session($s, 1);
+my $backend = open_in_session($s, 'create');
 like($backend, qr/^\d+$/, 'the backend pid');
 is(scalar(key_area($backend)), 1, 'backend: the shared key area is excluded from core dumps (inherited)');
 my @arena = arena($backend);
@@ -138,7 +146,7 @@ is(scalar @area, 1, 'low limit: the key area is still excluded from core dumps')
 ok(@area && !$area[0][3]{lo}, 'low limit: the key area is not locked');
 
 $s = tde_session($node);
-$backend = open_in_session($s, 0);
+$backend = open_in_session($s, 'open');
 @arena = arena($backend);
 ok(@arena >= 1, 'low limit: the keystore opens, from an arena excluded from core dumps')
   or diag(describe(mappings($backend)));
@@ -147,7 +155,7 @@ is($out, 'OPEN', 'low limit: the keystore is open');
 session_close($s);
 # a second backend fails to lock too: still one message
 $s = tde_session($node);
-open_in_session($s, 0);
+open_in_session($s, 'reopen');
 session_close($s);
 
 my $log = substr(slurp_file($node->logfile), $log_offset);

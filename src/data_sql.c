@@ -21,10 +21,32 @@
  * Privileges: besides EXECUTE on the function, encrypting needs INSERT or
  * UPDATE on the relation and decrypting needs SELECT on it, checked here.
  *
+ * Relations: only tables whose rows users write have relation keys:
+ * ordinary and partitioned tables, permanent, unlogged or temporary.  Every
+ * function that takes a relation refuses (42809) views, materialized views,
+ * sequences, indexes, composite types, foreign tables and TOAST tables, the
+ * objects initdb creates (system catalogs, information_schema) and the
+ * tables of the tde extension itself (every relation in schema tde: a
+ * syscache lookup, where asking pg_depend would cost a scan per value),
+ * before it looks at a key, so that no
+ * relation key is ever created for them and an old ciphertext that names
+ * one does not decrypt either.
+ *
+ * Size: a ciphertext is the plaintext plus CT_OVERHEAD bytes and, like any
+ * value, at most MaxAllocSize bytes with its varlena header, so the longest
+ * plaintext is CT_MAX_PLAINTEXT bytes; a longer one is refused (54000)
+ * from its stored size, before it is detoasted or anything is allocated.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/detoast.h"
+#include "access/htup_details.h"
+#include "access/transam.h"
+#include "catalog/catalog.h"
+#include "catalog/pg_class.h"
+#include "catalog/namespace.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
@@ -32,6 +54,7 @@
 #include "utils/builtins.h"
 #include "port/pg_bswap.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/syscache.h"
 
 #include "tde/crypto.h"
@@ -41,6 +64,8 @@
 #define CT_FORMAT		1
 #define CT_HEADER_LEN	(1 + TDE_RELKEY_ID_LEN + 4 + TDE_GCM_IV_LEN)
 #define CT_OVERHEAD		(CT_HEADER_LEN + TDE_GCM_TAG_LEN)
+/* The longest plaintext whose ciphertext still fits in one value */
+#define CT_MAX_PLAINTEXT ((Size) MaxAllocSize - VARHDRSZ - CT_OVERHEAD)
 
 PG_FUNCTION_INFO_V1(tde_encrypt);
 PG_FUNCTION_INFO_V1(tde_decrypt);
@@ -51,15 +76,57 @@ PG_FUNCTION_INFO_V1(tde_ciphertext_key_version);
 PG_FUNCTION_INFO_V1(tde_relation_key_version);
 PG_FUNCTION_INFO_V1(tde_invalidate_key_caches);
 
+/*
+ * Refuse every relation but a user's table (see the file header).  The
+ * error names the relation and says why; it comes before any key lookup.
+ */
+static void
+check_relation_kind(Oid relid)
+{
+	HeapTuple	tup;
+	Form_pg_class form;
+	char		relkind;
+	char	   *name;
+	Oid			relnamespace;
+
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	form = (Form_pg_class) GETSTRUCT(tup);
+	relkind = form->relkind;
+	relnamespace = form->relnamespace;
+	name = pstrdup(NameStr(form->relname));
+	ReleaseSysCache(tup);
+
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("tde does not encrypt data of relation \"%s\"", name),
+				 errdetail_relkind_not_supported(relkind),
+				 errhint("tde encrypts data of ordinary and partitioned tables only.")));
+	if (relid < FirstNormalObjectId || IsCatalogRelationOid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("tde does not encrypt data of relation \"%s\"", name),
+				 errdetail("\"%s\" is a system table.", name),
+				 errhint("tde encrypts data of ordinary and partitioned tables only.")));
+	if (relnamespace == get_namespace_oid("tde", true))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("tde does not encrypt data of relation \"%s\"", name),
+				 errdetail("\"%s\" is a table of the tde extension, in its schema tde.", name),
+				 errhint("tde encrypts data of ordinary and partitioned tables only.")));
+	pfree(name);
+}
+
 static void
 check_relation_access(Oid relid, AclMode mode, const char *what)
 {
 	char	   *name;
 
-	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation with OID %u does not exist", relid)));
+	check_relation_kind(relid);
 	if (pg_class_aclmask(relid, GetUserId(), mode, ACLMASK_ANY) != 0)
 		return;
 	name = get_rel_name(relid);
@@ -67,6 +134,24 @@ check_relation_access(Oid relid, AclMode mode, const char *what)
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("permission denied to %s data of relation %s", what,
 					name ? name : "?")));
+}
+
+/*
+ * Refuse a plaintext whose ciphertext would not fit in a value.  It reads
+ * the size the datum records, so a value too long is never detoasted.
+ */
+static void
+check_plaintext_size(Datum value)
+{
+	Size		len = toast_raw_datum_size(value) - VARHDRSZ;
+
+	if (len > CT_MAX_PLAINTEXT)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("value of %zu bytes is too long to encrypt", len),
+				 errdetail("tde.encrypt accepts at most %zu bytes: the ciphertext adds %d bytes (header, nonce and GCM tag) and a value is at most %zu bytes.",
+						   CT_MAX_PLAINTEXT, CT_OVERHEAD,
+						   (Size) MaxAllocSize - VARHDRSZ)));
 }
 
 static bytea *
@@ -79,6 +164,7 @@ encrypt_bytes(Oid relid, const char *data, int len)
 
 	tde_require_loaded();
 	check_relation_access(relid, ACL_INSERT | ACL_UPDATE, "encrypt");
+	Assert((Size) len <= CT_MAX_PLAINTEXT);
 	k = tde_relkey_for_encrypt(relid);
 
 	out = palloc(VARHDRSZ + CT_OVERHEAD + len);
@@ -139,8 +225,10 @@ decrypt_value(Oid relid, const bytea *ct)
 Datum
 tde_encrypt(PG_FUNCTION_ARGS)
 {
-	bytea	   *data = PG_GETARG_BYTEA_PP(1);
+	bytea	   *data;
 
+	check_plaintext_size(PG_GETARG_DATUM(1));
+	data = PG_GETARG_BYTEA_PP(1);
 	PG_RETURN_BYTEA_P(encrypt_bytes(PG_GETARG_OID(0), VARDATA_ANY(data),
 									VARSIZE_ANY_EXHDR(data)));
 }
@@ -156,8 +244,10 @@ tde_decrypt(PG_FUNCTION_ARGS)
 Datum
 tde_encrypt_text(PG_FUNCTION_ARGS)
 {
-	text	   *data = PG_GETARG_TEXT_PP(1);
+	text	   *data;
 
+	check_plaintext_size(PG_GETARG_DATUM(1));
+	data = PG_GETARG_TEXT_PP(1);
 	PG_RETURN_BYTEA_P(encrypt_bytes(PG_GETARG_OID(0), VARDATA_ANY(data),
 									VARSIZE_ANY_EXHDR(data)));
 }
@@ -178,10 +268,7 @@ tde_rotate_relation_key(PG_FUNCTION_ARGS)
 {
 	tde_require_loaded();
 	tde_require_admin();
-	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(PG_GETARG_OID(0))))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation with OID %u does not exist", PG_GETARG_OID(0))));
+	check_relation_kind(PG_GETARG_OID(0));
 	PG_RETURN_INT32(tde_relkey_rotate(PG_GETARG_OID(0)));
 }
 

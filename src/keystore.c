@@ -518,7 +518,8 @@ open_secondary_wallet(const char *password)
 		publish(w, TDE_OPEN_PASSWORD);
 	else if (tde_file_exists(ewallet))
 		ereport(NOTICE,
-				(errmsg("the secondary software keystore stays closed"),
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the secondary software keystore stays closed"),
 				 errhint("Give it the HSM's password or an auto-login wallet, or open it with SET KEYSTORE OPEN under configuration FILE.")));
 }
 

@@ -159,7 +159,8 @@ tde_hsm_keystore_open_secondary(const char *wallet_password)
 		FlushErrorState();
 		LWLockReleaseAll();
 		ereport(NOTICE,
-				(errmsg("the secondary HSM keystore stays closed: %s", edata->message),
+				(errcode(edata->sqlerrcode),
+				 errmsg("the secondary HSM keystore stays closed: %s", edata->message),
 				 errhint("Store its password in the external store as client HSM_PASSWORD.")));
 	}
 	PG_END_TRY();
@@ -295,7 +296,8 @@ tde_hsm_keystore_change(const TdeCredential *cred, bool force, bool with_backup,
 	check_credential(credential);
 	if (with_backup)
 		ereport(NOTICE,
-				(errmsg("WITH BACKUP has no effect on an HSM keystore"),
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("WITH BACKUP has no effect on an HSM keystore"),
 				 errhint("Back up the HSM with the vendor's tools.")));
 
 	lockfd = tde_keystore_lock(dir, true, NULL);

@@ -75,7 +75,8 @@ start_worker(int slot)
 	if (RegisterDynamicBackgroundWorker(&bgw, &handle))
 		return true;
 	ereport(LOG,
-			(errmsg("tde could not start a background worker to re-wrap relation keys"),
+			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+			 errmsg("tde could not start a background worker to re-wrap relation keys"),
 			 errhint("Raise max_worker_processes; the re-wrap resumes the next time the keystore is opened.")));
 	return false;
 }

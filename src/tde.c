@@ -11,6 +11,14 @@
  * crash and reinitialisation) the struct starts zeroed: every keystore is
  * closed, and an auto-login wallet opens again on first use.
  *
+ * The struct holds master keys, so it starts on a page boundary and spans
+ * whole pages (the request has a page more than it needs, for the
+ * alignment), and the postmaster, which creates it, locks those pages in
+ * RAM and leaves them out of core dumps (tde_secure_protect_shared): the
+ * mapping is shared, so the pages locked by the postmaster stay resident
+ * for every backend, and fork passes MADV_DONTDUMP on.  Where the kernel
+ * refuses (RLIMIT_MEMLOCK, huge pages), the server runs with a WARNING.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -22,6 +30,7 @@
 #include "storage/shmem.h"
 
 #include "tde/relkey.h"
+#include "tde/secure.h"
 #include "tde/tde.h"
 
 PG_MODULE_MAGIC;
@@ -57,13 +66,27 @@ _PG_init(void)
 	tde_relkey_init();
 }
 
+/* The key area: whole pages, and one more to align its start */
+static Size
+shared_state_span(void)
+{
+	return TYPEALIGN(tde_secure_page_size(), sizeof(TdeSharedState));
+}
+
+static Size
+shared_state_request(void)
+{
+	return shared_state_span() + tde_secure_page_size();
+}
+
 static void
 tde_shmem_request(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 
-	RequestAddinShmemSpace(MAXALIGN(sizeof(TdeSharedState)));
+	RequestAddinShmemSpace(shared_state_request());
+	RequestAddinShmemSpace(tde_secure_shmem_size());
 	RequestNamedLWLockTranche(TDE_LWLOCK_TRANCHE, 2);
 }
 
@@ -71,17 +94,22 @@ static void
 tde_shmem_startup(void)
 {
 	bool		found;
+	void	   *base;
 
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	tde_shared = ShmemInitStruct("tde", sizeof(TdeSharedState), &found);
+	tde_secure_shmem_init();
+	base = ShmemInitStruct("tde", shared_state_request(), &found);
+	tde_shared = (TdeSharedState *) TYPEALIGN(tde_secure_page_size(), base);
 	if (!found)
 	{
 		LWLockPadded *locks = GetNamedLWLockTranche(TDE_LWLOCK_TRANCHE);
 
-		memset(tde_shared, 0, sizeof(TdeSharedState));
+		memset(tde_shared, 0, shared_state_span());
+		/* the postmaster (or a standalone backend) creates the struct */
+		(void) tde_secure_protect_shared(tde_shared, shared_state_span());
 		tde_shared->state_lock = &locks[0].lock;
 		tde_shared->admin_lock = &locks[1].lock;
 		tde_shared->open_kind = TDE_OPEN_NONE;

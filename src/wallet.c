@@ -14,18 +14,30 @@
  *		OCTET STRING.
  *
  * The whole is protected by a SHA-256 MAC keyed from the password.  The
- * digest in the plain part tells a damaged file from a wrong password: a
- * MAC that fails over an intact encrypted part means a wrong password, a
- * digest that does not match means damage.  It reveals nothing, being a
- * hash of ciphertext.
+ * digest in the plain part tells a damaged encrypted part from a wrong
+ * password: a digest that does not match means damage.  It reveals
+ * nothing, being a hash of ciphertext.  The MAC is keyed by the password,
+ * so it cannot tell a wrong password from damage to the MAC data (digest,
+ * salt, iterations) by itself; the encrypted part, intact by its digest,
+ * decides: it is decrypted first, and if the password does not decrypt it
+ * into well-formed bags the password is wrong; if it does and only the MAC
+ * then fails, the file is damaged.  (A wrong password that decrypts into
+ * well-formed bags by chance needs a valid CBC padding and a valid DER
+ * SafeContents at once; the file is then reported damaged, never opened.)
+ * A wrong password costs one KDF run, as before; a right one two.
  *
  * Auto-login wallets (cwallet.sso) are the same format under a password the
  * code derives: a fixed one for AUTO_LOGIN, one bound to this host's name,
  * machine id and the server's OS user for LOCAL AUTO_LOGIN.  Their
- * protection is the file's mode, as in Oracle.
+ * protection is the file's mode, as in Oracle.  Without /etc/machine-id
+ * the local binding is to the host name and user id only, which another
+ * host can share: each process that derives such a password says so once,
+ * in a WARNING.
  *
  * OpenSSL objects are freed and decrypted bytes cleansed on every path: the
- * OpenSSL work runs inside PG_TRY blocks whose PG_FINALLY frees it.
+ * OpenSSL work runs inside PG_TRY blocks whose PG_FINALLY cleanses every
+ * decrypted bag (an error while copying them, out of memory for instance,
+ * included) and frees it.
  *
  *-------------------------------------------------------------------------
  */
@@ -33,6 +45,7 @@
 
 #include <unistd.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/pkcs12.h>
@@ -166,10 +179,12 @@ tde_wallet_remove(TdeWallet *w, const char *name)
  * ---------------------------------------------------------------------
  */
 
+#define MACHINE_ID_FILE "/etc/machine-id"
+
 static void
 read_machine_id(char *buf, size_t size)
 {
-	FILE	   *f = fopen("/etc/machine-id", "r");
+	FILE	   *f = fopen(MACHINE_ID_FILE, "r");
 
 	buf[0] = '\0';
 	if (f == NULL)
@@ -178,6 +193,28 @@ read_machine_id(char *buf, size_t size)
 		buf[0] = '\0';
 	fclose(f);
 	buf[strcspn(buf, "\r\n")] = '\0';
+}
+
+/*
+ * A local auto-login wallet made or opened without a machine id is bound
+ * to the host name and user id only.  The derivation cannot change (the
+ * wallets made so far must keep opening), so say it, once per process.
+ */
+static void
+warn_no_machine_id(void)
+{
+	static bool warned = false;
+
+	if (warned)
+		return;
+	warned = true;
+	ereport(WARNING,
+			(errcode(ERRCODE_UNDEFINED_FILE),
+			 errmsg("local auto-login keystore is not bound to a machine id"),
+			 errdetail("\"%s\" is missing or empty, so the local auto-login wallet is bound to the host name and the operating system user only; a copy opens on any host with the same host name and user id.",
+					   MACHINE_ID_FILE),
+			 errhint("Create \"%s\" (systemd-machine-id-setup), then create the local auto-login keystore again with ADMINISTER KEY MANAGEMENT CREATE LOCAL AUTO_LOGIN KEYSTORE FROM KEYSTORE: one made without a machine id does not open once the file exists.",
+					 MACHINE_ID_FILE)));
 }
 
 /*
@@ -201,6 +238,8 @@ autologin_password(TdeWalletKind kind)
 			host[0] = '\0';
 		host[sizeof(host) - 1] = '\0';
 		read_machine_id(machine, sizeof(machine));
+		if (machine[0] == '\0')
+			warn_no_machine_id();
 		appendStringInfo(&s, "tde local auto-login wallet v1|%s|%s|%u",
 						 host, machine, (unsigned) geteuid());
 	}
@@ -473,11 +512,28 @@ find_info(PKCS7 *plain, TdeWalletKind *kind, char *digest_hex)
 	return result;
 }
 
-/* Copy decrypted bags into the wallet, then cleanse them. */
-static TdeWalletResult
-copy_bags(STACK_OF(PKCS12_SAFEBAG) *bags, TdeWallet *w)
+/* Cleanse the values of decrypted bags and free them. */
+static void
+free_bags_cleansed(STACK_OF(PKCS12_SAFEBAG) *bags)
 {
-	TdeWalletResult result = TDE_WALLET_OK;
+	int			i;
+
+	for (i = 0; i < sk_PKCS12_SAFEBAG_num(bags); i++)
+	{
+		const ASN1_TYPE *obj =
+			PKCS12_SAFEBAG_get0_bag_obj(sk_PKCS12_SAFEBAG_value(bags, i));
+
+		if (obj && obj->type == V_ASN1_OCTET_STRING)
+			OPENSSL_cleanse(obj->value.octet_string->data,
+							obj->value.octet_string->length);
+	}
+	sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
+}
+
+/* Is every bag a named secret bag holding an OCTET STRING? */
+static bool
+bags_well_formed(STACK_OF(PKCS12_SAFEBAG) *bags)
+{
 	int			i;
 
 	for (i = 0; i < sk_PKCS12_SAFEBAG_num(bags); i++)
@@ -485,19 +541,41 @@ copy_bags(STACK_OF(PKCS12_SAFEBAG) *bags, TdeWallet *w)
 		PKCS12_SAFEBAG *bag = sk_PKCS12_SAFEBAG_value(bags, i);
 		const ASN1_TYPE *obj = PKCS12_SAFEBAG_get0_bag_obj(bag);
 		char	   *name = PKCS12_get_friendlyname(bag);
+		bool		ok;
 
-		if (PKCS12_SAFEBAG_get_nid(bag) != NID_secretBag || name == NULL ||
-			obj == NULL || obj->type != V_ASN1_OCTET_STRING)
-			result = TDE_WALLET_CORRUPT;
-		else if (result == TDE_WALLET_OK)
-			tde_wallet_put(w, name, obj->value.octet_string->data,
-						   obj->value.octet_string->length);
-		if (obj && obj->type == V_ASN1_OCTET_STRING)
-			OPENSSL_cleanse(obj->value.octet_string->data,
-							obj->value.octet_string->length);
+		ok = PKCS12_SAFEBAG_get_nid(bag) == NID_secretBag && name != NULL &&
+			obj != NULL && obj->type == V_ASN1_OCTET_STRING;
 		OPENSSL_free(name);
+		if (!ok)
+			return false;
 	}
-	return result;
+	return true;
+}
+
+/*
+ * Copy well-formed decrypted bags into the wallet.  tde_wallet_put may
+ * throw (out of memory): the caller's PG_FINALLY cleanses the bags, and
+ * the entries copied so far are secure memory.
+ */
+static void
+copy_bags(STACK_OF(PKCS12_SAFEBAG) *bags, TdeWallet *w)
+{
+	int			i;
+
+	for (i = 0; i < sk_PKCS12_SAFEBAG_num(bags); i++)
+	{
+		PKCS12_SAFEBAG *bag = sk_PKCS12_SAFEBAG_value(bags, i);
+		const ASN1_TYPE *obj = PKCS12_SAFEBAG_get0_bag_obj(bag);
+		char	   *name = PKCS12_get_friendlyname(bag);
+		char	   *copy;
+
+		/* the name in palloc'd memory, so that OpenSSL's is freed now */
+		copy = pstrdup(name);
+		OPENSSL_free(name);
+		tde_wallet_put(w, copy, obj->value.octet_string->data,
+					   obj->value.octet_string->length);
+		pfree(copy);
+	}
 }
 
 TdeWalletResult
@@ -559,31 +637,37 @@ tde_wallet_load(const char *path, bool autologin, const char *password,
 			autologin != (kind != TDE_WALLET_PASSWORD))
 			res = TDE_WALLET_WRONG_KIND;
 
+		/*
+		 * The encrypted part is intact (its digest matched): the password
+		 * is right if and only if it decrypts it into well-formed bags.
+		 * Only then does a failing MAC mean damage (see the file header).
+		 */
 		if (res == TDE_WALLET_OK)
 		{
 			const char *pass = autologin ? autologin_password(kind) : password;
 
-			if (!PKCS12_verify_mac(p12, pass, -1))
-				res = (kind == TDE_WALLET_LOCAL_AUTOLOGIN) ?
-					TDE_WALLET_OTHER_HOST : TDE_WALLET_BAD_PASSWORD;
+			TdeWalletResult wrong = (kind == TDE_WALLET_LOCAL_AUTOLOGIN) ?
+				TDE_WALLET_OTHER_HOST : TDE_WALLET_BAD_PASSWORD;
+
+			bags = PKCS12_unpack_p7encdata(sk_PKCS7_value(safes, 1), pass, -1);
+			if (bags == NULL)
+				res = wrong;
+			else if (!PKCS12_verify_mac(p12, pass, -1))
+				res = bags_well_formed(bags) ? TDE_WALLET_CORRUPT : wrong;
+			else if (!bags_well_formed(bags))
+				res = TDE_WALLET_CORRUPT;	/* a PKCS#12 file, not a wallet */
 			else
 			{
-				bags = PKCS12_unpack_p7encdata(sk_PKCS7_value(safes, 1),
-											   pass, -1);
-				if (bags == NULL)
-					res = TDE_WALLET_CORRUPT;
-				else
-				{
-					w = tde_wallet_create(kind);
-					res = copy_bags(bags, w);
-				}
+				w = tde_wallet_create(kind);
+				copy_bags(bags, w);
 			}
+			ERR_clear_error();
 		}
 	}
 	PG_FINALLY();
 	{
 		if (bags)
-			sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
+			free_bags_cleansed(bags);
 		if (safes)
 			sk_PKCS7_pop_free(safes, PKCS7_free);
 		PKCS12_free(p12);

@@ -112,7 +112,7 @@ sql_fails(q{SELECT tde.encrypt('t', 'x'::text)}, '55000',
 my ($ret, $out, $err) = akm($node,
 	qq{ADMINISTER KEY MANAGEMENT SET KEY USING TAG 'hsm k1' IDENTIFIED BY "$pin" WITH BACKUP});
 is($ret, 0, 'SET KEY ... IDENTIFIED BY "pin" WITH BACKUP') or diag($err);
-like($err, qr/NOTICE:\s+(?:00000: )?WITH BACKUP has no effect on an HSM keystore/,
+like($err, qr/NOTICE:\s+0A000: WITH BACKUP has no effect on an HSM keystore/,
 	'WITH BACKUP gives a NOTICE');
 is($node->safe_psql('postgres', $wallet_sql), 'HSM|<null>|OPEN|HSM|SINGLE|UNDEFINED',
 	'v$encryption_wallet: one row HSM, SINGLE, OPEN');

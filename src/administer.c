@@ -56,7 +56,8 @@ secret_change(TdeSecretOp op, TdeStatement *stmt)
 					op == TDE_SECRET_DELETE ? NULL : stmt->secret, stmt->local);
 	if (stmt->with_backup)
 		ereport(NOTICE,
-				(errmsg("WITH BACKUP has no effect on the external password store"),
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("WITH BACKUP has no effect on the external password store"),
 				 errdetail("An auto-login keystore is not backed up.")));
 }
 

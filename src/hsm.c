@@ -1051,7 +1051,8 @@ wrap_any(CK_OBJECT_HANDLE key, const uint8 *aad, int aadlen,
 			}
 			/* an IV the module used but did not return: not GCM, then */
 			ereport(LOG,
-					(errmsg("the HSM's AES-GCM result does not decrypt; wrapping relation keys with AES key wrap (RFC 5649) instead")));
+					(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+					 errmsg("the HSM's AES-GCM result does not decrypt; wrapping relation keys with AES key wrap (RFC 5649) instead")));
 		}
 		else if (!is_mechanism_refusal(rv))
 			return rv;

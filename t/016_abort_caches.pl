@@ -20,19 +20,12 @@ use TdeTest;
 my $pw = 'Abort_Caches_Pw1';
 my $node = tde_new_node('abort_caches');
 
-sub sql_ok
-{
-	my ($sql, $name, $db) = @_;
-	my ($ret, $out, $err) = tde_sql($node, $sql, $db);
-	is($ret, 0, $name) or diag($err);
-	return wantarray ? ($out, $err) : $out;
-}
 
-sql_ok(qq{SELECT tde.administer_key_management('CREATE KEYSTORE IDENTIFIED BY "$pw"')},
+tde_sql_ok($node, qq{SELECT tde.administer_key_management('CREATE KEYSTORE IDENTIFIED BY "$pw"')},
 	'CREATE KEYSTORE');
-sql_ok(qq{SELECT tde.administer_key_management('SET KEYSTORE OPEN IDENTIFIED BY "$pw"')},
+tde_sql_ok($node, qq{SELECT tde.administer_key_management('SET KEYSTORE OPEN IDENTIFIED BY "$pw"')},
 	'SET KEYSTORE OPEN');
-sql_ok(qq{SELECT tde.set_key(password => '$pw', with_backup => true) IS NOT NULL},
+tde_sql_ok($node, qq{SELECT tde.set_key(password => '$pw', with_backup => true) IS NOT NULL},
 	'SET KEY');
 
 sub new_db
@@ -56,7 +49,7 @@ sub decrypted
 # --- 1. a rolled-back first encryption --------------------------------------
 
 new_db('rollback');
-sql_ok(
+tde_sql_ok($node, 
 	q{BEGIN; SELECT length(tde.encrypt('t', 'lost')) > 0; ROLLBACK;
 	  INSERT INTO t VALUES (1, tde.encrypt('t', 'kept'));},
 	'one session: a rolled-back first encryption, then an insert', 'rollback');
@@ -85,7 +78,7 @@ is(decrypted('uniq'), '2=second',
 # --- 3. a rolled-back savepoint ----------------------------------------------
 
 new_db('savepoint');
-sql_ok(
+tde_sql_ok($node, 
 	q{BEGIN; SAVEPOINT s; SELECT length(tde.encrypt('t', 'lost')) > 0; ROLLBACK TO s;
 	  INSERT INTO t VALUES (1, tde.encrypt('t', 'kept')); COMMIT;},
 	'one session: first encryption in a savepoint rolled back', 'savepoint');
@@ -95,7 +88,7 @@ is(decrypted('savepoint'), '1=kept',
 # A released savepoint keeps what it made: the identity stays pending
 # until the transaction commits, and then is kept.
 new_db('released');
-sql_ok(
+tde_sql_ok($node, 
 	q{BEGIN; SAVEPOINT s; INSERT INTO t VALUES (1, tde.encrypt('t', 'one')); RELEASE s;
 	  INSERT INTO t VALUES (2, tde.encrypt('t', 'two')); COMMIT;
 	  INSERT INTO t VALUES (3, tde.encrypt('t', 'three'));},
@@ -106,7 +99,7 @@ is(decrypted('released'), '1=one,2=two,3=three',
 # --- 4. DROP EXTENSION and CREATE EXTENSION in one session -------------------
 
 new_db('recreate');
-sql_ok(
+tde_sql_ok($node, 
 	q{INSERT INTO t VALUES (1, tde.encrypt('t', 'before'));
 	  DROP EXTENSION tde; CREATE EXTENSION tde;
 	  DELETE FROM t;
@@ -119,7 +112,7 @@ is($node->safe_psql('recreate', 'SELECT count(*) FROM tde.relation_key'),
 
 # The same inside one transaction, with the drop rolled back: nothing lost.
 new_db('dropabort');
-sql_ok(
+tde_sql_ok($node, 
 	q{INSERT INTO t VALUES (1, tde.encrypt('t', 'one'));
 	  BEGIN; DROP EXTENSION tde; ROLLBACK;
 	  INSERT INTO t VALUES (2, tde.encrypt('t', 'two'));},
@@ -153,7 +146,7 @@ $node->safe_psql('tempkeys', q{INSERT INTO t VALUES (1, tde.encrypt('t', 'one'))
 $node->safe_psql('tempkeys', q{CREATE TABLE d (c bytea); INSERT INTO d VALUES (tde.encrypt('d', 'x'));
 	UPDATE tde.relation_key SET wrapped_key = overlay(wrapped_key placing '\xff'::bytea from 20 for 1)
 	WHERE relid = 'd'::regclass});
-sql_ok(qq{SELECT tde.administer_key_management('SET KEYSTORE CLOSE IDENTIFIED BY "$pw"')},
+tde_sql_ok($node, qq{SELECT tde.administer_key_management('SET KEYSTORE CLOSE IDENTIFIED BY "$pw"')},
 	'close the keystore', 'tempkeys');
 ($ret, $out, $err) = tde_sql($node,
 	qq{BEGIN;
@@ -168,7 +161,7 @@ like($err, qr/WARNING:\s+XX001: the relation keys of this database were not re-w
 	'SET KEY FORCE KEYSTORE with a damaged row: a WARNING, not an error');
 like($err, qr/ERROR:\s+\w{5}: .*keystore is not open|ERROR:\s+28365|ORA-28365/,
 	'after ROLLBACK TO SAVEPOINT the closed keystore lends no key to tde.encrypt');
-sql_ok(qq{SELECT tde.administer_key_management('SET KEYSTORE OPEN IDENTIFIED BY "$pw"')},
+tde_sql_ok($node, qq{SELECT tde.administer_key_management('SET KEYSTORE OPEN IDENTIFIED BY "$pw"')},
 	'open the keystore again', 'tempkeys');
 is(decrypted('tempkeys'), '1=one', 'the intact row still decrypts');
 

@@ -23,13 +23,6 @@ my $dir = wallet_dir($node);
 my $backups = $node->basedir . '/backups';
 mkdir $backups, 0700;
 
-sub sql_ok
-{
-	my ($sql, $name) = @_;
-	my ($ret, $out, $err) = tde_sql($node, $sql);
-	is($ret, 0, $name) or diag($err);
-	return $out;
-}
 
 # Every file of the wallet directory and the backup directory, with a
 # digest of its contents; and what the server shows of the keys.
@@ -62,17 +55,17 @@ sub snapshot
 	return join("\n", @lines);
 }
 
-sql_ok(qq{SELECT tde.administer_key_management('CREATE KEYSTORE IDENTIFIED BY "$pw"')},
+tde_sql_ok($node, qq{SELECT tde.administer_key_management('CREATE KEYSTORE IDENTIFIED BY "$pw"')},
 	'CREATE KEYSTORE');
-sql_ok(qq{SELECT tde.administer_key_management('SET KEYSTORE OPEN IDENTIFIED BY "$pw"')},
+tde_sql_ok($node, qq{SELECT tde.administer_key_management('SET KEYSTORE OPEN IDENTIFIED BY "$pw"')},
 	'SET KEYSTORE OPEN');
-my $k1 = sql_ok(qq{SELECT tde.set_key(tag => 'k1', password => '$pw', with_backup => true)},
+my $k1 = tde_sql_ok($node, qq{SELECT tde.set_key(tag => 'k1', password => '$pw', with_backup => true)},
 	'SET KEY');
-my $k2 = sql_ok(qq{SELECT tde.create_key(tag => 'k2', password => '$pw', with_backup => true)},
+my $k2 = tde_sql_ok($node, qq{SELECT tde.create_key(tag => 'k2', password => '$pw', with_backup => true)},
 	'CREATE KEY (inactive)');
-sql_ok(qq{SELECT tde.administer_key_management('CREATE AUTO_LOGIN KEYSTORE FROM KEYSTORE IDENTIFIED BY "$pw"')},
+tde_sql_ok($node, qq{SELECT tde.administer_key_management('CREATE AUTO_LOGIN KEYSTORE FROM KEYSTORE IDENTIFIED BY "$pw"')},
 	'CREATE AUTO_LOGIN KEYSTORE');
-sql_ok(q{CREATE TABLE t (c bytea); INSERT INTO t VALUES (tde.encrypt('t', 'row one'))},
+tde_sql_ok($node, q{CREATE TABLE t (c bytea); INSERT INTO t VALUES (tde.encrypt('t', 'row one'))},
 	'encrypt a row');
 ok(-f cwallet_path($node), 'cwallet.sso exists');
 
@@ -135,16 +128,16 @@ is( $node->safe_psql('postgres', q{SELECT count(*) FROM "v$encryption_keys"}),
 
 # --- ALTER KEYSTORE PASSWORD ... WITH BACKUP is a backup -------------------
 
-sql_ok(qq{SELECT tde.administer_key_management('SET KEYSTORE OPEN FORCE KEYSTORE IDENTIFIED BY "$pw"')},
+tde_sql_ok($node, qq{SELECT tde.administer_key_management('SET KEYSTORE OPEN FORCE KEYSTORE IDENTIFIED BY "$pw"')},
 	'open the password keystore over the auto-login one');
-sql_ok(qq{SELECT tde.create_key(tag => 'k3', password => '$pw', with_backup => true) IS NOT NULL},
+tde_sql_ok($node, qq{SELECT tde.create_key(tag => 'k3', password => '$pw', with_backup => true) IS NOT NULL},
 	'CREATE KEY WITH BACKUP: the new key is in no backup yet');
 is( $node->safe_psql('postgres',
 		q{SELECT string_agg(backed_up, ',' ORDER BY tag) || ' ' || min(w.fully_backed_up)
 		  FROM "v$encryption_keys", "v$encryption_wallet" w}),
 	'YES,YES,NO NO', 'before: k3 is not backed up, the keystore is not fully backed up');
 my @bk_before = glob("$dir/ewallet_*.p12");
-sql_ok(qq{SELECT tde.administer_key_management('ALTER KEYSTORE PASSWORD IDENTIFIED BY "$pw" SET "New_Pw3" WITH BACKUP USING ''pwchange''')},
+tde_sql_ok($node, qq{SELECT tde.administer_key_management('ALTER KEYSTORE PASSWORD IDENTIFIED BY "$pw" SET "New_Pw3" WITH BACKUP USING ''pwchange''')},
 	'ALTER KEYSTORE PASSWORD ... WITH BACKUP');
 my @bk_after = glob("$dir/ewallet_*_pwchange.p12");
 is(scalar(@bk_after), 1, 'the backup file is there');
@@ -153,7 +146,7 @@ is( $node->safe_psql('postgres',
 		  FROM "v$encryption_keys", "v$encryption_wallet" w}),
 	'YES,YES,YES YES', 'after: every key BACKED_UP = YES and FULLY_BACKED_UP = YES');
 $node->restart;
-sql_ok(q{SELECT count(*) FROM t}, 'the auto-login keystore opens after the restart');
+tde_sql_ok($node, q{SELECT count(*) FROM t}, 'the auto-login keystore opens after the restart');
 is( $node->safe_psql('postgres',
 		q{SELECT string_agg(backed_up, ',' ORDER BY tag) FROM "v$encryption_keys"}),
 	'YES,YES,YES', 'the auto-login wallet followed: every key backed up after the restart');

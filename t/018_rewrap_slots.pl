@@ -21,18 +21,11 @@ use TdeTest;
 my $pw = 'Rewrap_Slots_Pw1';
 my $node = tde_new_node('rewrap_slots');
 
-sub sql_ok
-{
-	my ($sql, $name, $db) = @_;
-	my ($ret, $out, $err) = tde_sql($node, $sql, $db);
-	is($ret, 0, $name) or diag($err);
-	return $out;
-}
 
 sub rekey
 {
 	my ($name) = @_;
-	sql_ok(qq{SELECT tde.set_key(password => '$pw', with_backup => true) IS NOT NULL}, $name);
+	tde_sql_ok($node, qq{SELECT tde.set_key(password => '$pw', with_backup => true) IS NOT NULL}, $name);
 }
 
 # Wait until no entry is pending or running; false after $secs seconds.
@@ -68,9 +61,9 @@ sub stale
 		qq{SELECT count(*) FROM tde.relation_keys WHERE master_key_id <> '$active'});
 }
 
-sql_ok(qq{SELECT tde.administer_key_management('CREATE KEYSTORE IDENTIFIED BY "$pw"')},
+tde_sql_ok($node, qq{SELECT tde.administer_key_management('CREATE KEYSTORE IDENTIFIED BY "$pw"')},
 	'CREATE KEYSTORE');
-sql_ok(qq{SELECT tde.administer_key_management('SET KEYSTORE OPEN IDENTIFIED BY "$pw"')},
+tde_sql_ok($node, qq{SELECT tde.administer_key_management('SET KEYSTORE OPEN IDENTIFIED BY "$pw"')},
 	'SET KEYSTORE OPEN');
 rekey('SET KEY');
 

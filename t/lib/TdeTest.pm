@@ -19,7 +19,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 
 our @EXPORT = qw(
-  tde_skip_all tde_new_node wallet_root wallet_dir ewallet_path cwallet_path
+  tde_skip_all tde_sql_ok tde_new_node wallet_root wallet_dir ewallet_path cwallet_path
   tde_sql sqlstate_of wallet_status file_mode postmaster_pid crash_node alive
 );
 
@@ -80,6 +80,16 @@ sub tde_sql
 		stderr => \$err,
 		on_error_stop => 1);
 	return ($ret, $out, $err);
+}
+
+# Run SQL that must succeed, as one test named $name; returns its stdout
+# (and stderr in list context).  The one sql_ok of the test files.
+sub tde_sql_ok
+{
+	my ($node, $sql, $name, $db) = @_;
+	my ($ret, $out, $err) = tde_sql($node, $sql, $db);
+	is($ret, 0, $name) or diag($err);
+	return wantarray ? ($out, $err) : $out;
 }
 
 # The SQLSTATE of the first ERROR in psql's verbose stderr, or '' if none.

@@ -29,6 +29,7 @@
 #   TDE_PROVE_TESTS=t/001_x.pl     bash scripts/test.sh   # these TAP files
 #   TDE_SKIP_REGRESS=1 / TDE_SKIP_TAP=1                   # skip pg_regress / TAP
 #   TDE_SKIP_BUILD=1                                      # test the installed build
+#   TDE_KEEP_TREE=1                                       # keep the copy, also on success
 set -uo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -209,7 +210,11 @@ fi
 
 cd / || true
 if [ "$regress_rc" -eq 0 ] && [ "$tap_rc" -eq 0 ] && [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]; then
-	rm -rf "$work"
+	if [ -n "${TDE_KEEP_TREE:-}" ]; then
+		tde_msg "kept the test tree: $work"
+	else
+		rm -rf "$work"
+	fi
 	summary
 	exit 0
 fi

@@ -292,6 +292,24 @@ sha256_hex(const unsigned char *data, int len, char *out)
  * Encode a wallet as DER.  Returns an OpenSSL-allocated buffer (ciphertext
  * only) or NULL on failure.
  */
+/* Cleanse the values of decrypted bags and free them. */
+static void
+free_bags_cleansed(STACK_OF(PKCS12_SAFEBAG) *bags)
+{
+	int			i;
+
+	for (i = 0; i < sk_PKCS12_SAFEBAG_num(bags); i++)
+	{
+		const ASN1_TYPE *obj =
+			PKCS12_SAFEBAG_get0_bag_obj(sk_PKCS12_SAFEBAG_value(bags, i));
+
+		if (obj && obj->type == V_ASN1_OCTET_STRING)
+			OPENSSL_cleanse(obj->value.octet_string->data,
+							obj->value.octet_string->length);
+	}
+	sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
+}
+
 static unsigned char *
 wallet_to_der(const TdeWallet *w, const char *pass, int iter, int *derlen)
 {
@@ -373,18 +391,7 @@ wallet_to_der(const TdeWallet *w, const char *pass, int iter, int *derlen)
 done:
 	/* the plaintext bags: cleanse the values before freeing */
 	if (bags)
-	{
-		for (i = 0; i < sk_PKCS12_SAFEBAG_num(bags); i++)
-		{
-			const ASN1_TYPE *obj =
-				PKCS12_SAFEBAG_get0_bag_obj(sk_PKCS12_SAFEBAG_value(bags, i));
-
-			if (obj && obj->type == V_ASN1_OCTET_STRING)
-				OPENSSL_cleanse(obj->value.octet_string->data,
-								obj->value.octet_string->length);
-		}
-		sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
-	}
+		free_bags_cleansed(bags);
 	if (infobags)
 		sk_PKCS12_SAFEBAG_pop_free(infobags, PKCS12_SAFEBAG_free);
 	if (safes)
@@ -510,24 +517,6 @@ find_info(PKCS7 *plain, TdeWalletKind *kind, char *digest_hex)
 	}
 	sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
 	return result;
-}
-
-/* Cleanse the values of decrypted bags and free them. */
-static void
-free_bags_cleansed(STACK_OF(PKCS12_SAFEBAG) *bags)
-{
-	int			i;
-
-	for (i = 0; i < sk_PKCS12_SAFEBAG_num(bags); i++)
-	{
-		const ASN1_TYPE *obj =
-			PKCS12_SAFEBAG_get0_bag_obj(sk_PKCS12_SAFEBAG_value(bags, i));
-
-		if (obj && obj->type == V_ASN1_OCTET_STRING)
-			OPENSSL_cleanse(obj->value.octet_string->data,
-							obj->value.octet_string->length);
-	}
-	sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
 }
 
 /* Is every bag a named secret bag holding an OCTET STRING? */

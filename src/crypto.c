@@ -21,10 +21,11 @@
 
 /*
  * The per-backend context for wrapping under master keys, created on first
- * use.  It holds a master key's schedule only while a call runs: each call
- * resets (and so cleanses) it when done, and a resource-release callback
- * resets it at the end of every (sub)transaction, so an error in the
- * middle of a call leaves no key schedule behind either.
+ * use.  It holds the schedule of the last master key used until the
+ * statement's resources are released: a resource-release callback resets
+ * (and so cleanses) it at the end of every (sub)transaction and portal,
+ * on success and on error alike, so no key schedule outlives the
+ * operation; within one (a re-wrap of many rows) it is reused.
  */
 static EVP_CIPHER_CTX *gcm_ctx = NULL;
 static bool release_callback_registered = false;
@@ -249,11 +250,7 @@ seed_wrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
 	if (!EVP_EncryptInit_ex(ctx, fetch_cipher(TDE_ALG_SEED128), NULL, mk->key, out) ||
 		!EVP_EncryptUpdate(ctx, out + SEED_BLOCK, &len1, in, inlen) ||
 		!EVP_EncryptFinal_ex(ctx, out + SEED_BLOCK + len1, &len2))
-	{
-		done_ctx();
 		crypto_error("SEED encryption failed");
-	}
-	done_ctx();
 	seed_mac(mk, aad, aadlen, out, SEED_BLOCK + len1 + len2,
 			 out + SEED_BLOCK + len1 + len2);
 	return SEED_BLOCK + len1 + len2 + HMAC_LEN;
@@ -279,11 +276,9 @@ seed_unwrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
 		!EVP_DecryptFinal_ex(ctx, out + len1, &len2))
 	{
 		/* a partial plaintext may be in out already */
-		done_ctx();
 		OPENSSL_cleanse(out, ctlen);
 		return false;
 	}
-	done_ctx();
 	*outlen = len1 + len2;
 	return true;
 }
@@ -310,11 +305,7 @@ tde_wrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
 	tde_random_bytes(out, TDE_GCM_IV_LEN);
 	if (!gcm_seal(get_ctx(), cipher, mk->key, out, aad, aadlen, in, inlen,
 				  out + TDE_GCM_IV_LEN, out + TDE_GCM_IV_LEN + inlen))
-	{
-		done_ctx();
 		crypto_error("key wrapping failed");
-	}
-	done_ctx();
 	return TDE_GCM_IV_LEN + inlen + TDE_GCM_TAG_LEN;
 }
 
@@ -337,11 +328,9 @@ tde_unwrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
 	if (!gcm_open(get_ctx(), cipher, mk->key, in, aad, aadlen, in + TDE_GCM_IV_LEN,
 				  ctlen, in + TDE_GCM_IV_LEN + ctlen, out))
 	{
-		done_ctx();
 		OPENSSL_cleanse(out, ctlen);
 		return false;
 	}
-	done_ctx();
 	*outlen = ctlen;
 	return true;
 }

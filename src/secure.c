@@ -245,9 +245,9 @@ unmap_secure(void *p, Size len)
 static void
 arena_check_pid(void)
 {
-	if (arena_pid == getpid())
+	if (arena_pid == MyProcPid)
 		return;
-	arena_pid = getpid();
+	arena_pid = MyProcPid;
 	region_next = region_end = NULL;
 	memset(free_lists, 0, sizeof(free_lists));
 }
@@ -302,7 +302,7 @@ secure_chunk_free(void *arg)
 	}
 	explicit_bzero(chunk->data, chunk->size);
 	/* a block inherited from a parent process is not this arena's */
-	if (chunk->pid == getpid() && arena_pid == chunk->pid)
+	if (chunk->pid == MyProcPid && arena_pid == chunk->pid)
 	{
 		SecureFree *f = (SecureFree *) chunk->data;
 

@@ -29,8 +29,8 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 
-#include "tde/relkey.h"
-#include "tde/secure.h"
+#include "tde/keys/relkey.h"
+#include "tde/util/secure.h"
 #include "tde/tde.h"
 
 PG_MODULE_MAGIC;

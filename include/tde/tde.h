@@ -17,7 +17,7 @@
 #include "port/atomics.h"
 #include "storage/lwlock.h"
 
-#include "tde/masterkey.h"
+#include "tde/keys/masterkey.h"
 
 /* Files and directories under tde.wallet_root (Oracle's WALLET_ROOT). */
 #define TDE_WALLET_DIR		"tde"

@@ -32,8 +32,8 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 
-#include "tde/parser.h"
-#include "tde/secure.h"
+#include "tde/sql/parser.h"
+#include "tde/util/secure.h"
 
 typedef enum TokKind
 {

@@ -14,7 +14,7 @@
 
 #include "utils/resowner.h"
 
-#include "tde/crypto.h"
+#include "tde/crypto/cipher.h"
 
 #define SEED_BLOCK	16
 #define HMAC_LEN	32

@@ -9,8 +9,8 @@
 
 #include "utils/builtins.h"
 
-#include "tde/secure.h"
-#include "tde/sql_args.h"
+#include "tde/util/secure.h"
+#include "tde/sql/sql_args.h"
 
 char *
 tde_arg_text(FunctionCallInfo fcinfo, int n)

@@ -14,10 +14,10 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 
-#include "tde/keystore.h"
-#include "tde/masterkey.h"
-#include "tde/secure.h"
-#include "tde/sql_args.h"
+#include "tde/keystore/keystore.h"
+#include "tde/keys/masterkey.h"
+#include "tde/util/secure.h"
+#include "tde/sql/sql_args.h"
 #include "tde/tde.h"
 
 PG_FUNCTION_INFO_V1(tde_set_key_sql);

@@ -14,8 +14,8 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 
-#include "tde/keystore.h"
-#include "tde/sql_args.h"
+#include "tde/keystore/keystore.h"
+#include "tde/sql/sql_args.h"
 #include "tde/tde.h"
 
 PG_FUNCTION_INFO_V1(tde_create_keystore_sql);

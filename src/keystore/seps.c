@@ -14,10 +14,10 @@
  */
 #include "postgres.h"
 
-#include "tde/fileio.h"
-#include "tde/keystore.h"
-#include "tde/secure.h"
-#include "tde/wallet.h"
+#include "tde/util/fileio.h"
+#include "tde/keystore/keystore.h"
+#include "tde/util/secure.h"
+#include "tde/store/wallet.h"
 
 #define CLIENT_PREFIX "CLIENT."
 

@@ -57,8 +57,8 @@
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
-#include "tde/crypto.h"
-#include "tde/relkey.h"
+#include "tde/crypto/cipher.h"
+#include "tde/keys/relkey.h"
 #include "tde/tde.h"
 
 #define CT_FORMAT		1

@@ -47,7 +47,7 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
-#include "tde/secure.h"
+#include "tde/util/secure.h"
 #include "tde/tde.h"
 
 #define SECURE_MIN_CLASS	16

@@ -22,7 +22,7 @@
 #ifndef TDE_HSM_H
 #define TDE_HSM_H
 
-#include "tde/masterkey.h"
+#include "tde/keys/masterkey.h"
 
 /* Log in with a credential ("pin" or "user:pin"); errors are clear. */
 extern void tde_hsm_login(const char *credential, uint64 credential_generation);

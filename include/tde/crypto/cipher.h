@@ -16,7 +16,7 @@
 #ifndef TDE_CRYPTO_H
 #define TDE_CRYPTO_H
 
-#include "tde/masterkey.h"
+#include "tde/keys/masterkey.h"
 
 #define TDE_GCM_IV_LEN		12
 #define TDE_GCM_TAG_LEN		16

@@ -29,13 +29,13 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
-#include "tde/fileio.h"
-#include "tde/hsm.h"
-#include "tde/keystore.h"
-#include "tde/masterkey.h"
-#include "tde/relkey.h"
-#include "tde/secure.h"
-#include "tde/wallet.h"
+#include "tde/util/fileio.h"
+#include "tde/store/hsm.h"
+#include "tde/keystore/keystore.h"
+#include "tde/keys/masterkey.h"
+#include "tde/keys/relkey.h"
+#include "tde/util/secure.h"
+#include "tde/store/wallet.h"
 
 #define KEYSTORE_INFO_ENTRY "TDE.KEYSTORE"
 #define MAX_PASSWORD_LEN	1024

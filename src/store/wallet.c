@@ -55,9 +55,9 @@
 #include "utils/builtins.h"
 #include "miscadmin.h"
 
-#include "tde/fileio.h"
-#include "tde/secure.h"
-#include "tde/wallet.h"
+#include "tde/util/fileio.h"
+#include "tde/util/secure.h"
+#include "tde/store/wallet.h"
 
 #define WALLET_INFO_NAME	"TDE.WALLETINFO"
 #define WALLET_FORMAT		1

@@ -10,7 +10,7 @@
 #ifndef TDE_RELKEY_H
 #define TDE_RELKEY_H
 
-#include "tde/crypto.h"
+#include "tde/crypto/cipher.h"
 
 #define TDE_RELKEY_ID_LEN	16	/* a uuid */
 #define TDE_RELKEY_LEN		32	/* AES-256 */

@@ -17,7 +17,7 @@
 #include "storage/fd.h"
 #include "utils/memutils.h"
 
-#include "tde/fileio.h"
+#include "tde/util/fileio.h"
 
 /* No keystore file is anywhere near this; a larger one is not ours. */
 #define TDE_MAX_FILE_SIZE	(64 * 1024 * 1024)

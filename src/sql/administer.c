@@ -23,10 +23,10 @@
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 
-#include "tde/keystore.h"
-#include "tde/masterkey.h"
-#include "tde/parser.h"
-#include "tde/secure.h"
+#include "tde/keystore/keystore.h"
+#include "tde/keys/masterkey.h"
+#include "tde/sql/parser.h"
+#include "tde/util/secure.h"
 #include "tde/tde.h"
 
 PG_FUNCTION_INFO_V1(tde_administer_key_management);

@@ -14,8 +14,8 @@
 #include "funcapi.h"
 #include "utils/builtins.h"
 
-#include "tde/keystore.h"
-#include "tde/masterkey.h"
+#include "tde/keystore/keystore.h"
+#include "tde/keys/masterkey.h"
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 #include "tde/tde.h"

@@ -42,9 +42,9 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-#include "tde/keystore.h"
-#include "tde/relkey.h"
-#include "tde/secure.h"
+#include "tde/keystore/keystore.h"
+#include "tde/keys/relkey.h"
+#include "tde/util/secure.h"
 #include "tde/tde.h"
 
 #define REWRAP_BATCH 1000

@@ -25,13 +25,13 @@
 
 #include "miscadmin.h"
 
-#include "tde/fileio.h"
-#include "tde/hsm.h"
-#include "tde/keystore.h"
-#include "tde/masterkey.h"
-#include "tde/secure.h"
+#include "tde/util/fileio.h"
+#include "tde/store/hsm.h"
+#include "tde/keystore/keystore.h"
+#include "tde/keys/masterkey.h"
+#include "tde/util/secure.h"
 #include "tde/tde.h"
-#include "tde/wallet.h"
+#include "tde/store/wallet.h"
 
 #define HSM_METADATA_FILE "hsm_keys.sso"
 

@@ -53,12 +53,12 @@
 #include "utils/snapmgr.h"
 #include "utils/uuid.h"
 
-#include "tde/crypto.h"
-#include "tde/hsm.h"
-#include "tde/keystore.h"
-#include "tde/masterkey.h"
-#include "tde/relkey.h"
-#include "tde/secure.h"
+#include "tde/crypto/cipher.h"
+#include "tde/store/hsm.h"
+#include "tde/keystore/keystore.h"
+#include "tde/keys/masterkey.h"
+#include "tde/keys/relkey.h"
+#include "tde/util/secure.h"
 #include "tde/tde.h"
 
 #define AAD_LABEL		"TDE-RK1"

@@ -76,9 +76,9 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 
-#include "tde/crypto.h"
-#include "tde/hsm.h"
-#include "tde/secure.h"
+#include "tde/crypto/cipher.h"
+#include "tde/store/hsm.h"
+#include "tde/util/secure.h"
 #include "tde/tde.h"
 
 #define GCM_IV_LEN	12

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
- * crypto.c
- *	  Symmetric cryptography for tde, on OpenSSL.  See crypto.h.
+ * cipher.c
+ *	  Symmetric cryptography for tde, on OpenSSL.  See crypto/cipher.h.
  *
  *-------------------------------------------------------------------------
  */
@@ -210,13 +210,50 @@ tde_gcm_open(TdeGcmKey *k, const uint8 *iv, const uint8 *aad, int aadlen,
 }
 
 /* ---------------------------------------------------------------------
+ * Algorithm names, as Oracle writes them
+ * ---------------------------------------------------------------------
+ */
+
+const char *
+tde_algorithm_name(TdeAlgorithm alg)
+{
+	switch (alg)
+	{
+		case TDE_ALG_AES256:
+			return "AES256";
+		case TDE_ALG_ARIA256:
+			return "ARIA256";
+		case TDE_ALG_SEED128:
+			return "SEED128";
+		case TDE_ALG_GOST256:
+			return "GOST256";
+	}
+	return "?";
+}
+
+/* The algorithm of a name, in any case; false if there is none. */
+bool
+tde_algorithm_from_name(const char *name, TdeAlgorithm *alg)
+{
+	TdeAlgorithm a;
+
+	for (a = TDE_ALG_AES256; a <= TDE_ALG_GOST256; a++)
+		if (pg_strcasecmp(name, tde_algorithm_name(a)) == 0)
+		{
+			*alg = a;
+			return true;
+		}
+	return false;
+}
+
+/* ---------------------------------------------------------------------
  * SEED-128-CBC + HMAC-SHA-256 (encrypt-then-MAC)
  * ---------------------------------------------------------------------
  */
 
 /* The MAC key is derived from the master key, never the key itself. */
 static void
-seed_mac(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
+seed_mac(const uint8 *key, int keylen, const uint8 *aad, int aadlen,
 		 const uint8 *data, int datalen, uint8 *mac)
 {
 	uint8		mackey[HMAC_LEN];
@@ -227,7 +264,7 @@ seed_mac(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
 
 	memcpy(buf, aad, aadlen);
 	memcpy(buf + aadlen, data, datalen);
-	ok = HMAC(EVP_sha256(), mk->key, mk->keylen,
+	ok = HMAC(EVP_sha256(), key, keylen,
 			  (const uint8 *) "tde seed128 mac key", 19, mackey, &klen) != NULL &&
 		HMAC(EVP_sha256(), mackey, HMAC_LEN, buf, aadlen + datalen,
 			 mac, &maclen) != NULL;
@@ -238,7 +275,7 @@ seed_mac(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
 }
 
 static int
-seed_wrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
+seed_wrap(const uint8 *key, int keylen, const uint8 *aad, int aadlen,
 		  const uint8 *in, int inlen, uint8 *out)
 {
 	EVP_CIPHER_CTX *ctx = get_ctx();
@@ -246,7 +283,7 @@ seed_wrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
 				len2;
 
 	tde_random_bytes(out, SEED_BLOCK);
-	if (!EVP_EncryptInit_ex(ctx, fetch_cipher(TDE_ALG_SEED128), NULL, mk->key, out) ||
+	if (!EVP_EncryptInit_ex(ctx, fetch_cipher(TDE_ALG_SEED128), NULL, key, out) ||
 		!EVP_EncryptUpdate(ctx, out + SEED_BLOCK, &len1, in, inlen) ||
 		!EVP_EncryptFinal_ex(ctx, out + SEED_BLOCK + len1, &len2))
 	{
@@ -254,13 +291,13 @@ seed_wrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
 		crypto_error("SEED encryption failed");
 	}
 	done_ctx();
-	seed_mac(mk, aad, aadlen, out, SEED_BLOCK + len1 + len2,
+	seed_mac(key, keylen, aad, aadlen, out, SEED_BLOCK + len1 + len2,
 			 out + SEED_BLOCK + len1 + len2);
 	return SEED_BLOCK + len1 + len2 + HMAC_LEN;
 }
 
 static bool
-seed_unwrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
+seed_unwrap(const uint8 *key, int keylen, const uint8 *aad, int aadlen,
 			const uint8 *in, int inlen, uint8 *out, int *outlen)
 {
 	EVP_CIPHER_CTX *ctx = get_ctx();
@@ -271,10 +308,10 @@ seed_unwrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
 
 	if (ctlen <= 0 || ctlen % SEED_BLOCK != 0)
 		return false;
-	seed_mac(mk, aad, aadlen, in, SEED_BLOCK + ctlen, mac);
+	seed_mac(key, keylen, aad, aadlen, in, SEED_BLOCK + ctlen, mac);
 	if (CRYPTO_memcmp(mac, in + SEED_BLOCK + ctlen, HMAC_LEN) != 0)
 		return false;
-	if (!EVP_DecryptInit_ex(ctx, fetch_cipher(TDE_ALG_SEED128), NULL, mk->key, in) ||
+	if (!EVP_DecryptInit_ex(ctx, fetch_cipher(TDE_ALG_SEED128), NULL, key, in) ||
 		!EVP_DecryptUpdate(ctx, out, &len1, in + SEED_BLOCK, ctlen) ||
 		!EVP_DecryptFinal_ex(ctx, out + len1, &len2))
 	{
@@ -294,21 +331,21 @@ seed_unwrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
  */
 
 int
-tde_wrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
-		 const uint8 *in, int inlen, uint8 *out)
+tde_wrap(TdeAlgorithm alg, const uint8 *key, int keylen,
+		 const uint8 *aad, int aadlen, const uint8 *in, int inlen, uint8 *out)
 {
-	EVP_CIPHER *cipher = fetch_cipher(mk->algorithm);
+	EVP_CIPHER *cipher = fetch_cipher(alg);
 
 	if (cipher == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("master key algorithm %s is not available on this platform",
-						tde_algorithm_name(mk->algorithm))));
-	if (mk->algorithm == TDE_ALG_SEED128)
-		return seed_wrap(mk, aad, aadlen, in, inlen, out);
+						tde_algorithm_name(alg))));
+	if (alg == TDE_ALG_SEED128)
+		return seed_wrap(key, keylen, aad, aadlen, in, inlen, out);
 
 	tde_random_bytes(out, TDE_GCM_IV_LEN);
-	if (!gcm_seal(get_ctx(), cipher, mk->key, out, aad, aadlen, in, inlen,
+	if (!gcm_seal(get_ctx(), cipher, key, out, aad, aadlen, in, inlen,
 				  out + TDE_GCM_IV_LEN, out + TDE_GCM_IV_LEN + inlen))
 	{
 		done_ctx();
@@ -319,22 +356,23 @@ tde_wrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
 }
 
 bool
-tde_unwrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
-		   const uint8 *in, int inlen, uint8 *out, int *outlen)
+tde_unwrap(TdeAlgorithm alg, const uint8 *key, int keylen,
+		   const uint8 *aad, int aadlen, const uint8 *in, int inlen,
+		   uint8 *out, int *outlen)
 {
-	EVP_CIPHER *cipher = fetch_cipher(mk->algorithm);
+	EVP_CIPHER *cipher = fetch_cipher(alg);
 	int			ctlen = inlen - TDE_GCM_IV_LEN - TDE_GCM_TAG_LEN;
 
 	if (cipher == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("master key algorithm %s is not available on this platform",
-						tde_algorithm_name(mk->algorithm))));
-	if (mk->algorithm == TDE_ALG_SEED128)
-		return seed_unwrap(mk, aad, aadlen, in, inlen, out, outlen);
+						tde_algorithm_name(alg))));
+	if (alg == TDE_ALG_SEED128)
+		return seed_unwrap(key, keylen, aad, aadlen, in, inlen, out, outlen);
 	if (ctlen <= 0)
 		return false;
-	if (!gcm_open(get_ctx(), cipher, mk->key, in, aad, aadlen, in + TDE_GCM_IV_LEN,
+	if (!gcm_open(get_ctx(), cipher, key, in, aad, aadlen, in + TDE_GCM_IV_LEN,
 				  ctlen, in + TDE_GCM_IV_LEN + ctlen, out))
 	{
 		done_ctx();

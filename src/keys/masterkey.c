@@ -90,37 +90,6 @@ tde_key_id_to_mkid(const char *key_id, uint8 *mkid)
 	return true;
 }
 
-const char *
-tde_algorithm_name(TdeAlgorithm alg)
-{
-	switch (alg)
-	{
-		case TDE_ALG_AES256:
-			return "AES256";
-		case TDE_ALG_ARIA256:
-			return "ARIA256";
-		case TDE_ALG_SEED128:
-			return "SEED128";
-		case TDE_ALG_GOST256:
-			return "GOST256";
-	}
-	return "?";
-}
-
-static bool
-algorithm_from_name(const char *name, TdeAlgorithm *alg)
-{
-	TdeAlgorithm a;
-
-	for (a = TDE_ALG_AES256; a <= TDE_ALG_GOST256; a++)
-		if (pg_strcasecmp(name, tde_algorithm_name(a)) == 0)
-		{
-			*alg = a;
-			return true;
-		}
-	return false;
-}
-
 static char *
 mkid_hex(const uint8 *mkid)
 {
@@ -310,7 +279,7 @@ deserialize(const uint8 *data, int len, TdeMasterKey *mk)
 		else if (strcmp(line, "store") == 0)
 			mk->in_hsm = strcmp(v, "hsm") == 0;
 		else if (strcmp(line, "algorithm") == 0)
-			(void) algorithm_from_name(v, &mk->algorithm);
+			(void) tde_algorithm_from_name(v, &mk->algorithm);
 		else if (strcmp(line, "tag") == 0)
 			unescape_into(v, mk->tag, sizeof(mk->tag));
 		else if (strcmp(line, "created") == 0)
@@ -630,7 +599,8 @@ tde_mk_wrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
 			const uint8 *in, int inlen, uint8 *out)
 {
 	if (!mk->in_hsm)
-		return tde_wrap(mk, aad, aadlen, in, inlen, out);
+		return tde_wrap(mk->algorithm, mk->key, mk->keylen, aad, aadlen,
+						in, inlen, out);
 	tde_hsm_keystore_session();
 	return tde_hsm_wrap(mk->mkid, aad, aadlen, in, inlen, out);
 }
@@ -640,7 +610,8 @@ tde_mk_unwrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
 			  const uint8 *in, int inlen, uint8 *out, int *outlen)
 {
 	if (!mk->in_hsm)
-		return tde_unwrap(mk, aad, aadlen, in, inlen, out, outlen);
+		return tde_unwrap(mk->algorithm, mk->key, mk->keylen, aad, aadlen,
+						  in, inlen, out, outlen);
 	tde_hsm_keystore_session();
 	return tde_hsm_unwrap(mk->mkid, aad, aadlen, in, inlen, out, outlen);
 }
@@ -703,7 +674,7 @@ build_key(const TdeKeyRequest *req, TdeMasterKey *mk)
 	static const uint8 zeros[TDE_MKID_LEN] = {0};
 
 	memset(mk, 0, sizeof(*mk));
-	if (req->algorithm != NULL && !algorithm_from_name(req->algorithm, &alg))
+	if (req->algorithm != NULL && !tde_algorithm_from_name(req->algorithm, &alg))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid master key algorithm"),

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * crypto.h
+ * cipher.h
  *	  Symmetric cryptography for tde, on OpenSSL.
  *
  * Wrapping a relation key under a master key uses the master key's
@@ -16,7 +16,14 @@
 #ifndef TDE_CRYPTO_H
 #define TDE_CRYPTO_H
 
-#include "tde/keys/masterkey.h"
+/* Master-key algorithms (Oracle's names: tde_algorithm_name) */
+typedef enum TdeAlgorithm
+{
+	TDE_ALG_AES256,
+	TDE_ALG_ARIA256,
+	TDE_ALG_SEED128,
+	TDE_ALG_GOST256
+} TdeAlgorithm;
 
 #define TDE_GCM_IV_LEN		12
 #define TDE_GCM_TAG_LEN		16
@@ -25,12 +32,19 @@
 extern void tde_random_bytes(void *buf, int len);
 extern bool tde_algorithm_available(TdeAlgorithm alg);
 extern int	tde_key_length(TdeAlgorithm alg);
+extern const char *tde_algorithm_name(TdeAlgorithm alg);
+extern bool tde_algorithm_from_name(const char *name, TdeAlgorithm *alg);
 
-/* Master-key wrapping; out must hold inlen + TDE_WRAP_MAX_OVERHEAD bytes. */
-extern int	tde_wrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
-					 const uint8 *in, int inlen, uint8 *out);
-extern bool tde_unwrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
-					   const uint8 *in, int inlen, uint8 *out, int *outlen);
+/*
+ * Wrapping under a master key given as its algorithm and key bytes; out
+ * must hold inlen + TDE_WRAP_MAX_OVERHEAD bytes.
+ */
+extern int	tde_wrap(TdeAlgorithm alg, const uint8 *key, int keylen,
+					 const uint8 *aad, int aadlen, const uint8 *in, int inlen,
+					 uint8 *out);
+extern bool tde_unwrap(TdeAlgorithm alg, const uint8 *key, int keylen,
+					   const uint8 *aad, int aadlen, const uint8 *in, int inlen,
+					   uint8 *out, int *outlen);
 
 /*
  * AES-256-GCM under one key, with the key schedule set up once: the

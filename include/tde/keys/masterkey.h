@@ -17,20 +17,14 @@
 
 #include "datatype/timestamp.h"
 
+#include "tde/crypto/cipher.h"
+
 #define TDE_MKID_LEN		16
 #define TDE_MAX_KEY_LEN		32
 #define TDE_KEY_ID_LEN		52	/* base64 of 39 bytes */
 #define TDE_TAG_MAX			256 /* bytes, with the terminator */
 #define TDE_META_NAME_MAX	64
 #define TDE_MAX_MASTER_KEYS 512
-
-typedef enum TdeAlgorithm
-{
-	TDE_ALG_AES256,
-	TDE_ALG_ARIA256,
-	TDE_ALG_SEED128,
-	TDE_ALG_GOST256
-} TdeAlgorithm;
 
 /* Where a key was created or activated (Oracle's CREATOR_* / ACTIVATING_*) */
 typedef struct TdeKeyPlace
@@ -66,7 +60,6 @@ typedef struct TdeMasterKey
 /* Identifiers */
 extern void tde_mkid_to_key_id(const uint8 *mkid, char *out);
 extern bool tde_key_id_to_mkid(const char *key_id, uint8 *mkid);
-extern const char *tde_algorithm_name(TdeAlgorithm alg);
 
 /* Wallet <-> records (the wallet type is opaque here) */
 struct TdeWallet;

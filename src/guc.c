@@ -12,12 +12,10 @@
 
 #include "utils/guc.h"
 
+#include "tde/store/hsm.h"
 #include "tde/tde.h"
 
 char	   *tde_wallet_root = NULL;
-char	   *tde_pkcs11_library = NULL;
-char	   *tde_pkcs11_token_label = NULL;
-char	   *tde_pkcs11_init_args = NULL;
 char	   *tde_keystore_configuration = NULL;
 int			tde_wallet_kdf_iterations = 600000;
 

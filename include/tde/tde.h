@@ -18,6 +18,7 @@
 #include "storage/lwlock.h"
 
 #include "tde/keys/masterkey.h"
+#include "tde/store/hsm.h"
 
 /* Files and directories under tde.wallet_root (Oracle's WALLET_ROOT). */
 #define TDE_WALLET_DIR		"tde"
@@ -80,8 +81,6 @@ typedef struct TdeKeySet
 	TdeMasterKey keys[TDE_MAX_MASTER_KEYS];
 } TdeKeySet;
 
-#define TDE_HSM_CREDENTIAL_MAX 256
-
 typedef struct TdeSharedState
 {
 	LWLock	   *state_lock;
@@ -107,9 +106,6 @@ extern TdeSharedState *tde_shared;
 extern char *tde_wallet_root;
 extern char *tde_keystore_configuration;
 extern int	tde_wallet_kdf_iterations;
-extern char *tde_pkcs11_library;
-extern char *tde_pkcs11_token_label;
-extern char *tde_pkcs11_init_args;
 
 extern void tde_define_gucs(void);
 

@@ -78,8 +78,13 @@
 
 #include "tde/crypto/cipher.h"
 #include "tde/store/hsm.h"
+#include "tde/util/keyid.h"
 #include "tde/util/secure.h"
-#include "tde/tde.h"
+
+/* GUCs (store/hsm.h) */
+char	   *tde_pkcs11_library = NULL;
+char	   *tde_pkcs11_token_label = NULL;
+char	   *tde_pkcs11_init_args = NULL;
 
 #define GCM_IV_LEN	12
 #define GCM_TAG_LEN 16

@@ -18,10 +18,9 @@
 #include "datatype/timestamp.h"
 
 #include "tde/crypto/cipher.h"
+#include "tde/util/keyid.h"
 
-#define TDE_MKID_LEN		16
 #define TDE_MAX_KEY_LEN		32
-#define TDE_KEY_ID_LEN		52	/* base64 of 39 bytes */
 #define TDE_TAG_MAX			256 /* bytes, with the terminator */
 #define TDE_META_NAME_MAX	64
 #define TDE_MAX_MASTER_KEYS 512
@@ -57,9 +56,6 @@ typedef struct TdeMasterKey
 	TdeKeyPlace activated_at;
 } TdeMasterKey;
 
-/* Identifiers */
-extern void tde_mkid_to_key_id(const uint8 *mkid, char *out);
-extern bool tde_key_id_to_mkid(const char *key_id, uint8 *mkid);
 
 /* Wallet <-> records (the wallet type is opaque here) */
 struct TdeWallet;

@@ -22,7 +22,19 @@
 #ifndef TDE_HSM_H
 #define TDE_HSM_H
 
-#include "tde/keys/masterkey.h"
+#include "tde/util/keyid.h"
+
+/*
+ * The module, the token and C_Initialize's argument: the GUCs
+ * tde.pkcs11_library, tde.pkcs11_token_label and tde.pkcs11_init_args,
+ * registered on these variables by guc.c and read here only.
+ */
+extern char *tde_pkcs11_library;
+extern char *tde_pkcs11_token_label;
+extern char *tde_pkcs11_init_args;
+
+/* the longest credential ("pin" or "user:pin"), with its terminator */
+#define TDE_HSM_CREDENTIAL_MAX 256
 
 /* Log in with a credential ("pin" or "user:pin"); errors are clear. */
 extern void tde_hsm_login(const char *credential, uint64 credential_generation);

@@ -45,6 +45,7 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 void		_PG_init(void);
 static void tde_shmem_request(void);
 static void tde_shmem_startup(void);
+static Size shared_state_span(void);
 
 void
 _PG_init(void)
@@ -63,6 +64,7 @@ _PG_init(void)
 	shmem_startup_hook = tde_shmem_startup;
 
 	tde_install_log_redaction();
+	tde_secure_configure(shared_state_span(), tde_redact_secret);
 	tde_relkey_init();
 }
 
@@ -100,7 +102,8 @@ tde_shmem_startup(void)
 		prev_shmem_startup_hook();
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	tde_secure_shmem_init();
+	base = ShmemInitStruct("tde secure memory", tde_secure_shmem_size(), &found);
+	tde_secure_shmem_init(base, found);
 	base = ShmemInitStruct("tde", shared_state_request(), &found);
 	tde_shared = (TdeSharedState *) TYPEALIGN(tde_secure_page_size(), base);
 	if (!found)

@@ -43,12 +43,10 @@
 
 #include "miscadmin.h"
 #include "port/atomics.h"
-#include "storage/shmem.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
 #include "tde/util/secure.h"
-#include "tde/tde.h"
 
 #define SECURE_MIN_CLASS	16
 #define SECURE_MAX_CLASS	4096
@@ -77,6 +75,10 @@ typedef struct TdeSecureShared
 } TdeSecureShared;
 
 static TdeSecureShared *secure_shared = NULL;
+
+/* Told at start-up, from above: see tde_secure_configure */
+static Size key_area_size = 0;
+static TdeSecretHook secret_hook = NULL;
 
 /* The arena of this process */
 static pid_t arena_pid = 0;
@@ -136,7 +138,7 @@ report_lock_failure(Size len, bool shared)
 			 errmsg("could not lock tde key memory of %zu bytes in RAM: %m", len),
 			 errdetail("Key material may be written to swap.  The memory is used unlocked; this is logged once per server start."),
 			 errhint("Raise the locked-memory limit (RLIMIT_MEMLOCK) of the server's operating system user, for example with LimitMEMLOCK= in its systemd unit or \"ulimit -l\" before pg_ctl start: the shared key area takes %zu kB, each backend some more.",
-					 (Size) (TYPEALIGN(page_size(), sizeof(TdeSharedState)) / 1024))));
+					 key_area_size / 1024)));
 }
 
 static void
@@ -183,7 +185,22 @@ tde_secure_protect_shared(void *p, Size len)
 	return protect_range(p, len, true);
 }
 
-/* Shared memory for the once-per-start flags (tde.c requests and sets it up) */
+/*
+ * What this unit needs from above, told once by _PG_init: the size of the
+ * shared key area (for the hint on raising the locked-memory limit), and
+ * the function that keeps a secret out of the server log (sql/redact).
+ */
+void
+tde_secure_configure(Size shared_key_area_size, TdeSecretHook hook)
+{
+	key_area_size = shared_key_area_size;
+	secret_hook = hook;
+}
+
+/*
+ * Shared memory for the once-per-start flags: tde.c requests this much and
+ * hands over the area (found: it was set up before).
+ */
 Size
 tde_secure_shmem_size(void)
 {
@@ -191,12 +208,9 @@ tde_secure_shmem_size(void)
 }
 
 void
-tde_secure_shmem_init(void)
+tde_secure_shmem_init(void *area, bool found)
 {
-	bool		found;
-
-	secure_shared = ShmemInitStruct("tde secure memory", sizeof(TdeSecureShared),
-									&found);
+	secure_shared = (TdeSecureShared *) area;
 	if (!found)
 	{
 		pg_atomic_init_u32(&secure_shared->lock_failure_logged, 0);
@@ -350,7 +364,8 @@ tde_secure_text_to_cstring(const text *t)
 	memcpy(copy, VARDATA_ANY(detoasted), len);
 	copy[len] = '\0';
 	/* a secret arrived: keep it and this statement out of the log */
-	tde_redact_secret(copy);
+	if (secret_hook != NULL)
+		secret_hook(copy);
 	if (detoasted != t)
 	{
 		explicit_bzero(VARDATA_ANY(detoasted), len);

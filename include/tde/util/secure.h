@@ -26,9 +26,17 @@ extern void *tde_secure_alloc(Size size);
 extern char *tde_secure_text_to_cstring(const text *t);
 extern void tde_wipe(void *p, Size len);
 
+/*
+ * Called with every secret tde_secure_text_to_cstring receives: the log
+ * redaction (sql/redact) registers itself here at start-up, so that this
+ * bottom unit calls up only through a pointer it was given.
+ */
+typedef void (*TdeSecretHook) (const char *secret);
+extern void tde_secure_configure(Size shared_key_area_size, TdeSecretHook hook);
+
 extern Size tde_secure_page_size(void);
 extern bool tde_secure_protect_shared(void *p, Size len);
 extern Size tde_secure_shmem_size(void);
-extern void tde_secure_shmem_init(void);
+extern void tde_secure_shmem_init(void *area, bool found);
 
 #endif							/* TDE_SECURE_H */

@@ -40,547 +40,15 @@
 #include "utils/timestamp.h"
 
 #include "tde/crypto/cipher.h"
-#include "tde/store/hsm.h"
-#include "tde/keystore/keystore.h"
 #include "tde/keys/masterkey.h"
 #include "tde/keys/relkey.h"
-#include "tde/util/secure.h"
-#include "tde/tde.h"
+#include "tde/keys/rewrap_worker.h"
+#include "tde/keystore/hsm_keystore.h"
+#include "tde/keystore/keyset.h"
+#include "tde/keystore/keystore.h"
+#include "tde/store/hsm.h"
 #include "tde/store/wallet.h"
-
-#define MK_PREFIX		"TDE.MK."
-#define ACTIVE_ENTRY	"TDE.ACTIVE"
-
-/* ---------------------------------------------------------------------
- * Identifiers and names
- * ---------------------------------------------------------------------
- */
-
-static char *
-mkid_hex(const uint8 *mkid)
-{
-	char	   *s = palloc(TDE_MKID_LEN * 2 + 1);
-
-	hex_encode((const char *) mkid, TDE_MKID_LEN, s);
-	s[TDE_MKID_LEN * 2] = '\0';
-	return s;
-}
-
-static char *
-entry_name(const uint8 *mkid)
-{
-	return psprintf(MK_PREFIX "%s", mkid_hex(mkid));
-}
-
-/* Parse hex into a buffer of exactly len bytes. */
-static bool
-parse_hex(const char *s, int slen, uint8 *out, int len)
-{
-	int			i;
-
-	if (slen != len * 2)
-		return false;
-	for (i = 0; i < slen; i++)
-		if (!isxdigit((unsigned char) s[i]))
-			return false;
-	(void) hex_decode(s, slen, (char *) out);
-	return true;
-}
-
-/* ---------------------------------------------------------------------
- * Records
- * ---------------------------------------------------------------------
- */
-
-static void
-append_escaped(StringInfo buf, const char *name, const char *value)
-{
-	const char *p;
-
-	appendStringInfo(buf, "%s=", name);
-	for (p = value; *p; p++)
-	{
-		if (*p == '\\')
-			appendStringInfoString(buf, "\\\\");
-		else if (*p == '\n')
-			appendStringInfoString(buf, "\\n");
-		else
-			appendStringInfoChar(buf, *p);
-	}
-	appendStringInfoChar(buf, '\n');
-}
-
-static void
-unescape_into(const char *v, char *out, int size)
-{
-	int			n = 0;
-
-	for (; *v && n < size - 1; v++)
-	{
-		if (*v == '\\' && v[1] == 'n')
-		{
-			out[n++] = '\n';
-			v++;
-		}
-		else if (*v == '\\' && v[1] == '\\')
-		{
-			out[n++] = '\\';
-			v++;
-		}
-		else
-			out[n++] = *v;
-	}
-	out[n] = '\0';
-}
-
-static void
-append_place(StringInfo buf, const char *prefix, const TdeKeyPlace *p)
-{
-	append_escaped(buf, psprintf("%s_dbname", prefix), p->dbname);
-	appendStringInfo(buf, "%s_dbid=" UINT64_FORMAT "\n", prefix, p->dbid);
-	append_escaped(buf, psprintf("%s_instance_name", prefix), p->instance_name);
-	appendStringInfo(buf, "%s_instance_number=%d\n", prefix, p->instance_number);
-	append_escaped(buf, psprintf("%s_pdbname", prefix), p->pdbname);
-	appendStringInfo(buf, "%s_pdbid=%u\n", prefix, p->pdbid);
-}
-
-/*
- * Serialize a record; the result is secure memory (it holds the key).  The
- * key goes in last, into room reserved before: a StringInfo that grows is
- * repalloc'd, and the old buffer would keep the key unwiped.
- */
-static char *
-serialize(const TdeMasterKey *mk, int *len)
-{
-	StringInfoData buf;
-	char	   *out;
-
-	initStringInfo(&buf);
-	appendStringInfo(&buf, "format=1\nmkid=%s\n", mkid_hex(mk->mkid));
-	if (mk->in_hsm)
-		appendStringInfoString(&buf, "store=hsm\n");
-	appendStringInfo(&buf, "algorithm=%s\n", tde_algorithm_name(mk->algorithm));
-	append_escaped(&buf, "tag", mk->tag);
-	appendStringInfo(&buf, "created=" INT64_FORMAT "\nactivated=" INT64_FORMAT "\n",
-					 mk->created, mk->activated);
-	append_escaped(&buf, "creator", mk->creator);
-	appendStringInfo(&buf, "creator_id=%u\n", mk->creator_id);
-	append_escaped(&buf, "user", mk->user);
-	appendStringInfo(&buf, "user_id=%u\n", mk->user_id);
-	append_escaped(&buf, "origin", mk->origin);
-	appendStringInfo(&buf, "backed_up=%d\n", mk->backed_up ? 1 : 0);
-	append_place(&buf, "created_at", &mk->created_at);
-	append_place(&buf, "activated_at", &mk->activated_at);
-
-	if (!mk->in_hsm)
-	{
-		/* "key=" + hex + "\n" fits without growing the buffer */
-		enlargeStringInfo(&buf, 4 + mk->keylen * 2 + 2);
-		appendBinaryStringInfo(&buf, "key=", 4);
-		hex_encode((const char *) mk->key, mk->keylen, buf.data + buf.len);
-		buf.len += mk->keylen * 2;
-		appendStringInfoChar(&buf, '\n');
-	}
-
-	out = tde_secure_alloc(buf.len + 1);
-	memcpy(out, buf.data, buf.len + 1);
-	*len = buf.len;
-	explicit_bzero(buf.data, buf.maxlen);
-	pfree(buf.data);
-	return out;
-}
-
-static void
-parse_place(const char *name, const char *v, const char *prefix, TdeKeyPlace *p)
-{
-	size_t		pl = strlen(prefix);
-
-	if (strncmp(name, prefix, pl) != 0 || name[pl] != '_')
-		return;
-	name += pl + 1;
-	if (strcmp(name, "dbname") == 0)
-		unescape_into(v, p->dbname, sizeof(p->dbname));
-	else if (strcmp(name, "dbid") == 0)
-		p->dbid = strtou64(v, NULL, 10);
-	else if (strcmp(name, "instance_name") == 0)
-		unescape_into(v, p->instance_name, sizeof(p->instance_name));
-	else if (strcmp(name, "instance_number") == 0)
-		p->instance_number = atoi(v);
-	else if (strcmp(name, "pdbname") == 0)
-		unescape_into(v, p->pdbname, sizeof(p->pdbname));
-	else if (strcmp(name, "pdbid") == 0)
-		p->pdbid = (Oid) strtoul(v, NULL, 10);
-}
-
-static bool
-deserialize(const uint8 *data, int len, TdeMasterKey *mk)
-{
-	char	   *buf = tde_secure_alloc(len + 1);
-	char	   *line;
-	char	   *save = NULL;
-	bool		have_mkid = false;
-	bool		have_key = false;
-
-	memset(mk, 0, sizeof(*mk));
-	memcpy(buf, data, len);
-	buf[len] = '\0';
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-	{
-		char	   *eq = strchr(line, '=');
-		char	   *v;
-
-		if (eq == NULL)
-			continue;
-		*eq = '\0';
-		v = eq + 1;
-		if (strcmp(line, "mkid") == 0)
-			have_mkid = parse_hex(v, strlen(v), mk->mkid, TDE_MKID_LEN);
-		else if (strcmp(line, "key") == 0)
-		{
-			int			n = strlen(v) / 2;
-
-			have_key = (n == 16 || n == 32) && parse_hex(v, strlen(v), mk->key, n);
-			mk->keylen = n;
-		}
-		else if (strcmp(line, "store") == 0)
-			mk->in_hsm = strcmp(v, "hsm") == 0;
-		else if (strcmp(line, "algorithm") == 0)
-			(void) tde_algorithm_from_name(v, &mk->algorithm);
-		else if (strcmp(line, "tag") == 0)
-			unescape_into(v, mk->tag, sizeof(mk->tag));
-		else if (strcmp(line, "created") == 0)
-			mk->created = strtoi64(v, NULL, 10);
-		else if (strcmp(line, "activated") == 0)
-			mk->activated = strtoi64(v, NULL, 10);
-		else if (strcmp(line, "creator") == 0)
-			unescape_into(v, mk->creator, sizeof(mk->creator));
-		else if (strcmp(line, "creator_id") == 0)
-			mk->creator_id = (Oid) strtoul(v, NULL, 10);
-		else if (strcmp(line, "user") == 0)
-			unescape_into(v, mk->user, sizeof(mk->user));
-		else if (strcmp(line, "user_id") == 0)
-			mk->user_id = (Oid) strtoul(v, NULL, 10);
-		else if (strcmp(line, "origin") == 0)
-			unescape_into(v, mk->origin, sizeof(mk->origin));
-		else if (strcmp(line, "backed_up") == 0)
-			mk->backed_up = atoi(v) != 0;
-		else
-		{
-			parse_place(line, v, "created_at", &mk->created_at);
-			parse_place(line, v, "activated_at", &mk->activated_at);
-		}
-	}
-	tde_wipe(buf, len);
-	return have_mkid && (have_key || mk->in_hsm);
-}
-
-/*
- * Read every key record of a wallet into keys[]; returns the count and the
- * index of the active key (or -1).  A damaged record is an error: a wallet
- * that loses a key silently would lose data.
- */
-int
-tde_masterkeys_from_wallet(const TdeWallet *w, TdeMasterKey *keys, int maxkeys,
-						   int *active)
-{
-	const TdeWalletEntry *act = tde_wallet_get(w, ACTIVE_ENTRY);
-	uint8		active_mkid[TDE_MKID_LEN];
-	bool		have_active = false;
-	int			n = 0;
-	int			i;
-
-	if (act != NULL)
-		have_active = parse_hex((const char *) act->value, act->len,
-								active_mkid, TDE_MKID_LEN);
-	*active = -1;
-	for (i = 0; i < w->nentries; i++)
-	{
-		if (strncmp(w->entries[i].name, MK_PREFIX, strlen(MK_PREFIX)) != 0)
-			continue;
-		if (n >= maxkeys)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("keystore holds more than %d master keys", maxkeys)));
-		if (!deserialize(w->entries[i].value, w->entries[i].len, &keys[n]))
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("master key entry \"%s\" in the keystore is damaged",
-							w->entries[i].name)));
-		if (have_active && memcmp(keys[n].mkid, active_mkid, TDE_MKID_LEN) == 0)
-			*active = n;
-		n++;
-	}
-	return n;
-}
-
-void
-tde_masterkey_store(TdeWallet *w, const TdeMasterKey *mk)
-{
-	int			len;
-	char	   *rec = serialize(mk, &len);
-
-	tde_wallet_put(w, entry_name(mk->mkid), rec, len);
-	tde_wipe(rec, len);
-}
-
-/*
- * A wallet's keys in secure memory, read outside any lock, ready for
- * tde_keyset_install (w NULL: an empty set).
- */
-TdeKeySet *
-tde_keyset_read(const TdeWallet *w, bool in_hsm)
-{
-	TdeKeySet  *set = tde_secure_alloc(sizeof(TdeKeySet));
-	int			i;
-
-	set->active = -1;
-	if (w != NULL)
-		set->nkeys = tde_masterkeys_from_wallet(w, set->keys, TDE_MAX_MASTER_KEYS,
-												&set->active);
-	for (i = 0; i < set->nkeys; i++)
-		set->keys[i].in_hsm = set->keys[i].in_hsm || in_hsm;
-	return set;
-}
-
-/* A key's record without its key bytes: for showing metadata. */
-void
-tde_masterkey_copy_metadata(TdeMasterKey *dst, const TdeMasterKey *src)
-{
-	memcpy(dst->mkid, src->mkid, sizeof(dst->mkid));
-	memset(dst->key, 0, sizeof(dst->key));
-	memcpy((char *) dst + offsetof(TdeMasterKey, keylen),
-		   (const char *) src + offsetof(TdeMasterKey, keylen),
-		   sizeof(TdeMasterKey) - offsetof(TdeMasterKey, keylen));
-}
-
-/* Replace a shared key set, wiping the keys it held; state_lock held. */
-void
-tde_keyset_install(TdeKeySet *dst, const TdeKeySet *src)
-{
-	explicit_bzero(dst->keys, sizeof(TdeMasterKey) * dst->nkeys);
-	memcpy(dst->keys, src->keys, sizeof(TdeMasterKey) * src->nkeys);
-	dst->nkeys = src->nkeys;
-	dst->active = src->active;
-}
-
-/*
- * Every key now in the wallet is in the backup being written.  Returns
- * whether any key was not marked so before.
- */
-bool
-tde_masterkeys_mark_backed_up(TdeWallet *w)
-{
-	TdeMasterKey *keys = tde_secure_alloc(sizeof(TdeMasterKey) * TDE_MAX_MASTER_KEYS);
-	int			active;
-	int			n = tde_masterkeys_from_wallet(w, keys, TDE_MAX_MASTER_KEYS, &active);
-	int			i;
-	bool		changed = false;
-
-	for (i = 0; i < n; i++)
-	{
-		if (keys[i].backed_up)
-			continue;
-		keys[i].backed_up = true;
-		tde_masterkey_store(w, &keys[i]);
-		changed = true;
-	}
-	return changed;
-}
-
-/* ---------------------------------------------------------------------
- * Lookups
- * ---------------------------------------------------------------------
- */
-
-/*
- * Keys of a wallet read for the current operation only (FORCE KEYSTORE),
- * in the transaction's memory.  They are forgotten when the operation
- * ends, when the transaction ends, and when the subtransaction that read
- * them aborts: keys of a change that failed must not serve later work.
- */
-static TdeMasterKey *temp_keys = NULL;
-static int	ntemp_keys = 0;
-static int	temp_active = -1;
-static SubTransactionId temp_subid = InvalidSubTransactionId;
-static bool xact_callback_registered = false;
-
-static void
-forget_temp_keys(void)
-{
-	/* the memory itself is wiped by its context's reset callback */
-	temp_keys = NULL;
-	ntemp_keys = 0;
-	temp_active = -1;
-	temp_subid = InvalidSubTransactionId;
-}
-
-static void
-temp_keys_xact_callback(XactEvent event, void *arg)
-{
-	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
-		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
-		event == XACT_EVENT_PREPARE)
-		forget_temp_keys();
-}
-
-static void
-temp_keys_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-						   SubTransactionId parentSubid, void *arg)
-{
-	if (temp_keys == NULL || temp_subid != mySubid)
-		return;
-	if (event == SUBXACT_EVENT_ABORT_SUB)
-		tde_masterkey_pop_temporary();
-	else if (event == SUBXACT_EVENT_COMMIT_SUB)
-		temp_subid = parentSubid;
-}
-
-void
-tde_masterkey_push_temporary(const TdeWallet *w)
-{
-	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
-
-	if (!xact_callback_registered)
-	{
-		RegisterXactCallback(temp_keys_xact_callback, NULL);
-		RegisterSubXactCallback(temp_keys_subxact_callback, NULL);
-		xact_callback_registered = true;
-	}
-	tde_masterkey_pop_temporary();
-	temp_keys = tde_secure_alloc(sizeof(TdeMasterKey) * TDE_MAX_MASTER_KEYS);
-	ntemp_keys = tde_masterkeys_from_wallet(w, temp_keys, TDE_MAX_MASTER_KEYS,
-											&temp_active);
-	temp_subid = GetCurrentSubTransactionId();
-	MemoryContextSwitchTo(old);
-}
-
-void
-tde_masterkey_pop_temporary(void)
-{
-	if (temp_keys)
-		tde_wipe(temp_keys, sizeof(TdeMasterKey) * TDE_MAX_MASTER_KEYS);
-	forget_temp_keys();
-}
-
-/* The open key sets in lookup order: the primary keystore first. */
-static int
-open_sets(TdeKeySet **sets)
-{
-	int			n = 0;
-	bool		hsm_first = tde_config_primary_hsm();
-	bool		file_open = tde_shared->open_kind != TDE_OPEN_NONE;
-	bool		hsm_open = tde_shared->hsm_open;
-
-	if (hsm_first && hsm_open)
-		sets[n++] = &tde_shared->hsm_keys;
-	if (file_open)
-		sets[n++] = &tde_shared->file_keys;
-	if (!hsm_first && hsm_open)
-		sets[n++] = &tde_shared->hsm_keys;
-	return n;
-}
-
-bool
-tde_masterkey_find(const uint8 *mkid, TdeMasterKey *out)
-{
-	TdeKeySet  *sets[2];
-	int			nsets;
-	int			i,
-				j;
-	bool		found = false;
-	bool		hsm_open;
-
-	for (i = 0; i < ntemp_keys; i++)
-		if (memcmp(temp_keys[i].mkid, mkid, TDE_MKID_LEN) == 0)
-		{
-			memcpy(out, &temp_keys[i], sizeof(TdeMasterKey));
-			return true;
-		}
-
-	LWLockAcquire(tde_shared->state_lock, LW_SHARED);
-	nsets = open_sets(sets);
-	for (j = 0; j < nsets && !found; j++)
-		for (i = 0; i < sets[j]->nkeys; i++)
-			if (memcmp(sets[j]->keys[i].mkid, mkid, TDE_MKID_LEN) == 0)
-			{
-				memcpy(out, &sets[j]->keys[i], sizeof(TdeMasterKey));
-				found = true;
-				break;
-			}
-	hsm_open = tde_shared->hsm_open;
-	LWLockRelease(tde_shared->state_lock);
-
-	/* a token key whose metadata was lost still unwraps: ask the HSM */
-	if (!found && hsm_open)
-	{
-		tde_hsm_keystore_session();
-		if (tde_hsm_has_key(mkid))
-		{
-			memset(out, 0, sizeof(TdeMasterKey));
-			memcpy(out->mkid, mkid, TDE_MKID_LEN);
-			out->in_hsm = true;
-			out->algorithm = TDE_ALG_AES256;
-			found = true;
-		}
-	}
-	return found;
-}
-
-bool
-tde_masterkey_active(TdeMasterKey *out)
-{
-	bool		found = false;
-	TdeKeySet  *primary;
-	bool		primary_open;
-
-	if (temp_keys != NULL)
-	{
-		if (temp_active < 0)
-			return false;
-		memcpy(out, &temp_keys[temp_active], sizeof(TdeMasterKey));
-		return true;
-	}
-	LWLockAcquire(tde_shared->state_lock, LW_SHARED);
-	if (tde_config_primary_hsm())
-	{
-		primary = &tde_shared->hsm_keys;
-		primary_open = tde_shared->hsm_open;
-	}
-	else
-	{
-		primary = &tde_shared->file_keys;
-		primary_open = tde_shared->open_kind != TDE_OPEN_NONE;
-	}
-	if (primary_open && primary->active >= 0)
-	{
-		memcpy(out, &primary->keys[primary->active], sizeof(TdeMasterKey));
-		found = true;
-	}
-	LWLockRelease(tde_shared->state_lock);
-	return found;
-}
-
-int
-tde_mk_wrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
-			const uint8 *in, int inlen, uint8 *out)
-{
-	if (!mk->in_hsm)
-		return tde_wrap(mk->algorithm, mk->key, mk->keylen, aad, aadlen,
-						in, inlen, out);
-	tde_hsm_keystore_session();
-	return tde_hsm_wrap(mk->mkid, aad, aadlen, in, inlen, out);
-}
-
-bool
-tde_mk_unwrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
-			  const uint8 *in, int inlen, uint8 *out, int *outlen)
-{
-	if (!mk->in_hsm)
-		return tde_unwrap(mk->algorithm, mk->key, mk->keylen, aad, aadlen,
-						  in, inlen, out, outlen);
-	tde_hsm_keystore_session();
-	return tde_hsm_unwrap(mk->mkid, aad, aadlen, in, inlen, out, outlen);
-}
+#include "tde/util/secure.h"
 
 /* ---------------------------------------------------------------------
  * Lifecycle
@@ -681,12 +149,12 @@ build_key(const TdeKeyRequest *req, TdeMasterKey *mk)
 
 		if (colon)
 		{
-			if (!parse_hex(req->user_key, colon - req->user_key, mk->mkid, TDE_MKID_LEN))
+			if (!tde_parse_hex(req->user_key, colon - req->user_key, mk->mkid, TDE_MKID_LEN))
 				bad_user_key("The master key identifier must be 16 bytes in hexadecimal (32 digits).");
 			if (memcmp(mk->mkid, zeros, TDE_MKID_LEN) == 0)
 				bad_user_key("The master key identifier must not be zero.");
 		}
-		if (!parse_hex(keyhex, strlen(keyhex), mk->key, keylen))
+		if (!tde_parse_hex(keyhex, strlen(keyhex), mk->key, keylen))
 			bad_user_key(keylen == 32 ?
 						 "The master key must be 32 bytes in hexadecimal (64 digits) for this algorithm." :
 						 "The master key must be 16 bytes in hexadecimal (32 digits) for SEED128.");
@@ -722,14 +190,6 @@ mark_activated(TdeMasterKey *mk)
 	fill_place(&mk->activated_at);
 }
 
-static void
-set_active_entry(TdeWallet *w, const uint8 *mkid)
-{
-	char	   *hex = mkid_hex(mkid);
-
-	tde_wallet_put(w, ACTIVE_ENTRY, hex, TDE_MKID_LEN * 2);
-}
-
 /* Changes applied to the wallet inside tde_keystore_change() */
 typedef struct AddKeyArg
 {
@@ -737,32 +197,20 @@ typedef struct AddKeyArg
 	bool		activate;
 } AddKeyArg;
 
-static int
-count_key_entries(const TdeWallet *w)
-{
-	int			i;
-	int			n = 0;
-
-	for (i = 0; i < w->nentries; i++)
-		if (strncmp(w->entries[i].name, MK_PREFIX, strlen(MK_PREFIX)) == 0)
-			n++;
-	return n;
-}
-
 static void
 add_key_change(TdeWallet *w, void *arg)
 {
 	AddKeyArg  *a = (AddKeyArg *) arg;
 
 	/* refuse before anything is written: a fuller wallet could not be opened */
-	if (count_key_entries(w) >= TDE_MAX_MASTER_KEYS)
+	if (tde_masterkey_count(w) >= TDE_MAX_MASTER_KEYS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("keystore already holds %d master keys, the most tde supports",
 						TDE_MAX_MASTER_KEYS),
 				 errhint("Activate an existing key with USE KEY instead of creating another.")));
 
-	if (tde_wallet_get(w, entry_name(a->mk->mkid)) != NULL)
+	if (tde_masterkey_entry(w, a->mk->mkid) != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("master key identifier already exists in the keystore"),
@@ -772,7 +220,7 @@ add_key_change(TdeWallet *w, void *arg)
 	if (a->activate)
 	{
 		mark_activated(a->mk);
-		set_active_entry(w, a->mk->mkid);
+		tde_masterkey_set_active(w, a->mk->mkid);
 	}
 	a->mk->backed_up = false;
 	tde_masterkey_store(w, a->mk);
@@ -789,7 +237,7 @@ static void
 use_key_change(TdeWallet *w, void *arg)
 {
 	UseKeyArg  *a = (UseKeyArg *) arg;
-	const TdeWalletEntry *e = tde_wallet_get(w, entry_name(a->mkid));
+	const TdeWalletEntry *e = tde_masterkey_entry(w, a->mkid);
 	TdeMasterKey *mk = tde_secure_alloc(sizeof(TdeMasterKey));
 	char		key_id[TDE_KEY_ID_LEN + 1];
 
@@ -801,7 +249,7 @@ use_key_change(TdeWallet *w, void *arg)
 				 errmsg("master key \"%s\" does not exist in the keystore", key_id),
 				 errdetail("ORA-46649: master key with the specified identifier does not exist")));
 	}
-	if (!deserialize(e->value, e->len, mk))
+	if (!tde_masterkey_deserialize(e->value, e->len, mk))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("master key entry \"%s\" in the keystore is damaged", e->name)));
@@ -814,7 +262,7 @@ use_key_change(TdeWallet *w, void *arg)
 	if (a->activate)
 	{
 		mark_activated(mk);
-		set_active_entry(w, mk->mkid);
+		tde_masterkey_set_active(w, mk->mkid);
 		/* its activation is not in any backup yet (spec 4.1.6) */
 		mk->backed_up = false;
 	}

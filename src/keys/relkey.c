@@ -54,18 +54,15 @@
 #include "utils/uuid.h"
 
 #include "tde/crypto/cipher.h"
-#include "tde/store/hsm.h"
-#include "tde/keystore/keystore.h"
-#include "tde/keys/masterkey.h"
 #include "tde/keys/relkey.h"
+#include "tde/keystore/keyset.h"
+#include "tde/keystore/keystore.h"
+#include "tde/store/hsm.h"
 #include "tde/util/secure.h"
-#include "tde/tde.h"
 
 #define AAD_LABEL		"TDE-RK1"
 #define AAD_LEN			(7 + 16 + TDE_RELKEY_ID_LEN + 4 + TDE_MKID_LEN)
 #define WRAPPED_MAX		(TDE_RELKEY_LEN + TDE_WRAP_MAX_OVERHEAD)
-
-PG_FUNCTION_INFO_V1(tde_rewrap_relation_key);
 
 /* ---------------------------------------------------------------------
  * The cache
@@ -1083,25 +1080,19 @@ tde_relkey_count_stale(void)
 }
 
 /*
- * tde.rewrap_relation_key(key_id, key_version, master_key_id, wrapped_key,
- * new_master_key_id): the wrapped key under the new master key.  Called by
- * the re-wrap UPDATE only; it returns ciphertext, never a key, and checks
- * the caller in C all the same.
+ * tde.rewrap_relation_key (sql/data_sql.c) after its privilege check: the
+ * wrapped key under the new master key.  It returns ciphertext, never a
+ * key.
  */
-Datum
-tde_rewrap_relation_key(PG_FUNCTION_ARGS)
+bytea *
+tde_relkey_rewrap_one(const uint8 *key_id, int32 version, bytea *old_mkid,
+					  bytea *wrapped, bytea *new_mkid)
 {
-	pg_uuid_t  *key_id = PG_GETARG_UUID_P(0);
-	int32		version = PG_GETARG_INT32(1);
-	bytea	   *old_mkid = PG_GETARG_BYTEA_PP(2);
-	bytea	   *wrapped = PG_GETARG_BYTEA_PP(3);
-	bytea	   *new_mkid = PG_GETARG_BYTEA_PP(4);
 	TdeMasterKey *mk = tde_secure_alloc(sizeof(TdeMasterKey));
 	uint8	   *key = tde_secure_alloc(TDE_RELKEY_LEN);
 	uint8		dbident[16];
 	bytea	   *result;
 
-	tde_require_admin();
 	if (VARSIZE_ANY_EXHDR(new_mkid) != TDE_MKID_LEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1115,11 +1106,11 @@ tde_rewrap_relation_key(PG_FUNCTION_ARGS)
 		require_database_identity(dbident);
 		SPI_finish();
 	}
-	unwrap_row(dbident, key_id->data, version, old_mkid, wrapped, key);
+	unwrap_row(dbident, key_id, version, old_mkid, wrapped, key);
 	if (!tde_masterkey_find((const uint8 *) VARDATA_ANY(new_mkid), mk))
 		missing_master_key((const uint8 *) VARDATA_ANY(new_mkid));
-	result = wrap_key(mk, dbident, key_id->data, version, key);
+	result = wrap_key(mk, dbident, key_id, version, key);
 	tde_wipe(key, TDE_RELKEY_LEN);
 	tde_wipe(mk, sizeof(TdeMasterKey));
-	PG_RETURN_BYTEA_P(result);
+	return result;
 }

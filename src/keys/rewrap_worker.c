@@ -42,16 +42,16 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-#include "tde/keystore/keystore.h"
 #include "tde/keys/relkey.h"
+#include "tde/keys/rewrap_worker.h"
+#include "tde/keystore/keyset.h"
+#include "tde/keystore/keystore.h"
 #include "tde/util/secure.h"
-#include "tde/tde.h"
 
 #define REWRAP_BATCH 1000
 
 PGDLLEXPORT void tde_rewrap_worker_main(Datum arg);
 
-PG_FUNCTION_INFO_V1(tde_rewrap_progress);
 
 static int	my_slot = -1;
 
@@ -393,75 +393,4 @@ tde_rewrap_worker_main(Datum arg)
 	PG_END_TRY();
 
 	proc_exit(0);
-}
-
-static const char *
-state_name(TdeRewrapState s)
-{
-	switch (s)
-	{
-		case TDE_REWRAP_PENDING:
-			return "pending";
-		case TDE_REWRAP_RUNNING:
-			return "running";
-		case TDE_REWRAP_DONE:
-			return "done";
-		case TDE_REWRAP_SKIPPED:
-			return "no extension";
-		case TDE_REWRAP_WAITING:
-			return "waiting for keystore";
-		case TDE_REWRAP_FAILED:
-			return "failed";
-	}
-	return "?";
-}
-
-/* tde.rewrap_progress(): one row per database the re-wrap has visited */
-Datum
-tde_rewrap_progress(PG_FUNCTION_ARGS)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	TdeRewrapProgress *copy;
-	int			n;
-	int			i;
-
-	tde_require_loaded();
-	tde_require_monitor();
-	InitMaterializedSRF(fcinfo, 0);
-
-	copy = palloc(sizeof(TdeRewrapProgress) * TDE_MAX_DATABASES);
-	LWLockAcquire(tde_shared->state_lock, LW_SHARED);
-	n = tde_shared->nprogress;
-	memcpy(copy, tde_shared->progress, sizeof(TdeRewrapProgress) * n);
-	LWLockRelease(tde_shared->state_lock);
-
-	for (i = 0; i < n; i++)
-	{
-		Datum		values[9];
-		bool		nulls[9] = {0};
-		char	   *dbname;
-		char		key_id[TDE_KEY_ID_LEN + 1];
-
-		if (!OidIsValid(copy[i].dboid))
-			continue;			/* a free slot */
-		dbname = get_database_name(copy[i].dboid);
-		values[0] = ObjectIdGetDatum(copy[i].dboid);
-		if (dbname)
-			values[1] = CStringGetTextDatum(dbname);
-		else
-			nulls[1] = true;
-		values[2] = CStringGetTextDatum(state_name(copy[i].state));
-		tde_mkid_to_key_id(copy[i].target_mkid, key_id);
-		values[3] = CStringGetTextDatum(key_id);
-		values[4] = Int64GetDatum(copy[i].done);
-		values[5] = Int64GetDatum(copy[i].total);
-		values[6] = TimestampTzGetDatum(copy[i].started);
-		nulls[6] = copy[i].started == 0;
-		values[7] = TimestampTzGetDatum(copy[i].finished);
-		nulls[7] = copy[i].finished == 0;
-		values[8] = CStringGetTextDatum(copy[i].error);
-		nulls[8] = copy[i].error[0] == '\0';
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
-	return (Datum) 0;
 }

@@ -25,13 +25,15 @@
 
 #include "miscadmin.h"
 
-#include "tde/util/fileio.h"
+#include "tde/keystore/config.h"
+#include "tde/keystore/hsm_keystore.h"
+#include "tde/keystore/keyrecord.h"
+#include "tde/keystore/seps.h"
+#include "tde/keystore/state.h"
 #include "tde/store/hsm.h"
-#include "tde/keystore/keystore.h"
-#include "tde/keys/masterkey.h"
-#include "tde/util/secure.h"
-#include "tde/tde.h"
 #include "tde/store/wallet.h"
+#include "tde/util/fileio.h"
+#include "tde/util/secure.h"
 
 #define HSM_METADATA_FILE "hsm_keys.sso"
 

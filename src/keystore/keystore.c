@@ -29,73 +29,37 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
-#include "tde/util/fileio.h"
-#include "tde/store/hsm.h"
+#include "tde/keystore/hsm_keystore.h"
+#include "tde/keystore/keyset.h"
 #include "tde/keystore/keystore.h"
-#include "tde/keys/masterkey.h"
-#include "tde/keys/relkey.h"
-#include "tde/util/secure.h"
+#include "tde/store/hsm.h"
 #include "tde/store/wallet.h"
+#include "tde/util/fileio.h"
+#include "tde/util/secure.h"
 
 #define KEYSTORE_INFO_ENTRY "TDE.KEYSTORE"
-#define MAX_PASSWORD_LEN	1024
 #define MAX_BACKUP_ID_LEN	128
+
+static TdeKeystoreOpenedHook opened_hook = NULL;
+
+void
+tde_keystore_set_opened_hook(TdeKeystoreOpenedHook hook)
+{
+	opened_hook = hook;
+}
+
+/* A keystore opened: let the keys layer finish an undone re-wrap. */
+static void
+keystore_opened(void)
+{
+	if (opened_hook != NULL)
+		opened_hook(InvalidOid);
+}
 
 /* ---------------------------------------------------------------------
  * Paths and argument checks
  * ---------------------------------------------------------------------
  */
-
-static const char *
-wallet_root(void)
-{
-	if (tde_wallet_root == NULL || tde_wallet_root[0] == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("tde.wallet_root is not set"),
-				 errhint("Set tde.wallet_root in postgresql.conf to a directory owned by the server's operating system user, and restart.")));
-	if (!tde_dir_exists(tde_wallet_root))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_FILE),
-				 errmsg("tde.wallet_root \"%s\" is not a directory", tde_wallet_root),
-				 errhint("Create it, owned by the server's operating system user, with mode 0700.")));
-	return tde_wallet_root;
-}
-
-char *
-tde_join_path(const char *dir, const char *file)
-{
-	return psprintf("%s/%s", dir, file);
-}
-
-char *
-tde_wallet_dir(void)
-{
-	return tde_join_path(wallet_root(), TDE_WALLET_DIR);
-}
-
-char *
-tde_seps_dir(void)
-{
-	return tde_join_path(wallet_root(), TDE_SEPS_DIR);
-}
-
-char *
-tde_canonical_location(const char *location, const char *what)
-{
-	char	   *loc = pstrdup(location);
-
-	if (!is_absolute_path(loc))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s is not an absolute path", what)));
-	canonicalize_path(loc);
-	if (path_contains_parent_reference(loc))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must not contain \"..\"", what)));
-	return loc;
-}
 
 /* An optional location must be the wallet directory itself. */
 static void
@@ -109,19 +73,6 @@ check_wallet_location(const char *location)
 				 errmsg("keystore location must be \"%s\"", dir),
 				 errdetail("With tde.wallet_root set, the keystore lives in <tde.wallet_root>/%s.",
 						   TDE_WALLET_DIR)));
-}
-
-void
-tde_check_password(const char *password, const char *what)
-{
-	if (password == NULL || password[0] == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must not be empty", what)));
-	if (strlen(password) > MAX_PASSWORD_LEN)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s is longer than %d bytes", what, MAX_PASSWORD_LEN)));
 }
 
 static void
@@ -142,33 +93,6 @@ check_backup_id(const char *id)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("backup identifier is not a valid file name part"),
 					 errdetail("It must not contain \"/\", control characters, or start with \".\".")));
-}
-
-/*
- * Serialize a change of the files in dir.  The directory's flock comes
- * first, because its wait can be cancelled (an LWLock's cannot); then
- * admin_lock, which also serializes against opening and closing.  Every
- * caller takes them in this order.
- */
-int
-tde_keystore_lock(const char *dir, bool create, const char *missing_file)
-{
-	int			fd;
-
-	if (create)
-		tde_ensure_dir(dir);
-	else if (!tde_dir_exists(dir))
-		tde_wallet_report(TDE_WALLET_MISSING, missing_file, ERROR);
-	fd = tde_dir_lock(dir);
-	LWLockAcquire(tde_shared->admin_lock, LW_EXCLUSIVE);
-	return fd;
-}
-
-void
-tde_keystore_unlock(int fd)
-{
-	LWLockRelease(tde_shared->admin_lock);
-	tde_dir_unlock(fd);
 }
 
 /* ---------------------------------------------------------------------
@@ -209,33 +133,6 @@ publish(const TdeWallet *w, TdeOpenKind kind)
 	LWLockRelease(tde_shared->state_lock);
 }
 
-/* ---------------------------------------------------------------------
- * Configuration: which keystores, in which order
- * ---------------------------------------------------------------------
- */
-
-TdeConfig
-tde_config(void)
-{
-	const char *c = tde_keystore_configuration ? tde_keystore_configuration : "FILE";
-
-	if (strcmp(c, "HSM") == 0)
-		return TDE_CONFIG_HSM;
-	if (strcmp(c, "HSM|FILE") == 0)
-		return TDE_CONFIG_HSM_FILE;
-	if (strcmp(c, "FILE|HSM") == 0)
-		return TDE_CONFIG_FILE_HSM;
-	return TDE_CONFIG_FILE;
-}
-
-bool
-tde_config_primary_hsm(void)
-{
-	TdeConfig	c = tde_config();
-
-	return c == TDE_CONFIG_HSM || c == TDE_CONFIG_HSM_FILE;
-}
-
 /* Is the primary keystore open? */
 bool
 tde_keystore_is_open(void)
@@ -247,18 +144,6 @@ tde_keystore_is_open(void)
 		: tde_shared->open_kind != TDE_OPEN_NONE;
 	LWLockRelease(tde_shared->state_lock);
 	return open;
-}
-
-/* Operations a software wallet has and an HSM keystore has not. */
-void
-tde_reject_for_hsm(const char *operation, const char *instead)
-{
-	if (tde_config_primary_hsm())
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("%s is not supported for an HSM keystore", operation),
-				 errdetail("The master keys live in the HSM and never leave it."),
-				 errhint("%s", instead)));
 }
 
 static TdeOpenKind
@@ -541,7 +426,7 @@ tde_keystore_open(const TdeCredential *cred, bool force)
 			open_secondary_wallet(password);
 			LWLockRelease(tde_shared->admin_lock);
 		}
-		tde_rewrap_launch(InvalidOid);
+		keystore_opened();
 		return;
 	}
 
@@ -565,7 +450,7 @@ tde_keystore_open(const TdeCredential *cred, bool force)
 		tde_hsm_keystore_open_secondary(password);
 
 	/* finish any re-wrap a crash or a closed keystore left undone */
-	tde_rewrap_launch(InvalidOid);
+	keystore_opened();
 }
 
 void
@@ -816,7 +701,7 @@ tde_keystore_autoopen(int elevel)
 
 	/* finish any re-wrap a crash left undone (outside the LWLock) */
 	if (launch)
-		tde_rewrap_launch(InvalidOid);
+		keystore_opened();
 	return tde_keystore_is_open();
 }
 

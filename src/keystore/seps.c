@@ -14,10 +14,11 @@
  */
 #include "postgres.h"
 
-#include "tde/util/fileio.h"
-#include "tde/keystore/keystore.h"
-#include "tde/util/secure.h"
+#include "tde/keystore/config.h"
+#include "tde/keystore/seps.h"
 #include "tde/store/wallet.h"
+#include "tde/util/fileio.h"
+#include "tde/util/secure.h"
 
 #define CLIENT_PREFIX "CLIENT."
 

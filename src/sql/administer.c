@@ -23,11 +23,12 @@
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 
-#include "tde/keystore/keystore.h"
 #include "tde/keys/masterkey.h"
+#include "tde/keystore/keystore.h"
 #include "tde/sql/parser.h"
+#include "tde/sql/privs.h"
+#include "tde/sql/redact.h"
 #include "tde/util/secure.h"
-#include "tde/tde.h"
 
 PG_FUNCTION_INFO_V1(tde_administer_key_management);
 PG_FUNCTION_INFO_V1(tde_describe_statement);

@@ -56,10 +56,12 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
+#include "utils/uuid.h"
 
 #include "tde/crypto/cipher.h"
 #include "tde/keys/relkey.h"
-#include "tde/tde.h"
+#include "tde/keystore/state.h"
+#include "tde/sql/privs.h"
 
 #define CT_FORMAT		1
 #define CT_HEADER_LEN	(1 + TDE_RELKEY_ID_LEN + 4 + TDE_GCM_IV_LEN)
@@ -75,6 +77,7 @@ PG_FUNCTION_INFO_V1(tde_rotate_relation_key);
 PG_FUNCTION_INFO_V1(tde_ciphertext_key_version);
 PG_FUNCTION_INFO_V1(tde_relation_key_version);
 PG_FUNCTION_INFO_V1(tde_invalidate_key_caches);
+PG_FUNCTION_INFO_V1(tde_rewrap_relation_key);
 
 /*
  * Refuse every relation but a user's table (see the file header).  The
@@ -317,4 +320,24 @@ tde_invalidate_key_caches(PG_FUNCTION_ARGS)
 	tde_require_admin();
 	tde_relkey_invalidate_at_commit();
 	PG_RETURN_VOID();
+}
+
+/*
+ * tde.rewrap_relation_key(key_id, key_version, master_key_id, wrapped_key,
+ * new_master_key_id): the wrapped key under the new master key.  Called by
+ * the re-wrap UPDATE only; it returns ciphertext, never a key, and checks
+ * the caller in C all the same.
+ */
+Datum
+tde_rewrap_relation_key(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *key_id = PG_GETARG_UUID_P(0);
+	int32		version = PG_GETARG_INT32(1);
+	bytea	   *old_mkid = PG_GETARG_BYTEA_PP(2);
+	bytea	   *wrapped = PG_GETARG_BYTEA_PP(3);
+	bytea	   *new_mkid = PG_GETARG_BYTEA_PP(4);
+
+	tde_require_admin();
+	PG_RETURN_BYTEA_P(tde_relkey_rewrap_one(key_id->data, version, old_mkid,
+											wrapped, new_mkid));
 }

@@ -18,7 +18,7 @@
 #include "tde/keys/masterkey.h"
 #include "tde/util/secure.h"
 #include "tde/sql/sql_args.h"
-#include "tde/tde.h"
+#include "tde/sql/privs.h"
 
 PG_FUNCTION_INFO_V1(tde_set_key_sql);
 PG_FUNCTION_INFO_V1(tde_create_key_sql);

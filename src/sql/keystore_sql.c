@@ -16,7 +16,7 @@
 
 #include "tde/keystore/keystore.h"
 #include "tde/sql/sql_args.h"
-#include "tde/tde.h"
+#include "tde/sql/privs.h"
 
 PG_FUNCTION_INFO_V1(tde_create_keystore_sql);
 PG_FUNCTION_INFO_V1(tde_create_auto_login_keystore_sql);

@@ -15,7 +15,7 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 
-#include "tde/tde.h"
+#include "tde/sql/privs.h"
 
 #define TDE_ADMIN_ROLE "tde_admin"
 
@@ -53,28 +53,4 @@ tde_require_monitor(void)
 				 errdetail("ORA-01031: insufficient privileges"),
 				 errhint("Only members of \"pg_monitor\" or \"%s\" may read them.",
 						 TDE_ADMIN_ROLE)));
-}
-
-/*
- * A location outside tde.wallet_root is a file the server writes on the
- * caller's behalf, so it needs what COPY TO a file needs.
- */
-void
-tde_require_location_access(const char *path)
-{
-	size_t		rootlen;
-
-	if (tde_wallet_root != NULL && tde_wallet_root[0] != '\0')
-	{
-		rootlen = strlen(tde_wallet_root);
-		if (strncmp(path, tde_wallet_root, rootlen) == 0 &&
-			(path[rootlen] == '\0' || path[rootlen] == '/') &&
-			strstr(path + rootlen, "/..") == NULL)
-			return;
-	}
-	if (!has_privs_of_role(GetUserId(), ROLE_PG_WRITE_SERVER_FILES))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to write keystore files outside tde.wallet_root"),
-				 errhint("Only superusers and members of \"pg_write_server_files\" may name another location.")));
 }

@@ -84,7 +84,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
-#include "tde/tde.h"
+#include "tde/sql/redact.h"
 
 #define REDACTED "<redacted by tde>"
 

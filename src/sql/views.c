@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * views.c
- *	  The monitoring views: v$encryption_wallet.
+ *	  The monitoring views: v$encryption_wallet, v$encryption_keys and
+ *	  tde.rewrap_progress.
  *
  * Column names and values are Oracle's.  A PostgreSQL instance maps onto
  * a non-CDB Oracle database: KEYSTORE_MODE is NONE and CON_ID is 0.
@@ -10,15 +11,16 @@
  */
 #include "postgres.h"
 
+#include "commands/dbcommands.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
-
-#include "tde/keystore/keystore.h"
-#include "tde/keys/masterkey.h"
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
-#include "tde/tde.h"
+
+#include "tde/keystore/keystore.h"
+#include "tde/sql/privs.h"
+#include "tde/util/keyid.h"
 
 PG_FUNCTION_INFO_V1(tde_encryption_wallet);
 
@@ -173,4 +175,80 @@ tde_key_id(PG_FUNCTION_ARGS)
 				 errmsg("a master key id is %d bytes", TDE_MKID_LEN)));
 	tde_mkid_to_key_id((const uint8 *) VARDATA_ANY(mkid), key_id);
 	PG_RETURN_TEXT_P(cstring_to_text(key_id));
+}
+
+static const char *
+rewrap_state_name(TdeRewrapState s)
+{
+	switch (s)
+	{
+		case TDE_REWRAP_PENDING:
+			return "pending";
+		case TDE_REWRAP_RUNNING:
+			return "running";
+		case TDE_REWRAP_DONE:
+			return "done";
+		case TDE_REWRAP_SKIPPED:
+			return "no extension";
+		case TDE_REWRAP_WAITING:
+			return "waiting for keystore";
+		case TDE_REWRAP_FAILED:
+			return "failed";
+	}
+	return "?";
+}
+
+/*
+ * tde.rewrap_progress(): one row per database the background re-wrap
+ * (keys/rewrap_worker.c) has visited
+ */
+PG_FUNCTION_INFO_V1(tde_rewrap_progress);
+
+Datum
+tde_rewrap_progress(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TdeRewrapProgress *copy;
+	int			n;
+	int			i;
+
+	tde_require_loaded();
+	tde_require_monitor();
+	InitMaterializedSRF(fcinfo, 0);
+
+	copy = palloc(sizeof(TdeRewrapProgress) * TDE_MAX_DATABASES);
+	LWLockAcquire(tde_shared->state_lock, LW_SHARED);
+	n = tde_shared->nprogress;
+	memcpy(copy, tde_shared->progress, sizeof(TdeRewrapProgress) * n);
+	LWLockRelease(tde_shared->state_lock);
+
+	for (i = 0; i < n; i++)
+	{
+		Datum		values[9];
+		bool		nulls[9] = {0};
+		char	   *dbname;
+		char		key_id[TDE_KEY_ID_LEN + 1];
+
+		if (!OidIsValid(copy[i].dboid))
+			continue;			/* a free slot */
+		dbname = get_database_name(copy[i].dboid);
+		values[0] = ObjectIdGetDatum(copy[i].dboid);
+		if (dbname)
+			values[1] = CStringGetTextDatum(dbname);
+		else
+			nulls[1] = true;
+		values[2] = CStringGetTextDatum(rewrap_state_name(copy[i].state));
+		tde_mkid_to_key_id(copy[i].target_mkid, key_id);
+		values[3] = CStringGetTextDatum(key_id);
+		values[4] = Int64GetDatum(copy[i].done);
+		values[5] = Int64GetDatum(copy[i].total);
+		values[6] = TimestampTzGetDatum(copy[i].started);
+		nulls[6] = copy[i].started == 0;
+		values[7] = TimestampTzGetDatum(copy[i].finished);
+		nulls[7] = copy[i].finished == 0;
+		values[8] = CStringGetTextDatum(copy[i].error);
+		nulls[8] = copy[i].error[0] == '\0';
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }

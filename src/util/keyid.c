@@ -8,6 +8,7 @@
 #include "postgres.h"
 
 #include "common/base64.h"
+#include "utils/builtins.h"
 
 #include "tde/util/keyid.h"
 
@@ -41,5 +42,20 @@ tde_key_id_to_mkid(const char *key_id, uint8 *mkid)
 		if (raw[i] != 0)
 			return false;
 	memcpy(mkid, raw + 1, TDE_MKID_LEN);
+	return true;
+}
+
+/* Parse hex into a buffer of exactly len bytes. */
+bool
+tde_parse_hex(const char *s, int slen, uint8 *out, int len)
+{
+	int			i;
+
+	if (slen != len * 2)
+		return false;
+	for (i = 0; i < slen; i++)
+		if (!isxdigit((unsigned char) s[i]))
+			return false;
+	(void) hex_decode(s, slen, (char *) out);
 	return true;
 }

@@ -52,7 +52,9 @@ extern int64 tde_relkey_rewrap_batch(int limit, TdeRewrapCursor *cursor,
 									 bool *pass_done);
 extern int64 tde_relkey_count_stale(void);
 
-/* rewrap_worker.c */
-extern void tde_rewrap_launch(Oid exclude_db);
+/* the work of tde.rewrap_relation_key (sql/data_sql.c) */
+extern bytea *tde_relkey_rewrap_one(const uint8 *key_id, int32 version,
+									 bytea *old_mkid, bytea *wrapped,
+									 bytea *new_mkid);
 
 #endif							/* TDE_RELKEY_H */

@@ -13,7 +13,7 @@
 #ifndef TDE_PARSER_H
 #define TDE_PARSER_H
 
-#include "tde/keystore/keystore.h"
+#include "tde/keystore/seps.h"
 
 typedef enum TdeStmtKind
 {

@@ -13,7 +13,7 @@
 
 #include "fmgr.h"
 
-#include "tde/keystore/keystore.h"
+#include "tde/keystore/seps.h"
 
 extern char *tde_arg_text(FunctionCallInfo fcinfo, int n);
 extern char *tde_arg_secret(FunctionCallInfo fcinfo, int n);

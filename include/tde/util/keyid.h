@@ -19,4 +19,7 @@
 extern void tde_mkid_to_key_id(const uint8 *mkid, char *out);
 extern bool tde_key_id_to_mkid(const char *key_id, uint8 *mkid);
 
+/* Parse slen hex digits into exactly len bytes; false if they are not that. */
+extern bool tde_parse_hex(const char *s, int slen, uint8 *out, int len);
+
 #endif							/* TDE_UTIL_KEYID_H */

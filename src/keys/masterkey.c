@@ -1,19 +1,13 @@
 /*-------------------------------------------------------------------------
  *
  * masterkey.c
- *	  Master encryption keys: records in the wallet, identifiers, lookups
- *	  and the lifecycle (SET KEY, CREATE KEY, USE KEY, SET TAG).
+ *	  Master encryption keys: the lifecycle (SET KEY, CREATE KEY, USE KEY,
+ *	  SET TAG) and migration between the wallet and the HSM.
  *
- * A key record is a wallet entry "TDE.MK.<hex mkid>" holding "name=value"
- * lines (values escaped: \\ and \n).  The active key's MKID is the entry
- * "TDE.ACTIVE".  Keys are never removed by any operation here: old keys
- * must unwrap what they wrapped, in old backups and in rows not yet
- * re-wrapped.
- *
- * Lookups go first to the keys of a wallet read for this one operation
- * (FORCE KEYSTORE on a closed keystore: Oracle "temporarily opens" it),
- * then to the open keystore in shared memory.  The temporary keys live in
- * the transaction's memory and are wiped when it ends.
+ * The key records and their format are keystore/keyrecord.c, the lookups
+ * and the temporary keys of FORCE KEYSTORE keystore/keyset.c.  Keys are
+ * never removed by any operation here: old keys must unwrap what they
+ * wrapped, in old backups and in rows not yet re-wrapped.
  *
  * Activating a key (SET KEY, USE KEY) locks tde.relation_key against new
  * relation keys before it switches the active key, re-wraps every relation

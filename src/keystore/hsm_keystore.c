@@ -1,9 +1,9 @@
 /*-------------------------------------------------------------------------
  *
- * keystore_hsm.c
+ * hsm_keystore.c
  *	  The HSM as a keystore: open, close, status, and changes to its keys.
  *
- * The master keys are token objects (hsm.c); what Oracle shows about them
+ * The master keys are token objects (store/hsm.c); what Oracle shows about them
  * (tag, creator, times, origin, which one is active) is kept beside the
  * wallet in <wallet_root>/tde/hsm_keys.sso, an auto-login file in the
  * wallet format holding key records without key bytes, so it survives
@@ -13,7 +13,7 @@
  * and stores the credential in shared memory: every backend logs in with
  * it on first use (PKCS#11 state is per process).  Closing wipes it.
  *
- * Locking as in keystore.c: admin_lock and an flock on the wallet
+ * Locking as in keystore/keystore.c: admin_lock and an flock on the wallet
  * directory around every change of the metadata file; state_lock for the
  * shared status.
  *
@@ -284,7 +284,7 @@ tde_hsm_keystore_status(TdeWalletStatus *row, bool primary)
  * Change the HSM's keys: the frame of SET KEY, CREATE KEY, USE KEY and
  * SET TAG on an HSM.  The credential must be the open keystore's (FORCE
  * KEYSTORE opens a closed one with it).  change() may generate token keys
- * through hsm.c; the metadata file is written last.
+ * through store/hsm.c; the metadata file is written last.
  */
 void
 tde_hsm_keystore_change(const TdeCredential *cred, bool force, bool with_backup,

@@ -8,7 +8,7 @@
  * and an flock on the wallet directory for its whole duration, so two
  * changes never interleave and tools outside the server can serialize
  * with it.  An operation that fails leaves the files as they were: the only
- * writes are atomic replacements (fileio.c), made last.
+ * writes are atomic replacements (util/fileio.c), made last.
  *
  * No password is kept: an operation that needs one is given it (or reads
  * it from the external store) and proves it by decrypting the wallet.

@@ -4,7 +4,7 @@
  *	  administer_key_management(statement text): Oracle's statements,
  *	  verbatim.
  *
- * Parses the statement (parser.c) and runs the same keystore operation the
+ * Parses the statement (sql/parser.c) and runs the same keystore operation the
  * typed function runs.  Returns Oracle's feedback line ("keystore
  * altered.").  A statement over TDE_STATEMENT_MAX_BYTES is refused before
  * it is copied or read.

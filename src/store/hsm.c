@@ -3,7 +3,7 @@
  * hsm.c
  *	  A PKCS#11 hardware security module as a master-key store.
  *
- * See hsm.h.  Functions used, and no others: C_GetFunctionList,
+ * See store/hsm.h.  Functions used, and no others: C_GetFunctionList,
  * C_Initialize, C_Finalize, C_GetSlotList, C_GetTokenInfo, C_OpenSession,
  * C_CloseSession, C_Login, C_FindObjectsInit, C_FindObjects,
  * C_FindObjectsFinal, C_GenerateKey, C_EncryptInit, C_Encrypt,

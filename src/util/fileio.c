@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * fileio.c
- *	  Durable, atomic keystore file I/O.  See fileio.h.
+ *	  Durable, atomic keystore file I/O.  See util/fileio.h.
  *
  *-------------------------------------------------------------------------
  */

@@ -4,7 +4,7 @@
  *	  Memory for secrets: locked in RAM, left out of core dumps, and wiped
  *	  when its memory context goes away.
  *
- * See secure.h.  Secrets never live in palloc'd memory: they come from an
+ * See util/secure.h.  Secrets never live in palloc'd memory: they come from an
  * arena of private anonymous mappings of this process that are locked
  * (mlock, so never written to swap), excluded from core dumps
  * (MADV_DONTDUMP), zeroed in a forked child (MADV_WIPEONFORK) and, where the
@@ -29,7 +29,7 @@
  * hint on raising the limit.
  *
  * The same protection, tde_secure_protect_shared, is applied to the shared
- * key area by the postmaster at startup (tde.c): locked there, the shared
+ * key area by the postmaster at startup (keystore/state.c): locked there, the shared
  * pages stay resident for every backend, and MADV_DONTDUMP is inherited
  * by fork.
  *

@@ -15,7 +15,7 @@
  *
  * tde_secure_protect_shared locks a page-aligned range of shared memory and
  * leaves it out of core dumps; the postmaster applies it to the shared key
- * area (tde.c).
+ * area (keystore/state.c).
  *
  *-------------------------------------------------------------------------
  */

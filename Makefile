@@ -1,29 +1,9 @@
 # tde: Oracle-style TDE key management for PostgreSQL (PGXS build)
 
 MODULE_big = tde
-OBJS = \
-	src/tde.o \
-	src/secure.o \
-	src/fileio.o \
-	src/guc.o \
-	src/privs.o \
-	src/redact.o \
-	src/wallet.o \
-	src/seps.o \
-	src/keystore.o \
-	src/hsm.o \
-	src/keystore_hsm.o \
-	src/parser.o \
-	src/administer.o \
-	src/sql_args.o \
-	src/keystore_sql.o \
-	src/crypto.o \
-	src/masterkey.o \
-	src/relkey.o \
-	src/rewrap_worker.o \
-	src/keys_sql.o \
-	src/data_sql.o \
-	src/views.o
+# Every .c of the module (src/) and of its layers (src/<layer>/); see
+# doc/code-map.md for the layers.
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/*/*.c)))
 
 EXTENSION = tde
 DATA = tde--1.0.sql tde--1.1.sql tde--1.0--1.1.sql

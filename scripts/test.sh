@@ -46,6 +46,14 @@ summary() { printf 'tde: %d passed, %d failed, %d skipped\n' "$passed" "$failed"
 REGRESS_TIMEOUT=${TDE_REGRESS_TIMEOUT:-1200}
 TAP_TIMEOUT=${TDE_TAP_TIMEOUT:-3600}
 
+# --- layering check (scripts/check-layers.py): one test -------------------------
+echo "=== layers: scripts/check-layers.py ==="
+if python3 "$TDE_ROOT/scripts/check-layers.py" "$TDE_ROOT"; then
+	passed=$((passed + 1))
+else
+	failed=$((failed + 1))
+fi
+
 if ! bash "$TDE_ROOT/scripts/setup.sh"; then
 	tde_msg "setup failed (see above); no test was run"
 	failed=1

@@ -4,7 +4,9 @@
  *	  Configuration parameters of tde.
  *
  * Check hooks validate; assign hooks do not exist, so setting a parameter
- * can never fail half way.  The "tde" prefix is reserved.
+ * can never fail half way.  The "tde" prefix is reserved.  Each variable
+ * is defined in the lowest unit that reads it (keystore/config.c,
+ * store/hsm.c); this file only registers the parameters on them.
  *
  *-------------------------------------------------------------------------
  */
@@ -12,14 +14,9 @@
 
 #include "utils/guc.h"
 
+#include "tde/keystore/config.h"
+#include "tde/store/hsm.h"
 #include "tde/tde.h"
-
-char	   *tde_wallet_root = NULL;
-char	   *tde_pkcs11_library = NULL;
-char	   *tde_pkcs11_token_label = NULL;
-char	   *tde_pkcs11_init_args = NULL;
-char	   *tde_keystore_configuration = NULL;
-int			tde_wallet_kdf_iterations = 600000;
 
 static bool
 check_wallet_root(char **newval, void **extra, GucSource source)

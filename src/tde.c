@@ -1,23 +1,21 @@
 /*-------------------------------------------------------------------------
  *
  * tde.c
- *	  Module load, shared memory and configuration of the tde extension.
+ *	  Module load of the tde extension: _PG_init, the shared-memory hooks,
+ *	  and the wiring of the layers.
  *
  * tde keeps the keystore's status instance-wide, in shared memory, so the
  * library must be loaded through shared_preload_libraries; loading it any
- * other way fails with an error and a hint.  The shared struct is sized in
- * shmem_request_hook and set up in shmem_startup_hook under
- * AddinShmemInitLock, as pg_stat_statements does.  After a restart (or a
- * crash and reinitialisation) the struct starts zeroed: every keystore is
- * closed, and an auto-login wallet opens again on first use.
+ * other way fails with an error and a hint.  The shared struct is owned by
+ * keystore/state.c; this file only calls it from shmem_request_hook and
+ * shmem_startup_hook (under AddinShmemInitLock), as pg_stat_statements
+ * does.
  *
- * The struct holds master keys, so it starts on a page boundary and spans
- * whole pages (the request has a page more than it needs, for the
- * alignment), and the postmaster, which creates it, locks those pages in
- * RAM and leaves them out of core dumps (tde_secure_protect_shared): the
- * mapping is shared, so the pages locked by the postmaster stay resident
- * for every backend, and fork passes MADV_DONTDUMP on.  Where the kernel
- * refuses (RLIMIT_MEMLOCK, huge pages), the server runs with a WARNING.
+ * This is the top of the layers (doc/code-map.md): what a lower unit needs
+ * from a higher one it is given here, once, at start-up: util/secure the
+ * log redaction of sql/redact and the size of the shared key area;
+ * keystore the re-wrap launcher of keys/rewrap_worker, run after a
+ * keystore opens.
  *
  *-------------------------------------------------------------------------
  */
@@ -29,15 +27,15 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 
-#include "tde/relkey.h"
-#include "tde/secure.h"
+#include "tde/keys/relkey.h"
+#include "tde/keys/rewrap_worker.h"
+#include "tde/keystore/keystore.h"
+#include "tde/keystore/state.h"
+#include "tde/sql/redact.h"
 #include "tde/tde.h"
+#include "tde/util/secure.h"
 
 PG_MODULE_MAGIC;
-
-#define TDE_LWLOCK_TRANCHE "tde"
-
-TdeSharedState *tde_shared = NULL;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -63,20 +61,9 @@ _PG_init(void)
 	shmem_startup_hook = tde_shmem_startup;
 
 	tde_install_log_redaction();
+	tde_secure_configure(tde_state_key_area_size(), tde_redact_secret);
+	tde_keystore_set_opened_hook(tde_rewrap_launch);
 	tde_relkey_init();
-}
-
-/* The key area: whole pages, and one more to align its start */
-static Size
-shared_state_span(void)
-{
-	return TYPEALIGN(tde_secure_page_size(), sizeof(TdeSharedState));
-}
-
-static Size
-shared_state_request(void)
-{
-	return shared_state_span() + tde_secure_page_size();
 }
 
 static void
@@ -85,57 +72,22 @@ tde_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 
-	RequestAddinShmemSpace(shared_state_request());
+	tde_state_shmem_request();
 	RequestAddinShmemSpace(tde_secure_shmem_size());
-	RequestNamedLWLockTranche(TDE_LWLOCK_TRANCHE, 2);
 }
 
 static void
 tde_shmem_startup(void)
 {
 	bool		found;
-	void	   *base;
+	void	   *area;
 
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	tde_secure_shmem_init();
-	base = ShmemInitStruct("tde", shared_state_request(), &found);
-	tde_shared = (TdeSharedState *) TYPEALIGN(tde_secure_page_size(), base);
-	if (!found)
-	{
-		LWLockPadded *locks = GetNamedLWLockTranche(TDE_LWLOCK_TRANCHE);
-
-		memset(tde_shared, 0, shared_state_span());
-		/* the postmaster (or a standalone backend) creates the struct */
-		(void) tde_secure_protect_shared(tde_shared, shared_state_span());
-		tde_shared->state_lock = &locks[0].lock;
-		tde_shared->admin_lock = &locks[1].lock;
-		tde_shared->open_kind = TDE_OPEN_NONE;
-		tde_shared->file_keys.active = -1;
-		tde_shared->hsm_keys.active = -1;
-		pg_atomic_init_u64(&tde_shared->generation, 1);
-	}
+	area = ShmemInitStruct("tde secure memory", tde_secure_shmem_size(), &found);
+	tde_secure_shmem_init(area, found);
+	tde_state_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
-}
-
-/*
- * SQL functions call this first; it only fails if shared memory is missing,
- * which _PG_init already prevents, but it keeps the invariant visible.
- */
-void
-tde_require_loaded(void)
-{
-	if (tde_shared == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("tde must be loaded via shared_preload_libraries")));
-}
-
-/* The generation of the open keys; see TdeSharedState. */
-uint64
-tde_generation(void)
-{
-	return pg_atomic_read_u64(&tde_shared->generation);
 }

@@ -10,7 +10,7 @@ use FindBin;
 use Test::More;
 
 my $src = "$FindBin::RealBin/../src";
-my @files = sort glob("$src/*.c");
+my @files = sort(glob("$src/*.c"), glob("$src/*/*.c"));
 ok(@files > 10, 'the sources are there') or diag("no sources in $src");
 
 my @missing;

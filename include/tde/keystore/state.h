@@ -1,0 +1,113 @@
+/*-------------------------------------------------------------------------
+ *
+ * state.h
+ *	  The instance-wide state of tde, in shared memory.
+ *
+ * The keystore is instance-wide, as in Oracle: opening it in one session
+ * opens it for every session of every database.  Its status lives in one
+ * struct in shared memory, so the library must be in
+ * shared_preload_libraries.  state.c sizes and sets up the struct (tde.c
+ * calls it from its shared-memory hooks).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TDE_KEYSTORE_STATE_H
+#define TDE_KEYSTORE_STATE_H
+
+#include "port/atomics.h"
+#include "storage/lwlock.h"
+
+#include "tde/keystore/keyrecord.h"
+#include "tde/store/hsm.h"
+#include "tde/util/keyid.h"
+
+/* How the keystore currently in memory was opened. */
+typedef enum TdeOpenKind
+{
+	TDE_OPEN_NONE = 0,			/* closed */
+	TDE_OPEN_PASSWORD,			/* ewallet.p12 with its password */
+	TDE_OPEN_AUTOLOGIN,			/* cwallet.sso */
+	TDE_OPEN_LOCAL_AUTOLOGIN	/* cwallet.sso bound to this host */
+} TdeOpenKind;
+
+/* Progress of re-wrapping one database's relation keys in the background */
+typedef enum TdeRewrapState
+{
+	TDE_REWRAP_PENDING,
+	TDE_REWRAP_RUNNING,
+	TDE_REWRAP_DONE,
+	TDE_REWRAP_SKIPPED,			/* the database has no tde extension */
+	TDE_REWRAP_WAITING,			/* the keystore is closed */
+	TDE_REWRAP_FAILED
+} TdeRewrapState;
+
+#define TDE_MAX_DATABASES 128
+
+typedef struct TdeRewrapProgress
+{
+	Oid			dboid;
+	TdeRewrapState state;
+	uint8		target_mkid[TDE_MKID_LEN];
+	int64		total;
+	int64		done;
+	TimestampTz started;
+	TimestampTz finished;
+	char		error[256];
+} TdeRewrapProgress;
+
+/*
+ * Shared state.  state_lock guards every field and is held only briefly;
+ * admin_lock serializes the operations that read, change and write keystore
+ * files (they take seconds at the default KDF cost) so that two writers
+ * never interleave, without blocking readers of the status.  generation is
+ * an atomic counter bumped whenever the open keys change (open, close,
+ * rekey); backends compare it to drop their caches without taking a lock.
+ *
+ * Master keys of the open keystore are kept here with their metadata: key
+ * material in shared memory, as Oracle keeps it in the SGA.  No password is
+ * ever kept: every operation that needs one is given it and checks it
+ * against the file.
+ */
+typedef struct TdeSharedState
+{
+	LWLock	   *state_lock;
+	LWLock	   *admin_lock;
+	pg_atomic_uint64 generation;
+	/* the file wallet */
+	TdeOpenKind open_kind;
+	bool		fully_backed_up;	/* every wallet key is in a backup */
+	TdeKeySet	file_keys;
+	/* the HSM: its credential is here so every backend can log in */
+	bool		hsm_open;
+	uint64		hsm_cred_generation;
+	char		hsm_credential[TDE_HSM_CREDENTIAL_MAX];
+	TdeKeySet	hsm_keys;
+	/* background re-wrap */
+	int			nprogress;		/* rewrap progress entries in use */
+	TdeRewrapProgress progress[TDE_MAX_DATABASES];
+} TdeSharedState;
+
+extern TdeSharedState *tde_shared;
+
+/* One row of v$encryption_wallet. */
+typedef struct TdeWalletStatus
+{
+	const char *wrl_type;
+	char	   *wrl_parameter;	/* NULL when tde.wallet_root is not set */
+	const char *status;
+	const char *wallet_type;
+	const char *wallet_order;
+	const char *keystore_mode;
+	const char *fully_backed_up;
+	int			con_id;
+} TdeWalletStatus;
+
+/* Set-up, from tde.c's shared-memory hooks */
+extern Size tde_state_key_area_size(void);
+extern void tde_state_shmem_request(void);
+extern void tde_state_shmem_startup(void);
+
+extern void tde_require_loaded(void);
+extern uint64 tde_generation(void);
+
+#endif							/* TDE_KEYSTORE_STATE_H */

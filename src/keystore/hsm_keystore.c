@@ -1,0 +1,328 @@
+/*-------------------------------------------------------------------------
+ *
+ * hsm_keystore.c
+ *	  The HSM as a keystore: open, close, status, and changes to its keys.
+ *
+ * The master keys are token objects (store/hsm.c); what Oracle shows about them
+ * (tag, creator, times, origin, which one is active) is kept beside the
+ * wallet in <wallet_root>/tde/hsm_keys.sso, an auto-login file in the
+ * wallet format holding key records without key bytes, so it survives
+ * restarts and needs no password.  It holds nothing secret.
+ *
+ * Opening the HSM keystore logs in with the credential, which proves it,
+ * and stores the credential in shared memory: every backend logs in with
+ * it on first use (PKCS#11 state is per process).  Closing wipes it.
+ *
+ * Locking as in keystore/keystore.c: admin_lock and an flock on the wallet
+ * directory around every change of the metadata file; state_lock for the
+ * shared status.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <openssl/crypto.h>
+
+#include "miscadmin.h"
+
+#include "tde/keystore/config.h"
+#include "tde/keystore/hsm_keystore.h"
+#include "tde/keystore/keyrecord.h"
+#include "tde/keystore/seps.h"
+#include "tde/keystore/state.h"
+#include "tde/store/hsm.h"
+#include "tde/store/wallet.h"
+#include "tde/util/fileio.h"
+#include "tde/util/secure.h"
+
+#define HSM_METADATA_FILE "hsm_keys.sso"
+
+static char *
+metadata_path(void)
+{
+	return tde_join_path(tde_wallet_dir(), HSM_METADATA_FILE);
+}
+
+/* The metadata wallet; an empty one if there is none yet. */
+static TdeWallet *
+read_metadata(void)
+{
+	char	   *path = metadata_path();
+	TdeWallet  *w = NULL;
+	TdeWalletResult res = tde_wallet_load(path, true, NULL, &w);
+
+	if (res == TDE_WALLET_MISSING)
+		return tde_wallet_create(TDE_WALLET_AUTOLOGIN);
+	tde_wallet_report(res, path, ERROR);
+	return w;
+}
+
+/*
+ * Make the HSM's key set the open one (credential NULL: close).  The
+ * caller holds admin_lock.
+ */
+static void
+publish_hsm(const TdeWallet *meta, const char *credential)
+{
+	TdeKeySet  *set = tde_keyset_read(credential ? meta : NULL, true);
+
+	LWLockAcquire(tde_shared->state_lock, LW_EXCLUSIVE);
+	tde_keyset_install(&tde_shared->hsm_keys, set);
+	if (credential == NULL)
+	{
+		explicit_bzero(tde_shared->hsm_credential, sizeof(tde_shared->hsm_credential));
+		tde_shared->hsm_open = false;
+	}
+	else if (!tde_shared->hsm_open ||
+			 strcmp(tde_shared->hsm_credential, credential) != 0)
+	{
+		strlcpy(tde_shared->hsm_credential, credential,
+				sizeof(tde_shared->hsm_credential));
+		tde_shared->hsm_open = true;
+		tde_shared->hsm_cred_generation++;
+	}
+	pg_atomic_fetch_add_u64(&tde_shared->generation, 1);
+	LWLockRelease(tde_shared->state_lock);
+}
+
+bool
+tde_hsm_keystore_is_open(void)
+{
+	bool		open;
+
+	LWLockAcquire(tde_shared->state_lock, LW_SHARED);
+	open = tde_shared->hsm_open;
+	LWLockRelease(tde_shared->state_lock);
+	return open;
+}
+
+static void
+check_credential(const char *credential)
+{
+	tde_check_password(credential, "HSM credential");
+	if (strlen(credential) >= TDE_HSM_CREDENTIAL_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("HSM credential is longer than %d bytes", TDE_HSM_CREDENTIAL_MAX - 1)));
+}
+
+/* Log in (which proves the credential) and publish; admin_lock held. */
+static void
+open_locked(const char *credential)
+{
+	TdeWallet  *meta;
+
+	/* a fresh login, not the session of an earlier credential */
+	tde_hsm_login(credential, 0);
+	meta = read_metadata();
+	publish_hsm(meta, credential);
+	/* align this backend's session with the shared credential */
+	tde_hsm_keystore_session();
+}
+
+void
+tde_hsm_keystore_open(const char *credential, bool force)
+{
+	check_credential(credential);
+	LWLockAcquire(tde_shared->admin_lock, LW_EXCLUSIVE);
+	if (tde_shared->hsm_open && !force)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("HSM keystore is already open"),
+				 errdetail("ORA-28354: Encryption wallet, auto login wallet, or HSM is already open")));
+	open_locked(credential);
+	LWLockRelease(tde_shared->admin_lock);
+}
+
+/*
+ * After a reverse migration the HSM is secondary: it opens with its
+ * password from the external store (client HSM_PASSWORD), or with the
+ * wallet's password; failing that it stays closed, with a notice.
+ */
+void
+tde_hsm_keystore_open_secondary(const char *wallet_password)
+{
+	char	   *stored = tde_seps_get_optional(TDE_CLIENT_HSM_PASSWORD);
+	const char *credential = stored ? stored : wallet_password;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	if (tde_hsm_keystore_is_open() || credential == NULL)
+		return;
+	PG_TRY();
+	{
+		tde_hsm_keystore_open(credential, false);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		LWLockReleaseAll();
+		ereport(NOTICE,
+				(errcode(edata->sqlerrcode),
+				 errmsg("the secondary HSM keystore stays closed: %s", edata->message),
+				 errhint("Store its password in the external store as client HSM_PASSWORD.")));
+	}
+	PG_END_TRY();
+}
+
+/*
+ * Auto-open (HSM|FILE, FILE|HSM): with the HSM's password in the external
+ * store, the HSM opens on first use, as an auto-login wallet does.
+ * Returns whether it opened now.
+ */
+bool
+tde_hsm_keystore_autoopen(int elevel)
+{
+	char	   *credential = tde_seps_get_optional(TDE_CLIENT_HSM_PASSWORD);
+	MemoryContext cxt = CurrentMemoryContext;
+	bool		opened = false;
+
+	if (credential == NULL)
+		return false;
+	PG_TRY();
+	{
+		LWLockAcquire(tde_shared->admin_lock, LW_EXCLUSIVE);
+		if (!tde_shared->hsm_open)
+		{
+			open_locked(credential);
+			opened = true;
+		}
+		LWLockRelease(tde_shared->admin_lock);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		if (elevel >= ERROR)
+			PG_RE_THROW();
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		LWLockReleaseAll();
+		ereport(elevel,
+				(errcode(edata->sqlerrcode),
+				 errmsg("the HSM keystore could not be opened automatically: %s", edata->message)));
+	}
+	PG_END_TRY();
+	return opened;
+}
+
+/* The caller holds admin_lock. */
+void
+tde_hsm_keystore_close(void)
+{
+	if (tde_shared->hsm_open)
+		publish_hsm(NULL, NULL);
+	tde_hsm_reset();
+}
+
+bool
+tde_hsm_keystore_credential_matches(const char *credential)
+{
+	bool		match;
+	size_t		len = strlen(credential);
+
+	LWLockAcquire(tde_shared->state_lock, LW_SHARED);
+	match = tde_shared->hsm_open &&
+		strlen(tde_shared->hsm_credential) == len &&
+		CRYPTO_memcmp(tde_shared->hsm_credential, credential, len) == 0;
+	LWLockRelease(tde_shared->state_lock);
+	return match;
+}
+
+/* A logged-in PKCS#11 session in this backend, with the shared credential. */
+void
+tde_hsm_keystore_session(void)
+{
+	char	   *credential = tde_secure_alloc(TDE_HSM_CREDENTIAL_MAX);
+	uint64		gen;
+	bool		open;
+
+	LWLockAcquire(tde_shared->state_lock, LW_SHARED);
+	open = tde_shared->hsm_open;
+	gen = tde_shared->hsm_cred_generation;
+	strlcpy(credential, tde_shared->hsm_credential, TDE_HSM_CREDENTIAL_MAX);
+	LWLockRelease(tde_shared->state_lock);
+
+	if (!open)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("HSM keystore is not open"),
+				 errdetail("ORA-28365: wallet is not open"),
+				 errhint("Open it with ADMINISTER KEY MANAGEMENT SET KEYSTORE OPEN IDENTIFIED BY \"credential\".")));
+	tde_hsm_login(credential, gen);
+	tde_wipe(credential, TDE_HSM_CREDENTIAL_MAX);
+}
+
+void
+tde_hsm_keystore_status(TdeWalletStatus *row, bool primary)
+{
+	bool		open;
+	int			nkeys;
+	bool		active;
+
+	LWLockAcquire(tde_shared->state_lock, LW_SHARED);
+	open = tde_shared->hsm_open;
+	nkeys = tde_shared->hsm_keys.nkeys;
+	active = tde_shared->hsm_keys.active >= 0;
+	LWLockRelease(tde_shared->state_lock);
+
+	row->wrl_type = "HSM";
+	row->wrl_parameter = NULL;
+	row->wallet_type = "HSM";
+	row->fully_backed_up = "UNDEFINED";
+	if (!open)
+		row->status = "CLOSED";
+	else
+		row->status = (primary ? active : nkeys > 0) ? "OPEN" : "OPEN_NO_MASTER_KEY";
+}
+
+/*
+ * Change the HSM's keys: the frame of SET KEY, CREATE KEY, USE KEY and
+ * SET TAG on an HSM.  The credential must be the open keystore's (FORCE
+ * KEYSTORE opens a closed one with it).  change() may generate token keys
+ * through store/hsm.c; the metadata file is written last.
+ */
+void
+tde_hsm_keystore_change(const TdeCredential *cred, bool force, bool with_backup,
+						TdeWalletChange change, void *arg)
+{
+	const char *credential = tde_credential_password(cred, TDE_CLIENT_HSM_PASSWORD);
+	char	   *dir = tde_wallet_dir();
+	TdeWallet  *meta;
+	int			lockfd;
+
+	check_credential(credential);
+	if (with_backup)
+		ereport(NOTICE,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("WITH BACKUP has no effect on an HSM keystore"),
+				 errhint("Back up the HSM with the vendor's tools.")));
+
+	lockfd = tde_keystore_lock(dir, true, NULL);
+	if (!tde_shared->hsm_open)
+	{
+		if (!force)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("HSM keystore is not open"),
+					 errdetail("ORA-28365: wallet is not open"),
+					 errhint("Open it with SET KEYSTORE OPEN, or add FORCE KEYSTORE to the statement.")));
+		open_locked(credential);
+	}
+	else if (!tde_hsm_keystore_credential_matches(credential))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PASSWORD),
+				 errmsg("incorrect HSM credential"),
+				 errdetail("ORA-28353: failed to open wallet")));
+	tde_hsm_keystore_session();
+
+	meta = read_metadata();
+	change(meta, arg);
+	tde_wallet_write(metadata_path(), meta, NULL, 0);
+	publish_hsm(meta, credential);
+	tde_keystore_unlock(lockfd);
+}

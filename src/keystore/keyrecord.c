@@ -1,0 +1,373 @@
+/*-------------------------------------------------------------------------
+ *
+ * keyrecord.c
+ *	  Master-key records in a wallet, and key sets.  See keystore/keyrecord.h.
+ *
+ * A key record is a wallet entry "TDE.MK.<hex mkid>" holding "name=value"
+ * lines (values escaped: \\ and \n).  The active key's MKID is the entry
+ * "TDE.ACTIVE".  Keys are never removed by any operation: old keys must
+ * unwrap what they wrapped, in old backups and in rows not yet re-wrapped.
+ * Serialized records hold the key, so they are in secure memory.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+
+#include "tde/keystore/keyrecord.h"
+#include "tde/util/secure.h"
+
+#define MK_PREFIX		"TDE.MK."
+#define ACTIVE_ENTRY	"TDE.ACTIVE"
+
+/* ---------------------------------------------------------------------
+ * Names
+ * ---------------------------------------------------------------------
+ */
+
+static char *
+mkid_hex(const uint8 *mkid)
+{
+	char	   *s = palloc(TDE_MKID_LEN * 2 + 1);
+
+	hex_encode((const char *) mkid, TDE_MKID_LEN, s);
+	s[TDE_MKID_LEN * 2] = '\0';
+	return s;
+}
+
+static char *
+entry_name(const uint8 *mkid)
+{
+	return psprintf(MK_PREFIX "%s", mkid_hex(mkid));
+}
+
+/* ---------------------------------------------------------------------
+ * Records
+ * ---------------------------------------------------------------------
+ */
+
+static void
+append_escaped(StringInfo buf, const char *name, const char *value)
+{
+	const char *p;
+
+	appendStringInfo(buf, "%s=", name);
+	for (p = value; *p; p++)
+	{
+		if (*p == '\\')
+			appendStringInfoString(buf, "\\\\");
+		else if (*p == '\n')
+			appendStringInfoString(buf, "\\n");
+		else
+			appendStringInfoChar(buf, *p);
+	}
+	appendStringInfoChar(buf, '\n');
+}
+
+static void
+unescape_into(const char *v, char *out, int size)
+{
+	int			n = 0;
+
+	for (; *v && n < size - 1; v++)
+	{
+		if (*v == '\\' && v[1] == 'n')
+		{
+			out[n++] = '\n';
+			v++;
+		}
+		else if (*v == '\\' && v[1] == '\\')
+		{
+			out[n++] = '\\';
+			v++;
+		}
+		else
+			out[n++] = *v;
+	}
+	out[n] = '\0';
+}
+
+static void
+append_place(StringInfo buf, const char *prefix, const TdeKeyPlace *p)
+{
+	append_escaped(buf, psprintf("%s_dbname", prefix), p->dbname);
+	appendStringInfo(buf, "%s_dbid=" UINT64_FORMAT "\n", prefix, p->dbid);
+	append_escaped(buf, psprintf("%s_instance_name", prefix), p->instance_name);
+	appendStringInfo(buf, "%s_instance_number=%d\n", prefix, p->instance_number);
+	append_escaped(buf, psprintf("%s_pdbname", prefix), p->pdbname);
+	appendStringInfo(buf, "%s_pdbid=%u\n", prefix, p->pdbid);
+}
+
+/*
+ * Serialize a record; the result is secure memory (it holds the key).  The
+ * key goes in last, into room reserved before: a StringInfo that grows is
+ * repalloc'd, and the old buffer would keep the key unwiped.
+ */
+static char *
+serialize(const TdeMasterKey *mk, int *len)
+{
+	StringInfoData buf;
+	char	   *out;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "format=1\nmkid=%s\n", mkid_hex(mk->mkid));
+	if (mk->in_hsm)
+		appendStringInfoString(&buf, "store=hsm\n");
+	appendStringInfo(&buf, "algorithm=%s\n", tde_algorithm_name(mk->algorithm));
+	append_escaped(&buf, "tag", mk->tag);
+	appendStringInfo(&buf, "created=" INT64_FORMAT "\nactivated=" INT64_FORMAT "\n",
+					 mk->created, mk->activated);
+	append_escaped(&buf, "creator", mk->creator);
+	appendStringInfo(&buf, "creator_id=%u\n", mk->creator_id);
+	append_escaped(&buf, "user", mk->user);
+	appendStringInfo(&buf, "user_id=%u\n", mk->user_id);
+	append_escaped(&buf, "origin", mk->origin);
+	appendStringInfo(&buf, "backed_up=%d\n", mk->backed_up ? 1 : 0);
+	append_place(&buf, "created_at", &mk->created_at);
+	append_place(&buf, "activated_at", &mk->activated_at);
+
+	if (!mk->in_hsm)
+	{
+		/* "key=" + hex + "\n" fits without growing the buffer */
+		enlargeStringInfo(&buf, 4 + mk->keylen * 2 + 2);
+		appendBinaryStringInfo(&buf, "key=", 4);
+		hex_encode((const char *) mk->key, mk->keylen, buf.data + buf.len);
+		buf.len += mk->keylen * 2;
+		appendStringInfoChar(&buf, '\n');
+	}
+
+	out = tde_secure_alloc(buf.len + 1);
+	memcpy(out, buf.data, buf.len + 1);
+	*len = buf.len;
+	explicit_bzero(buf.data, buf.maxlen);
+	pfree(buf.data);
+	return out;
+}
+
+static void
+parse_place(const char *name, const char *v, const char *prefix, TdeKeyPlace *p)
+{
+	size_t		pl = strlen(prefix);
+
+	if (strncmp(name, prefix, pl) != 0 || name[pl] != '_')
+		return;
+	name += pl + 1;
+	if (strcmp(name, "dbname") == 0)
+		unescape_into(v, p->dbname, sizeof(p->dbname));
+	else if (strcmp(name, "dbid") == 0)
+		p->dbid = strtou64(v, NULL, 10);
+	else if (strcmp(name, "instance_name") == 0)
+		unescape_into(v, p->instance_name, sizeof(p->instance_name));
+	else if (strcmp(name, "instance_number") == 0)
+		p->instance_number = atoi(v);
+	else if (strcmp(name, "pdbname") == 0)
+		unescape_into(v, p->pdbname, sizeof(p->pdbname));
+	else if (strcmp(name, "pdbid") == 0)
+		p->pdbid = (Oid) strtoul(v, NULL, 10);
+}
+
+bool
+tde_masterkey_deserialize(const uint8 *data, int len, TdeMasterKey *mk)
+{
+	char	   *buf = tde_secure_alloc(len + 1);
+	char	   *line;
+	char	   *save = NULL;
+	bool		have_mkid = false;
+	bool		have_key = false;
+
+	memset(mk, 0, sizeof(*mk));
+	memcpy(buf, data, len);
+	buf[len] = '\0';
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+	{
+		char	   *eq = strchr(line, '=');
+		char	   *v;
+
+		if (eq == NULL)
+			continue;
+		*eq = '\0';
+		v = eq + 1;
+		if (strcmp(line, "mkid") == 0)
+			have_mkid = tde_parse_hex(v, strlen(v), mk->mkid, TDE_MKID_LEN);
+		else if (strcmp(line, "key") == 0)
+		{
+			int			n = strlen(v) / 2;
+
+			have_key = (n == 16 || n == 32) && tde_parse_hex(v, strlen(v), mk->key, n);
+			mk->keylen = n;
+		}
+		else if (strcmp(line, "store") == 0)
+			mk->in_hsm = strcmp(v, "hsm") == 0;
+		else if (strcmp(line, "algorithm") == 0)
+			(void) tde_algorithm_from_name(v, &mk->algorithm);
+		else if (strcmp(line, "tag") == 0)
+			unescape_into(v, mk->tag, sizeof(mk->tag));
+		else if (strcmp(line, "created") == 0)
+			mk->created = strtoi64(v, NULL, 10);
+		else if (strcmp(line, "activated") == 0)
+			mk->activated = strtoi64(v, NULL, 10);
+		else if (strcmp(line, "creator") == 0)
+			unescape_into(v, mk->creator, sizeof(mk->creator));
+		else if (strcmp(line, "creator_id") == 0)
+			mk->creator_id = (Oid) strtoul(v, NULL, 10);
+		else if (strcmp(line, "user") == 0)
+			unescape_into(v, mk->user, sizeof(mk->user));
+		else if (strcmp(line, "user_id") == 0)
+			mk->user_id = (Oid) strtoul(v, NULL, 10);
+		else if (strcmp(line, "origin") == 0)
+			unescape_into(v, mk->origin, sizeof(mk->origin));
+		else if (strcmp(line, "backed_up") == 0)
+			mk->backed_up = atoi(v) != 0;
+		else
+		{
+			parse_place(line, v, "created_at", &mk->created_at);
+			parse_place(line, v, "activated_at", &mk->activated_at);
+		}
+	}
+	tde_wipe(buf, len);
+	return have_mkid && (have_key || mk->in_hsm);
+}
+
+/*
+ * Read every key record of a wallet into keys[]; returns the count and the
+ * index of the active key (or -1).  A damaged record is an error: a wallet
+ * that loses a key silently would lose data.
+ */
+int
+tde_masterkeys_from_wallet(const TdeWallet *w, TdeMasterKey *keys, int maxkeys,
+						   int *active)
+{
+	const TdeWalletEntry *act = tde_wallet_get(w, ACTIVE_ENTRY);
+	uint8		active_mkid[TDE_MKID_LEN];
+	bool		have_active = false;
+	int			n = 0;
+	int			i;
+
+	if (act != NULL)
+		have_active = tde_parse_hex((const char *) act->value, act->len,
+								active_mkid, TDE_MKID_LEN);
+	*active = -1;
+	for (i = 0; i < w->nentries; i++)
+	{
+		if (strncmp(w->entries[i].name, MK_PREFIX, strlen(MK_PREFIX)) != 0)
+			continue;
+		if (n >= maxkeys)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("keystore holds more than %d master keys", maxkeys)));
+		if (!tde_masterkey_deserialize(w->entries[i].value, w->entries[i].len, &keys[n]))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("master key entry \"%s\" in the keystore is damaged",
+							w->entries[i].name)));
+		if (have_active && memcmp(keys[n].mkid, active_mkid, TDE_MKID_LEN) == 0)
+			*active = n;
+		n++;
+	}
+	return n;
+}
+
+void
+tde_masterkey_store(TdeWallet *w, const TdeMasterKey *mk)
+{
+	int			len;
+	char	   *rec = serialize(mk, &len);
+
+	tde_wallet_put(w, entry_name(mk->mkid), rec, len);
+	tde_wipe(rec, len);
+}
+
+/*
+ * A wallet's keys in secure memory, read outside any lock, ready for
+ * tde_keyset_install (w NULL: an empty set).
+ */
+TdeKeySet *
+tde_keyset_read(const TdeWallet *w, bool in_hsm)
+{
+	TdeKeySet  *set = tde_secure_alloc(sizeof(TdeKeySet));
+	int			i;
+
+	set->active = -1;
+	if (w != NULL)
+		set->nkeys = tde_masterkeys_from_wallet(w, set->keys, TDE_MAX_MASTER_KEYS,
+												&set->active);
+	for (i = 0; i < set->nkeys; i++)
+		set->keys[i].in_hsm = set->keys[i].in_hsm || in_hsm;
+	return set;
+}
+
+/* A key's record without its key bytes: for showing metadata. */
+void
+tde_masterkey_copy_metadata(TdeMasterKey *dst, const TdeMasterKey *src)
+{
+	memcpy(dst->mkid, src->mkid, sizeof(dst->mkid));
+	memset(dst->key, 0, sizeof(dst->key));
+	memcpy((char *) dst + offsetof(TdeMasterKey, keylen),
+		   (const char *) src + offsetof(TdeMasterKey, keylen),
+		   sizeof(TdeMasterKey) - offsetof(TdeMasterKey, keylen));
+}
+
+/* Replace a shared key set, wiping the keys it held; state_lock held. */
+void
+tde_keyset_install(TdeKeySet *dst, const TdeKeySet *src)
+{
+	explicit_bzero(dst->keys, sizeof(TdeMasterKey) * dst->nkeys);
+	memcpy(dst->keys, src->keys, sizeof(TdeMasterKey) * src->nkeys);
+	dst->nkeys = src->nkeys;
+	dst->active = src->active;
+}
+
+/*
+ * Every key now in the wallet is in the backup being written.  Returns
+ * whether any key was not marked so before.
+ */
+bool
+tde_masterkeys_mark_backed_up(TdeWallet *w)
+{
+	TdeMasterKey *keys = tde_secure_alloc(sizeof(TdeMasterKey) * TDE_MAX_MASTER_KEYS);
+	int			active;
+	int			n = tde_masterkeys_from_wallet(w, keys, TDE_MAX_MASTER_KEYS, &active);
+	int			i;
+	bool		changed = false;
+
+	for (i = 0; i < n; i++)
+	{
+		if (keys[i].backed_up)
+			continue;
+		keys[i].backed_up = true;
+		tde_masterkey_store(w, &keys[i]);
+		changed = true;
+	}
+	return changed;
+}
+
+/* The entry of a key in a wallet, or NULL */
+const TdeWalletEntry *
+tde_masterkey_entry(const TdeWallet *w, const uint8 *mkid)
+{
+	return tde_wallet_get(w, entry_name(mkid));
+}
+
+/* How many key records a wallet holds */
+int
+tde_masterkey_count(const TdeWallet *w)
+{
+	int			i;
+	int			n = 0;
+
+	for (i = 0; i < w->nentries; i++)
+		if (strncmp(w->entries[i].name, MK_PREFIX, strlen(MK_PREFIX)) == 0)
+			n++;
+	return n;
+}
+
+/* Make a key the wallet's active one */
+void
+tde_masterkey_set_active(TdeWallet *w, const uint8 *mkid)
+{
+	char	   *hex = mkid_hex(mkid);
+
+	tde_wallet_put(w, ACTIVE_ENTRY, hex, TDE_MKID_LEN * 2);
+}

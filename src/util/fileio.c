@@ -1,0 +1,469 @@
+/*-------------------------------------------------------------------------
+ *
+ * fileio.c
+ *	  Durable, atomic keystore file I/O.  See util/fileio.h.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "storage/fd.h"
+#include "utils/memutils.h"
+
+#include "tde/util/fileio.h"
+
+/* No keystore file is anywhere near this; a larger one is not ours. */
+#define TDE_MAX_FILE_SIZE	(64 * 1024 * 1024)
+
+bool
+tde_file_exists(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0)
+		return S_ISREG(st.st_mode);
+	if (errno != ENOENT && errno != ENOTDIR)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not stat file \"%s\": %m", path)));
+	return false;
+}
+
+bool
+tde_dir_exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+void
+tde_ensure_dir(const char *path)
+{
+	if (tde_dir_exists(path))
+		return;
+	if (mkdir(path, S_IRWXU) != 0 && errno != EEXIST)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not create directory \"%s\": %m", path)));
+}
+
+char *
+tde_file_read_all(const char *path, size_t *len, bool missing_ok)
+{
+	int			fd;
+	struct stat st;
+	char	   *buf;
+	size_t		done = 0;
+
+	fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
+	if (fd < 0)
+	{
+		if (missing_ok && errno == ENOENT)
+			return NULL;
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open file \"%s\": %m", path)));
+	}
+	if (fstat(fd, &st) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not stat file \"%s\": %m", path)));
+	if (st.st_size > TDE_MAX_FILE_SIZE)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("file \"%s\" is too large to be a keystore", path)));
+
+	buf = palloc(st.st_size + 1);
+	while (done < (size_t) st.st_size)
+	{
+		ssize_t		n = read(fd, buf + done, st.st_size - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not read file \"%s\": %m", path)));
+		if (n == 0)
+			break;
+		done += n;
+	}
+	CloseTransientFile(fd);
+	buf[done] = '\0';
+	*len = done;
+	return buf;
+}
+
+/* fsync a directory; false with errno set on failure */
+static bool
+fsync_dir_quiet(const char *dir)
+{
+	int			fd;
+	int			save_errno;
+
+	fd = OpenTransientFile(dir, O_RDONLY | PG_BINARY);
+	if (fd < 0)
+		return false;
+	if (pg_fsync(fd) != 0)
+	{
+		save_errno = errno;
+		CloseTransientFile(fd);
+		errno = save_errno;
+		return false;
+	}
+	CloseTransientFile(fd);
+	return true;
+}
+
+static void
+fsync_dir_of(const char *path)
+{
+	char		dir[MAXPGPATH];
+	int			fd;
+
+	strlcpy(dir, path, sizeof(dir));
+	get_parent_directory(dir);
+	fd = OpenTransientFile(dir, O_RDONLY | PG_BINARY);
+	if (fd < 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open directory \"%s\": %m", dir)));
+	if (pg_fsync(fd) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not fsync directory \"%s\": %m", dir)));
+	CloseTransientFile(fd);
+}
+
+/*
+ * Write data to a new temporary file beside path and fsync it; returns the
+ * temporary file's name.  On failure nothing is left behind.
+ */
+static char *
+write_temp(const char *path, const void *data, size_t len)
+{
+	char	   *tmp = psprintf("%s.tmp.%d", path, MyProcPid);
+	int			fd;
+	size_t		done = 0;
+
+	(void) unlink(tmp);
+
+	fd = OpenTransientFilePerm(tmp, O_WRONLY | O_CREAT | O_EXCL | PG_BINARY,
+							   S_IRUSR | S_IWUSR);
+	if (fd < 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not create file \"%s\": %m", tmp)));
+
+	while (done < len)
+	{
+		ssize_t		n = write(fd, (const char *) data + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+		{
+			int			save_errno = (n < 0 && errno) ? errno : ENOSPC;
+
+			CloseTransientFile(fd);
+			(void) unlink(tmp);
+			errno = save_errno;
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not write file \"%s\": %m", tmp)));
+		}
+		done += n;
+	}
+	if (pg_fsync(fd) != 0)
+	{
+		int			save_errno = errno;
+
+		CloseTransientFile(fd);
+		(void) unlink(tmp);
+		errno = save_errno;
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not fsync file \"%s\": %m", tmp)));
+	}
+	if (CloseTransientFile(fd) != 0)
+	{
+		int			save_errno = errno;
+
+		(void) unlink(tmp);
+		errno = save_errno;
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not close file \"%s\": %m", tmp)));
+	}
+	return tmp;
+}
+
+void
+tde_file_write_atomic(const char *path, const void *data, size_t len)
+{
+	char	   *tmp = write_temp(path, data, len);
+
+	if (rename(tmp, path) != 0)
+	{
+		int			save_errno = errno;
+
+		(void) unlink(tmp);
+		errno = save_errno;
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not rename file \"%s\" to \"%s\": %m", tmp, path)));
+	}
+	fsync_dir_of(path);
+	pfree(tmp);
+}
+
+/* ---------------------------------------------------------------------
+ * File sets: several files replaced as one change
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * The set being prepared, if any: an error anywhere between begin and
+ * commit (not only in this file's calls) removes its temporary files and
+ * the new files it placed, at (sub)transaction abort.
+ */
+static TdeFileSet *pending_set = NULL;
+static bool fileset_callbacks_registered = false;
+
+static void
+fileset_xact_callback(XactEvent event, void *arg)
+{
+	if (pending_set != NULL &&
+		(event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT))
+		tde_fileset_abort(pending_set);
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_PREPARE)
+		pending_set = NULL;
+}
+
+static void
+fileset_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						 SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB && pending_set != NULL &&
+		pending_set->subid == mySubid)
+		tde_fileset_abort(pending_set);
+}
+
+TdeFileSet *
+tde_fileset_begin(void)
+{
+	TdeFileSet *fs;
+
+	if (!fileset_callbacks_registered)
+	{
+		RegisterXactCallback(fileset_xact_callback, NULL);
+		RegisterSubXactCallback(fileset_subxact_callback, NULL);
+		fileset_callbacks_registered = true;
+	}
+	if (pending_set != NULL)
+		elog(ERROR, "a keystore file change is already in progress");
+	fs = MemoryContextAllocZero(TopTransactionContext, sizeof(TdeFileSet));
+	fs->subid = GetCurrentSubTransactionId();
+	pending_set = fs;
+	return fs;
+}
+
+/*
+ * Prepare one file of the set: its new contents are written and fsync'd
+ * to a temporary file now; the file itself is replaced by
+ * tde_fileset_commit.  A file added before the set's point of no return
+ * (TDE_FILE_PRIMARY and TDE_FILE_NEW) makes commit fail if it cannot be
+ * put in place; a TDE_FILE_FOLLOWER is put in place after it, and a
+ * failure there is a WARNING.
+ */
+void
+tde_fileset_add(TdeFileSet *fs, const char *path, const void *data, size_t len,
+				TdeFileRole role)
+{
+	TdeFileSetEntry *e;
+
+	if (fs->nfiles >= TDE_FILESET_MAX)
+		elog(ERROR, "too many files in one keystore change");
+	e = &fs->files[fs->nfiles];
+	e->path = MemoryContextStrdup(TopTransactionContext, path);
+	e->role = role;
+	e->tmp = write_temp(path, data, len);
+	{
+		char	   *t = MemoryContextStrdup(TopTransactionContext, e->tmp);
+
+		pfree(e->tmp);
+		e->tmp = t;
+	}
+	e->placed = false;
+	fs->nfiles++;
+}
+
+/* Remove what a failed set left: temporary files, and new files placed. */
+void
+tde_fileset_abort(TdeFileSet *fs)
+{
+	int			i;
+
+	for (i = 0; i < fs->nfiles; i++)
+	{
+		TdeFileSetEntry *e = &fs->files[i];
+
+		if (!e->placed)
+			(void) unlink(e->tmp);
+		else if (e->role == TDE_FILE_NEW)
+			(void) unlink(e->path);
+	}
+	fs->nfiles = 0;
+	if (pending_set == fs)
+		pending_set = NULL;
+}
+
+static bool
+place(TdeFileSetEntry *e)
+{
+	if (rename(e->tmp, e->path) != 0)
+		return false;
+	e->placed = true;
+	return true;
+}
+
+/*
+ * Put every prepared file in place: first the new files (backups), then
+ * the primary file, which is the point of no return; until then a failure
+ * removes what the set had placed and is an ERROR, and the old files are
+ * as they were.  After it, a follower that cannot be replaced, or a
+ * directory that cannot be fsync'd, is a WARNING: the change has been made.
+ */
+void
+tde_fileset_commit(TdeFileSet *fs)
+{
+	int			pass;
+	int			i;
+
+	for (pass = 0; pass < 2; pass++)
+	{
+		TdeFileRole want = pass == 0 ? TDE_FILE_NEW : TDE_FILE_PRIMARY;
+
+		for (i = 0; i < fs->nfiles; i++)
+		{
+			TdeFileSetEntry *e = &fs->files[i];
+			int			save_errno;
+
+			if (e->role != want)
+				continue;
+			if (e->role == TDE_FILE_NEW && access(e->path, F_OK) == 0)
+				errno = EEXIST;
+			else if (place(e))
+				continue;
+			save_errno = errno;
+			tde_fileset_abort(fs);
+			errno = save_errno;
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not rename file \"%s\" to \"%s\": %m", e->tmp, e->path),
+					 errdetail("No keystore file was changed.")));
+		}
+	}
+	/* the point of no return is behind us: the change is made */
+	for (i = 0; i < fs->nfiles; i++)
+	{
+		TdeFileSetEntry *e = &fs->files[i];
+
+		if (e->role != TDE_FILE_FOLLOWER)
+			continue;
+		if (!place(e))
+		{
+			int			save_errno = errno;
+
+			(void) unlink(e->tmp);
+			errno = save_errno;
+			ereport(WARNING,
+					(errcode_for_file_access(),
+					 errmsg("could not replace file \"%s\": %m", e->path),
+					 errdetail("The change is made in the keystore; this file still holds the previous contents."),
+					 errhint("Create the file again (for an auto-login keystore: CREATE AUTO_LOGIN KEYSTORE).")));
+		}
+	}
+	for (i = 0; i < fs->nfiles; i++)
+	{
+		TdeFileSetEntry *e = &fs->files[i];
+		int			j;
+		bool		seen = false;
+		char		dir[MAXPGPATH];
+
+		if (!e->placed)
+			continue;
+		/* each directory once */
+		strlcpy(dir, e->path, sizeof(dir));
+		get_parent_directory(dir);
+		for (j = 0; j < i && !seen; j++)
+		{
+			char		other[MAXPGPATH];
+
+			strlcpy(other, fs->files[j].path, sizeof(other));
+			get_parent_directory(other);
+			seen = fs->files[j].placed && strcmp(dir, other) == 0;
+		}
+		if (!seen && !fsync_dir_quiet(dir))
+			ereport(WARNING,
+					(errcode_for_file_access(),
+					 errmsg("could not fsync directory \"%s\": %m", dir),
+					 errdetail("The change is made, but a crash now could undo it.")));
+	}
+	fs->nfiles = 0;
+	if (pending_set == fs)
+		pending_set = NULL;
+}
+
+void
+tde_file_copy_atomic(const char *from, const char *to)
+{
+	size_t		len;
+	char	   *buf = tde_file_read_all(from, &len, false);
+
+	tde_file_write_atomic(to, buf, len);
+	pfree(buf);
+}
+
+/*
+ * Serialize against tools outside the server that follow the same
+ * convention (flock on the keystore directory).  The wait polls, so that a
+ * statement timeout or a cancel ends it.
+ */
+int
+tde_dir_lock(const char *dir)
+{
+	int			fd = OpenTransientFile(dir, O_RDONLY | PG_BINARY);
+
+	if (fd < 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open directory \"%s\": %m", dir)));
+	while (flock(fd, LOCK_EX | LOCK_NB) != 0)
+	{
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not lock directory \"%s\": %m", dir)));
+		CHECK_FOR_INTERRUPTS();
+		pg_usleep(10000L);
+	}
+	return fd;
+}
+
+void
+tde_dir_unlock(int fd)
+{
+	if (fd >= 0)
+		CloseTransientFile(fd);
+}

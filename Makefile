@@ -56,3 +56,31 @@ installcheck: installcheck-keys
 .PHONY: reset-wallet-root installcheck-keys tap
 EXTRA_CLEAN = test/regress.conf test/regress-keys.conf tmp_wallet_root \
 	tmp_wallet_root_keys tmp_check_regress tmp_check_keys results_keys_out
+
+# Isolation specs (pg_isolation_regress): the locking rules, on a third
+# temporary preloaded server with a wallet root of its own.  The specs are
+# specs/<name>.spec with expected/<name>.out; every name starts with iso_,
+# which no pg_regress test uses, so the two kinds never share an expected
+# file.  They run in this order on one server and share its keystore, which
+# each spec's setup creates, opens and gives a master key when it lacks
+# them, so each also runs alone.  specs/iso_cancel_wait.spec (issue 8,
+# item 5) is not listed: it fails until waits for another session's
+# keystore change can be cancelled.
+ISOLATION_SPECS = iso_rekey_encrypt iso_close_encrypt iso_two_rekeys
+test/regress-iso.conf: test/regress.conf.in
+	sed 's|@WALLET_ROOT@|$(CURDIR)/tmp_wallet_root_iso|' $< > $@
+	echo "log_line_prefix = '%m [%p] '" >> $@
+
+installcheck-isolation: test/regress-iso.conf
+ifneq ($(strip $(ISOLATION_SPECS)),)
+	$(if $(filter-out iso_%,$(ISOLATION_SPECS)),$(error isolation spec names must start with iso_: $(filter-out iso_%,$(ISOLATION_SPECS))))
+	rm -rf $(CURDIR)/tmp_wallet_root_iso && mkdir -m 700 $(CURDIR)/tmp_wallet_root_iso
+	$(pg_isolation_regress_installcheck) --temp-config=$(CURDIR)/test/regress-iso.conf \
+		--temp-instance=$(CURDIR)/tmp_check_iso --outputdir=$(CURDIR)/output_iso \
+		--load-extension=tde $(ISOLATION_SPECS)
+endif
+
+installcheck: installcheck-isolation
+
+.PHONY: installcheck-isolation
+EXTRA_CLEAN += test/regress-iso.conf tmp_wallet_root_iso tmp_check_iso output_iso

@@ -6,18 +6,22 @@
 # refuses root), and there runs, as tdetest, each suite as its own make run
 # so that all of them run even when one fails:
 #
-#   make installcheck TAP_TESTS= REGRESS_KEYS=   pg_regress, REGRESS, on its own
+#   make installcheck TAP_TESTS= REGRESS_KEYS= ISOLATION_SPECS=
+#                                                pg_regress, REGRESS, on its own
 #                                                temporary preloaded server
 #   make installcheck-keys                       pg_regress, REGRESS_KEYS, on a
 #                                                second server (if the target exists)
+#   make installcheck-isolation                  pg_isolation_regress, ISOLATION_SPECS
+#                                                (specs/), on a third server (if the
+#                                                target exists)
 #   make tap                                     TAP: t/*.pl, PostgreSQL::Test::Cluster
 #
 # The last line is always
 #
 #   tde: N passed, M failed, K skipped
 #
-# counting pg_regress tests and TAP assertions (a TAP file skipped whole
-# counts as one skipped test).  Once setup has installed SoftHSM2 and
+# counting pg_regress tests, isolation specs and TAP assertions (a TAP file
+# skipped whole counts as one skipped test).  Once setup has installed SoftHSM2 and
 # p11-kit, TDE_REQUIRE_HSM=1 is set for the tests, so that an HSM test that
 # cannot run fails instead of skipping.  The exit status is 0 only
 # if everything passed and at least one test ran.  On success the copy is
@@ -26,8 +30,10 @@
 # For a quicker loop, narrow the run:
 #   TDE_REGRESS="keystore parser"  bash scripts/test.sh   # these REGRESS tests
 #   TDE_REGRESS_KEYS="masterkeys"  bash scripts/test.sh   # these REGRESS_KEYS tests
+#   TDE_ISOLATION="iso_two_rekeys" bash scripts/test.sh   # these isolation specs
 #   TDE_PROVE_TESTS=t/001_x.pl     bash scripts/test.sh   # these TAP files
 #   TDE_SKIP_REGRESS=1 / TDE_SKIP_TAP=1                   # skip pg_regress / TAP
+#   TDE_SKIP_ISOLATION=1                                  # skip the isolation specs
 #   TDE_SKIP_BUILD=1                                      # test the installed build
 #   TDE_KEEP_TREE=1                                       # keep the copy, also on success
 set -uo pipefail
@@ -141,7 +147,7 @@ if [ -z "${TDE_SKIP_REGRESS:-}" ]; then
 	# The main suite: REGRESS.  The Makefile runs a second suite on a server
 	# of its own (installcheck-keys, REGRESS_KEYS) before it; empty here, it
 	# runs separately below.
-	args=(installcheck TAP_TESTS= REGRESS_KEYS=)
+	args=(installcheck TAP_TESTS= REGRESS_KEYS= ISOLATION_SPECS=)
 	[ -n "${TDE_REGRESS:-}" ] && args+=(REGRESS="$TDE_REGRESS")
 	run_regress_suite "REGRESS" "$work/installcheck.log" "${args[@]}"
 
@@ -150,6 +156,17 @@ if [ -z "${TDE_SKIP_REGRESS:-}" ]; then
 		[ -n "${TDE_REGRESS_KEYS:-}" ] && args+=(REGRESS_KEYS="$TDE_REGRESS_KEYS")
 		run_regress_suite "REGRESS_KEYS" "$work/installcheck-keys.log" "${args[@]}"
 	fi
+fi
+
+# --- isolation specs ----------------------------------------------------------
+
+# pg_isolation_regress prints its tests as pg_regress does, so the same
+# counting applies; it leaves output_iso/regression.diffs and
+# output_iso/log/postmaster.log.
+if [ -z "${TDE_SKIP_ISOLATION:-}" ] && has_make_target installcheck-isolation; then
+	args=(installcheck-isolation)
+	[ -n "${TDE_ISOLATION:-}" ] && args+=(ISOLATION_SPECS="$TDE_ISOLATION")
+	run_regress_suite "isolation" "$work/installcheck-isolation.log" "${args[@]}"
 fi
 
 # --- TAP ----------------------------------------------------------------------
@@ -164,7 +181,7 @@ else
 	if has_make_target tap; then
 		tap_args=(tap)
 	else
-		tap_args=(installcheck REGRESS= REGRESS_KEYS=)
+		tap_args=(installcheck REGRESS= REGRESS_KEYS= ISOLATION_SPECS=)
 	fi
 	tap_args+=(PROVE_FLAGS=--timer)
 	echo "=== TAP: prove (make ${tap_args[*]}) ==="

@@ -4,6 +4,13 @@
 # the node's base directory, a cheap wallet KDF (1000 iterations) and logs
 # every statement, so that the redaction of passwords can be checked in any
 # test.
+#
+# The assertions every test needs live here, take the node first and are
+# not redefined in a test file: tde_sql_ok, tde_sql_fails,
+# tde_sql_fails_like, tde_fails_with, tde_akm_ok, tde_akm_fails,
+# tde_reload_with.  A test waits for a state the server shows with
+# $node->poll_query_until, and for anything else (a file, a socket, a
+# process) with tde_wait_until, never with a sleep loop of its own.
 
 package TdeTest;
 

@@ -28,8 +28,10 @@
 # removed; on failure it is kept and its path printed.
 #
 # For a quicker loop, narrow the run:
-#   TDE_REGRESS="keystore parser"  bash scripts/test.sh   # these REGRESS tests
-#   TDE_REGRESS_KEYS="masterkeys"  bash scripts/test.sh   # these REGRESS_KEYS tests
+#   TDE_REGRESS="parser"           bash scripts/test.sh   # this REGRESS test
+#   TDE_REGRESS_KEYS="masterkeys"  bash scripts/test.sh   # this REGRESS_KEYS test
+#     (with the files of its suite before it, whose state it starts from;
+#     TDE_REGRESS_EXACT=1 runs only the names given)
 #   TDE_ISOLATION="iso_two_rekeys" bash scripts/test.sh   # these isolation specs
 #   TDE_PROVE_TESTS=t/001_x.pl     bash scripts/test.sh   # these TAP files
 #   TDE_SKIP_REGRESS=1 / TDE_SKIP_TAP=1                   # skip pg_regress / TAP
@@ -143,17 +145,70 @@ has_make_target() {
 	make -n "$1" PG_CONFIG="$PG_CONFIG" >/dev/null 2>&1
 }
 
+# The value of a Makefile variable (e.g. REGRESS), as make sees it.
+make_var() {
+	# shellcheck disable=SC2016  # $($*) is make's, not the shell's
+	make -s --no-print-directory --eval='tde-print-var-%: ; @echo $($*)' \
+		"tde-print-var-$1" PG_CONFIG="$PG_CONFIG" 2>/dev/null
+}
+
+# A narrowed pg_regress list, completed: the files of a suite run in one
+# database, each from the state the files before it leave (its header's
+# "Expects:"; setup and keys_setup make the helpers of
+# test/regress_helpers.sql), so every file of the suite's list up to the
+# last one named runs, in the suite's order; a name not in the list runs
+# after them.  TDE_REGRESS_EXACT=1 runs the names as given.
+with_prerequisites() {
+	local full=$1 want=$2 f i last=-1 found
+	local -a all extra=()
+	read -r -a all <<<"$full"
+	if [ -n "${TDE_REGRESS_EXACT:-}" ] || [ "${#all[@]}" -eq 0 ]; then
+		echo "$want"
+		return
+	fi
+	for f in $want; do
+		found=0
+		for i in "${!all[@]}"; do
+			if [ "${all[$i]}" = "$f" ]; then
+				found=1
+				[ "$i" -gt "$last" ] && last=$i
+			fi
+		done
+		[ "$found" -eq 0 ] && extra+=("$f")
+	done
+	echo "${all[*]:0:last+1}" "${extra[*]}"
+}
+
+# Words separated by single spaces.
+words() {
+	local -a w
+	read -r -a w <<<"$*"
+	echo "${w[*]}"
+}
+
+# REGRESS=... or REGRESS_KEYS=... for a narrowed run of the suite in
+# Makefile variable $1, from the names in $2; says what runs.
+narrowed() {
+	local var=$1 want list
+	want=$(words "$2")
+	list=$(words "$(with_prerequisites "$(make_var "$var")" "$want")")
+	if [ "$list" != "$want" ]; then
+		echo "=== pg_regress: $var narrowed to '$want', with the files before it: '$list' ===" >&2
+	fi
+	echo "$var=$list"
+}
+
 if [ -z "${TDE_SKIP_REGRESS:-}" ]; then
 	# The main suite: REGRESS.  The Makefile runs a second suite on a server
 	# of its own (installcheck-keys, REGRESS_KEYS) before it; empty here, it
 	# runs separately below.
 	args=(installcheck TAP_TESTS= REGRESS_KEYS= ISOLATION_SPECS=)
-	[ -n "${TDE_REGRESS:-}" ] && args+=(REGRESS="$TDE_REGRESS")
+	[ -n "${TDE_REGRESS:-}" ] && args+=("$(narrowed REGRESS "$TDE_REGRESS")")
 	run_regress_suite "REGRESS" "$work/installcheck.log" "${args[@]}"
 
 	if has_make_target installcheck-keys; then
 		args=(installcheck-keys)
-		[ -n "${TDE_REGRESS_KEYS:-}" ] && args+=(REGRESS_KEYS="$TDE_REGRESS_KEYS")
+		[ -n "${TDE_REGRESS_KEYS:-}" ] && args+=("$(narrowed REGRESS_KEYS "$TDE_REGRESS_KEYS")")
 		run_regress_suite "REGRESS_KEYS" "$work/installcheck-keys.log" "${args[@]}"
 	fi
 fi

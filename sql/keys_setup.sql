@@ -4,15 +4,17 @@
 --
 -- Expects: a fresh instance with tde preloaded, tde.wallet_root empty,
 --          tde.wallet_kdf_iterations = 1000.
--- Leaves:  extension tde; schema kt with the helpers below; the role
---          regress_keyadm (a member of tde_admin) that runs the key
+-- Leaves:  extension tde; schema tde_test with the helpers of
+--          test/regress_helpers.sql, schema kt with the helpers below; the
+--          role regress_keyadm (a member of tde_admin) that runs the key
 --          operations, so creator and user columns do not depend on the
 --          machine; <root>/tde/ewallet.p12 with password regress_pw1, open,
 --          without master keys.
 --
--- Nothing machine-dependent is printed: kt.mask() writes tde.wallet_root as
--- <root> and a backup's timestamp as <TS>; key ids of random keys are shown
--- only through their length, their shape and comparisons.
+-- Nothing machine-dependent is printed: tde_test.mask() writes
+-- tde.wallet_root as <root> and a backup's timestamp as <TS>; key ids of
+-- random keys are shown only through their length, their shape and
+-- comparisons.
 --
 \set SHOW_CONTEXT never
 
@@ -23,60 +25,12 @@ CREATE ROLE regress_keyadm NOLOGIN IN ROLE tde_admin;
 CREATE SCHEMA kt;
 GRANT USAGE ON SCHEMA kt TO PUBLIC;
 
--- Machine-independent text: tde.wallet_root as <root>, backup timestamps
--- (UTC YYYYMMDDHHMISSFF) as <TS>.
-CREATE FUNCTION kt.mask(t text) RETURNS text
-LANGUAGE sql STABLE AS $$
-	SELECT regexp_replace(replace(t, current_setting('tde.wallet_root'), '<root>'),
-						  'ewallet_[0-9]{16}', 'ewallet_<TS>', 'g')
-$$;
-
--- Run one statement; answer "ok" (with its first result column, if any) or
--- the error as SQLSTATE: message, then its detail (the ORA- number) and
--- hint on lines of their own, masked.
-CREATE FUNCTION kt.try(stmt text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-	r text;
-	st text;
-	msg text;
-	det text;
-	hnt text;
-BEGIN
-	EXECUTE stmt INTO r;
-	RETURN 'ok' || coalesce(': ' || kt.mask(nullif(r, '')), '');
-EXCEPTION WHEN others THEN
-	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
-		det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
-	RETURN st || ': ' || kt.mask(msg)
-		|| coalesce(E'\nDETAIL: ' || kt.mask(nullif(det, '')), '')
-		|| coalesce(E'\nHINT: ' || kt.mask(nullif(hnt, '')), '');
-END
-$$;
-GRANT EXECUTE ON FUNCTION kt.try(text) TO PUBLIC;
-
--- Run an ADMINISTER KEY MANAGEMENT statement through try().
-CREATE FUNCTION kt.akm(statement text) RETURNS text
-LANGUAGE sql AS $$
-	SELECT kt.try(format('SELECT tde.administer_key_management(%L)', statement))
-$$;
-
--- The files of a directory under tde.wallet_root, masked and sorted.
--- SECURITY DEFINER: pg_ls_dir needs a superuser, the tests run as
--- regress_keyadm.
-CREATE FUNCTION kt.ls(subdir text) RETURNS SETOF text
-LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-	SELECT kt.mask(f)
-	FROM pg_ls_dir(current_setting('tde.wallet_root') || '/' || subdir, true, false) AS f
-	ORDER BY kt.mask(f) COLLATE "C"
-$$;
-
--- md5 of a file under tde.wallet_root (NULL if it does not exist).
-CREATE FUNCTION kt.md5(file text) RETURNS text
-LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-	SELECT md5(pg_read_binary_file(current_setting('tde.wallet_root') || '/' || file,
-								   0, 64 * 1024 * 1024, true))
-$$;
+-- The helpers shared with the keystore suite: schema tde_test (try, akm,
+-- mask, ls, md5, ...; see test/regress_helpers.sql; reading it prints
+-- nothing).  Schema kt holds what only this suite uses, and its tables.
+\set ECHO none
+\i test/regress_helpers.sql
+\set ECHO all
 
 -- The master keys, oldest first, without anything that changes from run to
 -- run: n numbers them by creation time; active marks the key with the
@@ -148,19 +102,19 @@ GRANT CREATE ON SCHEMA kt TO regress_keyadm;
 --
 SET ROLE regress_keyadm;
 SELECT * FROM kt.wallet;
-SELECT kt.akm('ADMINISTER KEY MANAGEMENT CREATE KEYSTORE IDENTIFIED BY regress_pw1');
+SELECT tde_test.akm('ADMINISTER KEY MANAGEMENT CREATE KEYSTORE IDENTIFIED BY regress_pw1');
 SELECT * FROM kt.wallet;
-SELECT kt.akm('ADMINISTER KEY MANAGEMENT SET KEYSTORE OPEN IDENTIFIED BY regress_pw1');
-SELECT wrl_type, kt.mask(wrl_parameter) AS wrl_parameter, status, wallet_type,
+SELECT tde_test.akm('ADMINISTER KEY MANAGEMENT SET KEYSTORE OPEN IDENTIFIED BY regress_pw1');
+SELECT wrl_type, tde_test.mask(wrl_parameter) AS wrl_parameter, status, wallet_type,
 	   wallet_order, keystore_mode, fully_backed_up, con_id
 FROM v$encryption_wallet;
 SELECT count(*) AS keys FROM v$encryption_keys;
-SELECT * FROM kt.ls('tde');
+SELECT * FROM tde_test.ls('tde');
 
 -- no master key yet: data cannot be encrypted (ORA-28361)
 CREATE TABLE kt.nokey (v bytea);
-SELECT kt.try($$SELECT tde.encrypt('kt.nokey', '\x00'::bytea)$$);
-SELECT kt.try($$SELECT tde.encrypt('kt.nokey'::regclass, 'text'::text)$$);
+SELECT tde_test.try($$SELECT tde.encrypt('kt.nokey', '\x00'::bytea)$$);
+SELECT tde_test.try($$SELECT tde.encrypt('kt.nokey'::regclass, 'text'::text)$$);
 -- and no relation key was made
 SELECT count(*) AS relation_keys FROM tde.relation_keys;
 DROP TABLE kt.nokey;

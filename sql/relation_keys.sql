@@ -80,12 +80,12 @@ GRANT USAGE ON SCHEMA tde, kt TO regress_rot;
 GRANT EXECUTE ON FUNCTION tde.rotate_relation_key TO regress_rot;
 GRANT ALL ON kt.r1 TO regress_rot;
 SET ROLE regress_rot;
-SELECT kt.try($$SELECT tde.rotate_relation_key('kt.r1')$$);
+SELECT tde_test.try($$SELECT tde.rotate_relation_key('kt.r1')$$);
 RESET ROLE;
 DROP OWNED BY regress_rot;
 DROP ROLE regress_rot;
 SET ROLE regress_keyadm;
-SELECT kt.try($$SELECT tde.rotate_relation_key(1)$$);
+SELECT tde_test.try($$SELECT tde.rotate_relation_key(1)$$);
 SELECT count(*) AS relation_keys FROM tde.relation_keys;
 
 --
@@ -93,7 +93,7 @@ SELECT count(*) AS relation_keys FROM tde.relation_keys;
 -- master key, in the same transaction; the data still decrypts
 --
 SELECT kt.active_key() AS mk_before \gset
-SELECT kt.akm('SET KEY USING TAG ''regress rekey 1'' IDENTIFIED BY regress_pw1 WITH BACKUP');
+SELECT tde_test.akm('SET KEY USING TAG ''regress rekey 1'' IDENTIFIED BY regress_pw1 WITH BACKUP');
 SELECT kt.active_key() <> :'mk_before' AS new_active;
 SELECT relid, key_version, master_key_id = kt.active_key() AS wrapped_by_active,
 	   rewrapped_at IS NOT NULL AS rewrapped, rewrapped_at >= created_at AS after_creation
@@ -104,7 +104,7 @@ UNION ALL SELECT 'kt.r3', id, tde.decrypt('kt.r3', v) FROM kt.r3 ORDER BY 1, 2;
 
 -- through the typed function; a rekey that fails re-wraps nothing
 SELECT max(rewrapped_at) AS rewrapped_before FROM tde.relation_keys \gset
-SELECT kt.try($$SELECT tde.set_key(password => 'regress_wrong', with_backup => true)$$);
+SELECT tde_test.try($$SELECT tde.set_key(password => 'regress_wrong', with_backup => true)$$);
 SELECT max(rewrapped_at) = :'rewrapped_before' AS unchanged,
 	   bool_and(master_key_id = kt.active_key()) AS wrapped_by_active
 FROM tde.relation_keys;
@@ -118,7 +118,7 @@ SELECT id, tde.decrypt('kt.r1', v) FROM kt.r1 ORDER BY id;
 -- rolled back with its transaction: the rows name the old key again
 -- (the wallet keeps the new one, active, as Oracle's would)
 BEGIN;
-SELECT kt.akm('SET KEY USING TAG ''regress rekey rolled back'' IDENTIFIED BY regress_pw1 WITH BACKUP');
+SELECT tde_test.akm('SET KEY USING TAG ''regress rekey rolled back'' IDENTIFIED BY regress_pw1 WITH BACKUP');
 SELECT bool_and(master_key_id = kt.active_key()) AS wrapped_by_new FROM tde.relation_keys;
 ROLLBACK;
 SELECT bool_and(master_key_id = :'mk2') AS wrapped_by_mk2 FROM tde.relation_keys;
@@ -133,15 +133,15 @@ SELECT tde.decrypt('kt.r2', tde.encrypt('kt.r2', '\x22'::bytea));
 --
 SELECT tde.key_id('\x5EED0000000000000000000000000001') AS seed \gset
 SELECT tde.key_id('\xA81A0000000000000000000000000001') AS aria \gset
-SELECT kt.akm(format('USE KEY %L IDENTIFIED BY regress_pw1 WITH BACKUP', :'seed'));
+SELECT tde_test.akm(format('USE KEY %L IDENTIFIED BY regress_pw1 WITH BACKUP', :'seed'));
 SELECT kt.active_key() = :'seed' AS seed_active;
 SELECT count(*) AS rows, count(*) FILTER (WHERE master_key_id = :'seed') AS wrapped_by_seed
 FROM tde.relation_keys;
 SELECT id, tde.decrypt('kt.r1', v) FROM kt.r1 ORDER BY id;
 -- the keystore closed and opened again: no cached key is left, the rows
 -- unwrap under SEED128
-SELECT kt.akm('SET KEYSTORE CLOSE IDENTIFIED BY regress_pw1');
-SELECT kt.akm('SET KEYSTORE OPEN IDENTIFIED BY regress_pw1');
+SELECT tde_test.akm('SET KEYSTORE CLOSE IDENTIFIED BY regress_pw1');
+SELECT tde_test.akm('SET KEYSTORE OPEN IDENTIFIED BY regress_pw1');
 -- opening starts re-wrap workers for every database: let them finish
 -- before the next rekey (a worker that read the active key before a rekey
 -- and ran after it would re-wrap under the older key)
@@ -156,8 +156,8 @@ SELECT master_key_id = :'seed' AS wrapped_by_seed FROM tde.relation_keys WHERE r
 SELECT tde.use_key(:'aria', password => 'regress_pw1', with_backup => true);
 SELECT count(*) AS rows, count(*) FILTER (WHERE master_key_id = :'aria') AS wrapped_by_aria
 FROM tde.relation_keys;
-SELECT kt.akm('SET KEYSTORE CLOSE IDENTIFIED BY regress_pw1');
-SELECT kt.try($$SELECT tde.open_keystore('regress_pw1')$$);
+SELECT tde_test.akm('SET KEYSTORE CLOSE IDENTIFIED BY regress_pw1');
+SELECT tde_test.try($$SELECT tde.open_keystore('regress_pw1')$$);
 -- opening starts re-wrap workers for every database: let them finish
 -- before the next rekey (a worker that read the active key before a rekey
 -- and ran after it would re-wrap under the older key)
@@ -168,11 +168,11 @@ SELECT tde.decrypt('kt.r5', v) FROM kt.r5;
 --
 -- A rekey with FORCE KEYSTORE while the keystore is closed re-wraps too
 --
-SELECT kt.akm('SET KEYSTORE CLOSE IDENTIFIED BY regress_pw1');
-SELECT kt.akm('SET KEY USING TAG ''regress rekey forced'' FORCE KEYSTORE IDENTIFIED BY regress_pw1 WITH BACKUP');
+SELECT tde_test.akm('SET KEYSTORE CLOSE IDENTIFIED BY regress_pw1');
+SELECT tde_test.akm('SET KEY USING TAG ''regress rekey forced'' FORCE KEYSTORE IDENTIFIED BY regress_pw1 WITH BACKUP');
 SELECT status FROM kt.wallet;
-SELECT kt.try($$SELECT tde.decrypt('kt.r1', v) FROM kt.r1 WHERE id = 1$$);
-SELECT kt.akm('SET KEYSTORE OPEN IDENTIFIED BY regress_pw1');
+SELECT tde_test.try($$SELECT tde.decrypt('kt.r1', v) FROM kt.r1 WHERE id = 1$$);
+SELECT tde_test.akm('SET KEYSTORE OPEN IDENTIFIED BY regress_pw1');
 -- opening starts re-wrap workers for every database: let them finish
 -- before the next rekey (a worker that read the active key before a rekey
 -- and ran after it would re-wrap under the older key)
@@ -268,9 +268,9 @@ SELECT relname, relacl IS NOT NULL AND NOT EXISTS (
 FROM pg_class WHERE oid IN ('tde.relation_key'::regclass, 'tde.database_identity'::regclass)
 ORDER BY relname;
 SET ROLE regress_keyadm;
-SELECT kt.try($$SELECT count(*) FROM tde.relation_key$$);
-SELECT kt.try($$SELECT count(*) FROM tde.database_identity$$);
-SELECT kt.try($$UPDATE tde.relation_key SET rewrapped_at = NULL$$);
+SELECT tde_test.try($$SELECT count(*) FROM tde.relation_key$$);
+SELECT tde_test.try($$SELECT count(*) FROM tde.database_identity$$);
+SELECT tde_test.try($$UPDATE tde.relation_key SET rewrapped_at = NULL$$);
 -- the wrapped key is never a plain 32-byte key: IV, wrapped key and tag
 RESET ROLE;
 SELECT DISTINCT length(wrapped_key) AS wrapped_len FROM tde.relation_key ORDER BY 1;

@@ -15,7 +15,7 @@
 -- Configure the external store (the runbook's prerequisite): the
 -- keystore password for client TDE_WALLET
 SET ROLE regress_keyadm;
-SELECT kt.akm(format('ADMINISTER KEY MANAGEMENT ADD SECRET ''regress_pw1'' FOR CLIENT ''TDE_WALLET'' TO AUTO_LOGIN KEYSTORE %L',
+SELECT tde_test.akm(format('ADMINISTER KEY MANAGEMENT ADD SECRET ''regress_pw1'' FOR CLIENT ''TDE_WALLET'' TO AUTO_LOGIN KEYSTORE %L',
 					 current_setting('tde.wallet_root') || '/tde_seps'));
 SELECT * FROM kt.wallet;
 
@@ -53,7 +53,7 @@ FROM step_masked;
 -- the active key (the one in use before the rekey)
 SELECT * FROM step_masked WHERE active;
 SELECT count(*) AS keys_before, kt.active_key() AS active_before FROM step_query \gset
-SELECT kt.md5('tde/ewallet.p12') AS ewallet_before \gset
+SELECT tde_test.md5('tde/ewallet.p12') AS ewallet_before \gset
 
 --
 -- Step 3: a new master key, with a backup named new_mek_wallet
@@ -69,14 +69,14 @@ SELECT * FROM step_masked WHERE age_rank <= 2 ORDER BY age_rank;
 SELECT key_id <> :'active_before' AS changed, key_id = kt.newest_key() AS newest
 FROM step_query WHERE key_id = kt.active_key();
 SELECT * FROM kt.wallet;
-SELECT * FROM kt.ls('tde') AS f WHERE f LIKE '%new_mek_wallet%';
+SELECT * FROM tde_test.ls('tde') AS f WHERE f LIKE '%new_mek_wallet%';
 -- the backup is the keystore as it was before the new key
 RESET ROLE;
 SELECT f ~ '^ewallet_[0-9]{16}_new_mek_wallet\.p12$' AS oracle_name,
 	   abs(extract(epoch FROM to_timestamp(substr(f, 9, 14), 'YYYYMMDDHH24MISS')::timestamp
 				   - (now() AT TIME ZONE 'UTC'))) < 300 AS utc_timestamp,
-	   kt.md5('tde/' || f) = :'ewallet_before' AS is_previous_keystore,
-	   kt.md5('tde/ewallet.p12') <> :'ewallet_before' AS keystore_changed
+	   tde_test.md5('tde/' || f) = :'ewallet_before' AS is_previous_keystore,
+	   tde_test.md5('tde/ewallet.p12') <> :'ewallet_before' AS keystore_changed
 FROM pg_ls_dir(current_setting('tde.wallet_root') || '/tde') AS f
 WHERE f LIKE '%new_mek_wallet%';
 SET ROLE regress_keyadm;

@@ -111,21 +111,12 @@ my $good = slurp_file($ewallet);
 my $len = length $good;
 copy($ewallet, $node->basedir . '/ewallet.p12.good') or die "copy: $!";
 
-sub put_wallet
-{
-	my ($bytes) = @_;
-	open(my $fh, '>:raw', $ewallet) or die "write $ewallet: $!";
-	print $fh $bytes;
-	close $fh or die "close: $!";
-	return;
-}
-
 for my $frac (0.1, 0.3, 0.5, 0.7, 0.9)
 {
 	my $off = int($len * $frac);
 	my $bad = $good;
 	substr($bad, $off, 1) = chr(ord(substr($bad, $off, 1)) ^ 0x5A);
-	put_wallet($bad);
+	spew_file($ewallet, $bad);
 	($r, $e) = try_open($pw);
 	my $state = sqlstate_of($e);
 	ok($r != 0 && ($state eq 'XX001' || $state eq '28P01'),
@@ -133,7 +124,7 @@ for my $frac (0.1, 0.3, 0.5, 0.7, 0.9)
 	  or diag($e);
 	like($e, qr/is damaged|incorrect password/, "byte $off: clear message");
 	server_alive("flipped byte $off");
-	put_wallet($good);
+	spew_file($ewallet, $good);
 }
 
 # The last 14 bytes are the MAC's salt and iteration count; just before them
@@ -143,41 +134,39 @@ for my $frac (0.1, 0.3, 0.5, 0.7, 0.9)
 	my $off = $len - 20;
 	my $bad = $good;
 	substr($bad, $off, 1) = chr(ord(substr($bad, $off, 1)) ^ 0x5A);
-	put_wallet($bad);
+	spew_file($ewallet, $bad);
 	($r, $e) = try_open($pw);
 	my $state = sqlstate_of($e);
 	ok($state eq '28P01' || $state eq 'XX001',
 		"byte $off (in the MAC) flipped: refused with 28P01 or XX001 (got '$state')")
 	  or diag($e);
 	server_alive("flipped MAC byte $off");
-	put_wallet($good);
+	spew_file($ewallet, $good);
 }
 
-put_wallet(substr($good, 0, int($len / 2)));
+spew_file($ewallet, substr($good, 0, int($len / 2)));
 ($r, $e) = try_open($pw);
 is(sqlstate_of($e), 'XX001', 'wallet truncated to half: XX001');
 like($e, qr/keystore file ".*ewallet\.p12" is damaged/, 'reported as damaged');
 server_alive('truncated wallet');
 
-put_wallet('');
+spew_file($ewallet, '');
 ($r, $e) = try_open($pw);
 is(sqlstate_of($e), 'XX001', 'empty wallet: XX001');
 server_alive('empty wallet');
 
-put_wallet("this is not a wallet\n" x 20);
+spew_file($ewallet, "this is not a wallet\n" x 20);
 ($r, $e) = try_open($pw);
 is(sqlstate_of($e), 'XX001', 'text file: XX001');
 
 # A damaged auto-login wallet is reported as a warning on first use, and
 # the view still answers.
-put_wallet($good);
+spew_file($ewallet, $good);
 my $sso = slurp_file($node->basedir . '/cwallet.sso.saved');
 {
 	my $bad = $sso;
 	substr($bad, int(length($bad) / 2), 1) = chr(ord(substr($bad, int(length($bad) / 2), 1)) ^ 0x5A);
-	open(my $fh, '>:raw', $cwallet) or die "write: $!";
-	print $fh $bad;
-	close $fh;
+	spew_file($cwallet, $bad);
 	my ($st, $warn) = wallet_status($node);
 	is($st, 'CLOSED|UNKNOWN', 'damaged cwallet.sso: keystore stays CLOSED');
 	like($warn, qr/WARNING:\s+(XX001|28P01):/, 'with a warning');

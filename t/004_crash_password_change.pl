@@ -93,7 +93,7 @@ for my $round (1 .. $rounds)
 			],
 			'>', \$stdout, '2>', \$stderr);
 	}
-	sleep($delay);
+	sleep($delay);    # the moment of the crash, not a wait for a state
 	my $killed = crash_node($node);
 	eval { $h->finish; };
 	note(sprintf('round %d: killed %d processes after %.2f s', $round, $killed, $delay));

@@ -80,40 +80,22 @@ for my $c (@cases)
 
 # The extended protocol with a bind parameter: pgbench -M extended sends
 # :pw as $1.
-sub pgbench_call
-{
-	my ($password, $sql) = @_;
-	my $script = $node->basedir . '/open.sql';
-	open(my $fh, '>', $script) or die "$script: $!";
-	print $fh ($sql // 'SELECT tde.open_keystore(password => :pw)'), ";\n";
-	close $fh;
-	my ($out, $err) = ('', '');
-	local %ENV = $node->_get_env();
-	IPC::Run::run(
-		[
-			'pgbench', '-n', '-M', 'extended', '-t', '1', '-c', '1',
-			'-D', "pw=$password", '-f', $script, 'postgres'
-		],
-		'>', \$out, '2>', \$err);
-	return ($? >> 8, $out . $err);
-}
-
-my ($rc, $pgb) = pgbench_call($I);
+my ($rc, $pgb) = pgbench_extended($node, $I);
 is($rc, 0, 'extended protocol: open with a bound password parameter succeeds') or diag($pgb);
 is(wallet_status($node), 'OPEN_NO_MASTER_KEY|PASSWORD', 'the keystore is open');
 $node->safe_psql('postgres', 'SELECT tde.close_keystore()');
-($rc, $pgb) = pgbench_call($secret{nu});
+($rc, $pgb) = pgbench_extended($node, $secret{nu});
 isnt($rc, 0, 'extended protocol: a wrong bound password fails');
 like($pgb, qr/incorrect password/, 'with the incorrect-password error');
 
 # A bound parameter of a successful call.
 $node->safe_psql('postgres', qq{SELECT tde.alter_keystore_password(old_password => '$I', new_password => '$secret{theta}', with_backup => true, force_keystore => true)});
-($rc, $pgb) = pgbench_call($secret{theta});
+($rc, $pgb) = pgbench_extended($node, $secret{theta});
 is($rc, 0, 'extended protocol: open with the changed password') or diag($pgb);
 
 # An ordinary statement through the extended protocol keeps its parameters
 # in the log.
-($rc, $pgb) = pgbench_call('ordinary-param-value', 'SELECT length(:pw) AS n');
+($rc, $pgb) = pgbench_extended($node, 'ordinary-param-value', 'SELECT length(:pw) AS n');
 is($rc, 0, 'extended protocol: an ordinary statement') or diag($pgb);
 
 # With log_statement off, log_min_duration_statement logs the statement

@@ -112,28 +112,12 @@ $audit_conf});
 	}
 
 	# The extended protocol: pgbench -M extended binds :pw as $1.
-	my $script = $node->basedir . '/upd.sql';
-	my $pgbench = sub {
-		my ($value, $sql) = @_;
-		open(my $fh, '>', $script) or die "$script: $!";
-		print $fh "$sql;\n";
-		close $fh;
-		my ($out, $err) = ('', '');
-		local %ENV = $node->_get_env();
-		IPC::Run::run(
-			[
-				'pgbench', '-n', '-M', 'extended', '-t', '1', '-c', '1',
-				'-D', "pw=$value", '-f', $script, 'postgres'
-			],
-			'>', \$out, '2>', \$err);
-		return ($? >> 8, $out . $err);
-	};
-	my ($rc, $pgb) = $pgbench->($secret{extended},
+	my ($rc, $pgb) = pgbench_extended($node, $secret{extended},
 		qq{SELECT tde.update_external_store_secret(secret => :pw, client => 'TDE_WALLET', location => '$seps')});
 	is($rc, 0, "$name: extended protocol with a bound secret succeeds") or diag($pgb);
-	($rc, $pgb) = $pgbench->($secret{extbad}, 'SELECT tde.open_keystore(password => :pw, force_keystore => true)');
+	($rc, $pgb) = pgbench_extended($node, $secret{extbad}, 'SELECT tde.open_keystore(password => :pw, force_keystore => true)');
 	isnt($rc, 0, "$name: extended protocol with a wrong bound password fails");
-	($rc, $pgb) = $pgbench->('ordinary-bound-value', 'SELECT length(:pw) AS n');
+	($rc, $pgb) = pgbench_extended($node, 'ordinary-bound-value', 'SELECT length(:pw) AS n');
 	is($rc, 0, "$name: an ordinary extended-protocol statement") or diag($pgb);
 
 	# pg_stat_activity of an idle session shows its last statement.

@@ -19,23 +19,6 @@ my $pw = 'Keys_Restart_Pw1';
 my $nrows = 200;
 my $node = tde_new_node('keys_restart');
 
-sub sql_ok
-{
-	my ($sql, $name, $db) = @_;
-	my ($ret, $out, $err) = tde_sql($node, $sql, $db);
-	is($ret, 0, $name) or diag($err);
-	return $out;
-}
-
-sub sql_fails
-{
-	my ($sql, $state, $name, $db) = @_;
-	my ($ret, $out, $err) = tde_sql($node, $sql, $db);
-	isnt($ret, 0, "$name: fails");
-	is(sqlstate_of($err), $state, "$name: SQLSTATE $state") or diag($err);
-	return $err;
-}
-
 # Every column of v$encryption_keys, one line per key, in KEY_ID order.
 my $keys_sql = q{SELECT v::text FROM "v$encryption_keys" v ORDER BY key_id};
 
@@ -43,21 +26,21 @@ my $keys_sql = q{SELECT v::text FROM "v$encryption_keys" v ORDER BY key_id};
 my $check_sql =
   q{SELECT count(*) FILTER (WHERE tde.decrypt_text('t', ct) = plain) || '|' || count(*) FROM t};
 
-sql_ok(qq{SELECT tde.administer_key_management('CREATE KEYSTORE IDENTIFIED BY "$pw"')},
+tde_sql_ok($node, qq{SELECT tde.administer_key_management('CREATE KEYSTORE IDENTIFIED BY "$pw"')},
 	'CREATE KEYSTORE');
-sql_ok(qq{SELECT tde.administer_key_management('SET KEYSTORE OPEN IDENTIFIED BY "$pw"')},
+tde_sql_ok($node, qq{SELECT tde.administer_key_management('SET KEYSTORE OPEN IDENTIFIED BY "$pw"')},
 	'SET KEYSTORE OPEN');
-my $k1 = sql_ok(
+my $k1 = tde_sql_ok($node,
 	qq{SELECT tde.set_key(tag => 'restart k1', password => '$pw', with_backup => true)},
 	'SET KEY (first master key)');
 is(length($k1), 52, 'SET KEY returns a 52-character KEY_ID');
 # A second key, created but never activated: activation columns stay NULL.
-my $k2 = sql_ok(
+my $k2 = tde_sql_ok($node,
 	qq{SELECT tde.create_key(tag => 'restart k2 (inactive)', password => '$pw', with_backup => true)},
 	'CREATE KEY (second, inactive)');
 is(wallet_status($node), 'OPEN|PASSWORD', 'keystore OPEN with an active key');
 
-sql_ok(
+tde_sql_ok($node,
 	qq{CREATE TABLE t (id int PRIMARY KEY, plain text NOT NULL, ct bytea);
 	   INSERT INTO t (id, plain)
 	     SELECT i, 'secret ' || i || ' ' || md5(i::text) FROM generate_series(1, $nrows) i;
@@ -89,22 +72,22 @@ $node->restart;
 is(wallet_status($node), 'CLOSED|UNKNOWN', 'after restart: keystore CLOSED');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM "v$encryption_keys"'),
 	'0', 'after restart: v$encryption_keys is empty');
-sql_fails(q{SELECT tde.decrypt_text('t', ct) FROM t WHERE id = 1}, '55000',
+tde_sql_fails($node, q{SELECT tde.decrypt_text('t', ct) FROM t WHERE id = 1}, '55000',
 	'decrypt with the keystore closed');
-sql_fails(q{SELECT tde.decrypt('t', ct) FROM t WHERE id = 2}, '55000',
+tde_sql_fails($node, q{SELECT tde.decrypt('t', ct) FROM t WHERE id = 2}, '55000',
 	'decrypt (bytea) with the keystore closed');
-sql_fails(q{SELECT tde.encrypt('t', 'new'::text)}, '55000',
+tde_sql_fails($node, q{SELECT tde.encrypt('t', 'new'::text)}, '55000',
 	'encrypt with the keystore closed');
 is(wallet_status($node), 'CLOSED|UNKNOWN', 'failed calls did not open the keystore');
 
-sql_ok(qq{SELECT tde.administer_key_management('SET KEYSTORE OPEN IDENTIFIED BY "$pw"')},
+tde_sql_ok($node, qq{SELECT tde.administer_key_management('SET KEYSTORE OPEN IDENTIFIED BY "$pw"')},
 	'reopen the keystore');
 is(wallet_status($node), 'OPEN|PASSWORD', 'OPEN with the active key after reopening');
 is($node->safe_psql('postgres', $check_sql), "$nrows|$nrows",
 	'after reopening, every row decrypts to its original');
 is($node->safe_psql('postgres', $keys_sql), $keys_before,
 	'key metadata identical after the restart (all columns, both keys)');
-sql_ok(q{INSERT INTO t VALUES (0, 'after restart', tde.encrypt('t', 'after restart'::text))},
+tde_sql_ok($node, q{INSERT INTO t VALUES (0, 'after restart', tde.encrypt('t', 'after restart'::text))},
 	'encrypt after reopening');
 $nrows++;
 is($node->safe_psql('postgres', $check_sql), "$nrows|$nrows",
@@ -113,7 +96,7 @@ is($node->safe_psql('postgres', $check_sql), "$nrows|$nrows",
 # ---------------------------------------------------------------------
 # Auto-login: decryption right after a restart opens it by itself.
 # ---------------------------------------------------------------------
-sql_ok(
+tde_sql_ok($node,
 	qq{SELECT tde.administer_key_management('CREATE AUTO_LOGIN KEYSTORE FROM KEYSTORE IDENTIFIED BY "$pw"')},
 	'CREATE AUTO_LOGIN KEYSTORE');
 $node->restart;
@@ -144,7 +127,7 @@ is($node->safe_psql('postgres', $check_sql), "$nrows|$nrows",
 # Rekey while the auto-login keystore is open (FORCE KEYSTORE): the
 # auto-login wallet follows, so after a restart the re-wrapped relation
 # keys still unwrap without a password.
-my $k3 = sql_ok(
+my $k3 = tde_sql_ok($node,
 	qq{SELECT tde.set_key(tag => 'restart k3', password => '$pw', force_keystore => true, with_backup => true)},
 	'SET KEY FORCE KEYSTORE with the auto-login keystore open');
 is( $node->safe_psql('postgres',
@@ -166,8 +149,8 @@ is($node->safe_psql('postgres', $keys_sql), $keys_after_rekey,
 unlink cwallet_path($node) or die "unlink cwallet: $!";
 $node->restart;
 is(wallet_status($node), 'CLOSED|UNKNOWN', 'without cwallet.sso: CLOSED after restart');
-sql_fails($check_sql, '55000', 'without auto-login: decrypt after restart');
-sql_ok(qq{SELECT tde.open_keystore(password => '$pw')}, 'open the password keystore');
+tde_sql_fails($node, $check_sql, '55000', 'without auto-login: decrypt after restart');
+tde_sql_ok($node, qq{SELECT tde.open_keystore(password => '$pw')}, 'open the password keystore');
 is($node->safe_psql('postgres', $check_sql), "$nrows|$nrows",
 	'password keystore: every row decrypts');
 is($node->safe_psql('postgres', $keys_sql), $keys_after_rekey,

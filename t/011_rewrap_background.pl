@@ -23,14 +23,6 @@ my $pw = 'Rewrap_Bg_Pw1';
 my $db2_versions = 1100;
 my $node = tde_new_node('rewrap_bg');
 
-sub sql_ok
-{
-	my ($sql, $name, $db) = @_;
-	my ($ret, $out, $err) = tde_sql($node, $sql, $db);
-	is($ret, 0, $name) or diag($err);
-	return $out;
-}
-
 # Progress row of a database, seen from db1: "state|keys_done|keys_total|target".
 sub progress
 {
@@ -41,20 +33,14 @@ sub progress
 }
 
 # Wait (from db1) until a database's state is one of @states; returns the
-# last progress row.
+# progress row then (the last one seen if the wait timed out).
 sub wait_state
 {
 	my ($datname, @states) = @_;
-	my $want = join('|', map { quotemeta } @states);
-	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
-	my $p = '';
-	while (time < $deadline)
-	{
-		$p = progress($datname);
-		return $p if $p =~ /^(?:$want)\|/;
-		sleep 0.1;
-	}
-	return $p;
+	my $in = join(', ', map { "'$_'" } @states);
+	$node->poll_query_until('db1',
+		qq{SELECT state IN ($in) FROM tde.rewrap_progress WHERE datname = '$datname'});
+	return progress($datname);
 }
 
 # Does anyone other than us (and the re-wrap workers) have a session in db?
@@ -72,8 +58,8 @@ for my $db (qw(db1 db2 db3))
 }
 $node->safe_psql($_, 'CREATE EXTENSION tde') for qw(db1 db2);
 
-sql_ok(qq{SELECT tde.create_keystore(password => '$pw')}, 'create the keystore', 'db1');
-sql_ok(qq{SELECT tde.open_keystore(password => '$pw')}, 'open the keystore', 'db1');
+tde_sql_ok($node, qq{SELECT tde.create_keystore(password => '$pw')}, 'create the keystore', 'db1');
+tde_sql_ok($node, qq{SELECT tde.open_keystore(password => '$pw')}, 'open the keystore', 'db1');
 # Opening launches re-wrap workers for every database; with no master key
 # yet there is nothing to do, which is no failure.
 ok( $node->poll_query_until('db1',
@@ -83,12 +69,12 @@ is( $node->safe_psql('db1',
 		q{SELECT coalesce(string_agg(datname || ': ' || coalesce(error, ''), '; ' ORDER BY datname), '')
 		  FROM tde.rewrap_progress WHERE state = 'failed'}),
 	'', 'opening a keystore without a master key fails no database\'s re-wrap');
-my $k1 = sql_ok(qq{SELECT tde.set_key(tag => 'bg k1', password => '$pw', with_backup => true)},
+my $k1 = tde_sql_ok($node, qq{SELECT tde.set_key(tag => 'bg k1', password => '$pw', with_backup => true)},
 	'SET KEY k1 in db1', 'db1');
 
 # db1: three tables; db2: two tables, one with many key versions and rows
 # under several of them.
-sql_ok(
+tde_sql_ok($node,
 	q{CREATE TABLE a (id int, plain text, ct bytea);
 	  CREATE TABLE b (id int, plain text, ct bytea);
 	  CREATE TABLE c (id int, plain text, ct bytea);
@@ -99,7 +85,7 @@ sql_ok(
 	  UPDATE b SET ct = tde.encrypt('b', plain);
 	  UPDATE c SET ct = tde.encrypt('c', plain);},
 	'db1: encrypt rows in three tables', 'db1');
-sql_ok(
+tde_sql_ok($node,
 	qq{CREATE TABLE x (id int, plain text, ct bytea);
 	   CREATE TABLE y (id int, plain text, ct bytea);
 	   INSERT INTO x SELECT i, 'db2 x ' || i FROM generate_series(1, 100) i;
@@ -145,7 +131,7 @@ ok( $node->poll_query_until('db1',
 my $k2;
 {
 	# The check runs in the same session right after the statement.
-	my $out = sql_ok(
+	my $out = tde_sql_ok($node,
 		qq{SELECT tde.set_key(tag => 'bg k2', password => '$pw', with_backup => true) AS k \\gset
 		   SELECT :'k';
 		   SELECT count(*) || '|' || count(*) FILTER (WHERE master_key_id = :'k')
@@ -171,10 +157,10 @@ is($node->safe_psql('db1', $check1), '150', 'db1: all rows decrypt after the rek
 # Rekey with the keystore closed (FORCE KEYSTORE): db2 waits, its keys
 # still work; opening launches the re-wrap.
 # ---------------------------------------------------------------------
-sql_ok(qq{SELECT tde.close_keystore(password => '$pw')}, 'close the keystore', 'db1');
+tde_sql_ok($node, qq{SELECT tde.close_keystore(password => '$pw')}, 'close the keystore', 'db1');
 my $k3;
 {
-	my $out = sql_ok(
+	my $out = tde_sql_ok($node,
 		qq{SELECT tde.set_key(tag => 'bg k3', password => '$pw', force_keystore => true, with_backup => true) AS k \\gset
 		   SELECT :'k';
 		   SELECT count(*) || '|' || count(*) FILTER (WHERE master_key_id = :'k') FROM tde.relation_keys;},
@@ -189,11 +175,13 @@ is(wallet_status($node, 'db1'), 'CLOSED|UNKNOWN', 'the keystore stays closed');
 # No worker can re-wrap to k3 while the keystore is closed: db2 is
 # "waiting for keystore" (its worker ran and found it closed) or "pending",
 # with k3 as its target, and stays so.
-my $deadline = time + 10;
-do { sleep 0.1; $p = progress('db2'); } while $p =~ /^running\|/ && time < $deadline;
+$node->poll_query_until('db1',
+	q{SELECT state <> 'running' FROM tde.rewrap_progress WHERE datname = 'db2'});
+$p = progress('db2');
 note("db2 progress while the keystore is closed: $p (k2 = $k2, k3 = $k3)");
 like($p, qr/^(?:waiting for keystore|pending)\|0\|0\|\Q$k3\E$/,
 	'db2 progress while closed: waiting for the keystore (or pending), nothing done, target k3');
+# (not a wait for a state: the state must not change in this time)
 sleep 0.5;
 like(progress('db2'), qr/^(?:waiting for keystore|pending)\|/, 'and it stays so');
 is(keys_under('db2', $k2), "$n2|$n2|$n2", "db2's relation keys still name k2");

@@ -33,26 +33,12 @@ my $iterations = 2000000;
 my $node = tde_new_node('crash_rekey', "tde.wallet_kdf_iterations = $iterations\n");
 my $t_start = time;
 
-sub sql_ok
-{
-	my ($sql, $name) = @_;
-	my ($ret, $out, $err) = tde_sql($node, $sql);
-	is($ret, 0, $name) or diag($err);
-	return $out;
-}
-
-sub rekey_sql
-{
-	my ($tag) = @_;
-	return qq{SELECT tde.set_key(tag => '$tag', password => '$pw', with_backup => true)};
-}
-
-sql_ok(qq{SELECT tde.create_keystore(password => '$pw')}, 'create the keystore');
-sql_ok(qq{SELECT tde.open_keystore(password => '$pw')}, 'open the keystore');
-my $k0 = sql_ok(rekey_sql('crash initial'), 'first SET KEY');
+tde_sql_ok($node, qq{SELECT tde.create_keystore(password => '$pw')}, 'create the keystore');
+tde_sql_ok($node, qq{SELECT tde.open_keystore(password => '$pw')}, 'open the keystore');
+my $k0 = tde_sql_ok($node, set_key_sql($pw, 'crash initial'), 'first SET KEY');
 
 # 2,000 tables, one relation key each, one ciphertext each.
-sql_ok(
+tde_sql_ok($node,
 	qq{DO \$\$
 	   BEGIN
 	     FOR i IN 1 .. $ntables LOOP
@@ -102,7 +88,7 @@ my $active = $k0;
 for my $i (1 .. 2)
 {
 	my $t0 = time;
-	my ($ret, $out, $err) = tde_sql($node, rekey_sql("crash measure $i"));
+	my ($ret, $out, $err) = tde_sql($node, set_key_sql($pw, "crash measure $i"));
 	my $t1 = time;
 	is($ret, 0, "uninterrupted rekey $i") or diag($err);
 	$active = $out;
@@ -145,17 +131,16 @@ for my $round (1 .. $rounds)
 	{
 		local %ENV = $node->_get_env();
 		$h = IPC::Run::start(
-			[ 'psql', '-XAtq', '-d', $node->connstr('postgres'), '-c', rekey_sql($tag) ],
+			[ 'psql', '-XAtq', '-d', $node->connstr('postgres'), '-c', set_key_sql($pw, $tag) ],
 			'>', \$stdout, '2>', \$stderr);
 	}
 	my $t0 = time;
 	if ($plan->{after_write})
 	{
-		my $deadline = time + 2 * $duration + 5;
-		sleep(0.001) while wallet_inode() == $inode && time < $deadline;
+		tde_wait_until(sub { wallet_inode() != $inode }, 2 * $duration + 5, 0.001);
 		$plan->{seen} = time - $t0;
 	}
-	sleep($delay);
+	sleep($delay);    # the moment of the crash, not a wait for a state
 	my $killed_at = time - $t0;
 	my $killed = crash_node($node);
 	eval { $h->finish; };
@@ -234,7 +219,7 @@ for my $b (glob(wallet_dir($node) . '/ewallet_*.p12'))
 is("@bad", '', 'every backup file is complete DER');
 
 # Nothing left behind breaks the next rekey, and a restart after it.
-my ($ret, $out, $err) = tde_sql($node, rekey_sql('crash final'));
+my ($ret, $out, $err) = tde_sql($node, set_key_sql($pw, 'crash final'));
 is($ret, 0, 'a rekey after the crashes succeeds') or diag($err);
 is($node->safe_psql('postgres', $by_master_sql), "$out:$nkeys",
 	'and re-wraps every relation key');

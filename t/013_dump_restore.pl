@@ -19,24 +19,16 @@ use TdeTest;
 my $pw = 'Dump_Restore_Pw1';
 my $node = tde_new_node('dump_restore');
 
-sub sql_ok
-{
-	my ($sql, $name, $db) = @_;
-	my ($ret, $out, $err) = tde_sql($node, $sql, $db);
-	is($ret, 0, $name) or diag($err);
-	return $out;
-}
-
-sql_ok(qq{SELECT tde.create_keystore(password => '$pw')}, 'create the keystore');
-sql_ok(qq{SELECT tde.open_keystore(password => '$pw')}, 'open the keystore');
-my $k1 = sql_ok(qq{SELECT tde.set_key(tag => 'dump k1', password => '$pw', with_backup => true)},
+tde_sql_ok($node, qq{SELECT tde.create_keystore(password => '$pw')}, 'create the keystore');
+tde_sql_ok($node, qq{SELECT tde.open_keystore(password => '$pw')}, 'open the keystore');
+my $k1 = tde_sql_ok($node, qq{SELECT tde.set_key(tag => 'dump k1', password => '$pw', with_backup => true)},
 	'SET KEY');
 
 $node->safe_psql('postgres', 'CREATE DATABASE src');
 $node->safe_psql('src', 'CREATE EXTENSION tde');
 # Three relations: text in two key versions, bytea, and one in another
 # schema (regclass names must map back through the schema).
-sql_ok(
+tde_sql_ok($node,
 	q{CREATE TABLE a (id int PRIMARY KEY, plain text NOT NULL, ct bytea);
 	  INSERT INTO a SELECT i, 'row a ' || i || ' ' || md5(i::text) FROM generate_series(1, 100) i;
 	  UPDATE a SET ct = tde.encrypt('a', plain) WHERE id <= 50;
@@ -88,7 +80,7 @@ is($node->safe_psql('dst', $check_sql), '160|160', 'dst: every ciphertext decryp
 
 # New encryptions in dst: in an existing relation (its current key
 # version) and in a new one.
-sql_ok(
+tde_sql_ok($node,
 	q{INSERT INTO a VALUES (1001, 'new in dst', tde.encrypt('a', 'new in dst'::text));
 	  CREATE TABLE d (id int, plain text, ct bytea);
 	  INSERT INTO d SELECT i, 'row d ' || i, tde.encrypt('d', 'row d ' || i) FROM generate_series(1, 10) i;},
@@ -107,7 +99,7 @@ is($node->safe_psql('src', $check_sql), '160|160', 'src is untouched');
 # Custom-format dump taken with the keystore closed (a dump needs no key),
 # restored with pg_restore.
 # ---------------------------------------------------------------------
-sql_ok(qq{SELECT tde.close_keystore(password => '$pw')}, 'close the keystore');
+tde_sql_ok($node, qq{SELECT tde.close_keystore(password => '$pw')}, 'close the keystore');
 my $cdump = $node->basedir . '/src.dump';
 $node->command_ok([ 'pg_dump', '-Fc', '-d', $node->connstr('src'), '-f', $cdump ],
 	'pg_dump -Fc src with the keystore closed');
@@ -119,14 +111,14 @@ is($node->safe_psql('dst2', $keys_sql), $src_keys, 'dst2: the same relation keys
 	my ($ret, $out, $err) = tde_sql($node, $check_sql, 'dst2');
 	is(sqlstate_of($err), '55000', 'dst2: no decryption while the keystore is closed');
 }
-sql_ok(qq{SELECT tde.open_keystore(password => '$pw')}, 'open the keystore');
+tde_sql_ok($node, qq{SELECT tde.open_keystore(password => '$pw')}, 'open the keystore');
 is($node->safe_psql('dst2', $check_sql), '160|160', 'dst2: every ciphertext decrypts');
 
 # ---------------------------------------------------------------------
 # A rekey from dst re-wraps dst in its transaction and src and dst2 in the
 # background; everything still decrypts.
 # ---------------------------------------------------------------------
-my $k2 = sql_ok(qq{SELECT tde.set_key(tag => 'dump k2', password => '$pw', with_backup => true)},
+my $k2 = tde_sql_ok($node, qq{SELECT tde.set_key(tag => 'dump k2', password => '$pw', with_backup => true)},
 	'SET KEY from dst', 'dst');
 ok( $node->poll_query_until('dst',
 		q{SELECT count(*) = 2 FROM tde.rewrap_progress WHERE datname IN ('src', 'dst2') AND state = 'done'}),

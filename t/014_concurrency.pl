@@ -30,24 +30,10 @@ my $fresh = 300;
 my $node = tde_new_node('concurrency', "max_connections = 50\nlog_statement = 'none'\n");
 is($node->safe_psql('postgres', 'SHOW tde.wallet_kdf_iterations'), '1000', 'kdf iterations 1000');
 
-sub sql_ok
-{
-	my ($sql, $name, $db) = @_;
-	my ($ret, $out, $err) = tde_sql($node, $sql, $db);
-	is($ret, 0, $name) or diag($err);
-	return $out;
-}
-
-sub set_key_sql
-{
-	my ($tag) = @_;
-	return qq{SELECT tde.set_key(tag => '$tag', password => '$pw', with_backup => true)};
-}
-
-sql_ok(qq{SELECT tde.create_keystore(password => '$pw')}, 'create the keystore');
-sql_ok(qq{SELECT tde.open_keystore(password => '$pw')}, 'open the keystore');
-sql_ok(set_key_sql('conc initial'), 'first SET KEY');
-sql_ok(
+tde_sql_ok($node, qq{SELECT tde.create_keystore(password => '$pw')}, 'create the keystore');
+tde_sql_ok($node, qq{SELECT tde.open_keystore(password => '$pw')}, 'open the keystore');
+tde_sql_ok($node, set_key_sql($pw, 'conc initial'), 'first SET KEY');
+tde_sql_ok($node,
 	qq{CREATE TABLE data (id bigserial PRIMARY KEY, plain text NOT NULL, ct bytea NOT NULL);
 	   INSERT INTO data (plain, ct)
 	     SELECT 'pre ' || i, tde.encrypt('data', 'pre ' || i) FROM generate_series(1, $prefill) i;
@@ -114,12 +100,13 @@ my $bench;
 
 my ($rekeys, $rekey_fail, $last_key) = (0, 0, '');
 my @rekey_err;
+# one rekey a second while pgbench runs: a pace, not a wait for a state
 my $t_end = time + $seconds;
 sleep 1;
 while (time < $t_end - 0.5)
 {
 	my $t0 = time;
-	my ($ret, $out, $err) = tde_sql($node, set_key_sql("conc loop $rekeys"));
+	my ($ret, $out, $err) = tde_sql($node, set_key_sql($pw, "conc loop $rekeys"));
 	if ($ret == 0) { $rekeys++; $last_key = $out; }
 	else { $rekey_fail++; push @rekey_err, $err; }
 	my $left = 1 - (time - $t0);
@@ -157,9 +144,9 @@ my $a = $node->background_psql('postgres');
 my $b = $node->background_psql('postgres');
 my $b_pid = $b->query_safe('SELECT pg_backend_pid()');
 $a->query_safe('BEGIN');
-my $ka = $a->query_safe(set_key_sql('conc A'));
+my $ka = $a->query_safe(set_key_sql($pw, 'conc A'));
 is(length($ka), 52, 'session A: SET KEY in an open transaction');
-$b->query_until(qr/b started/, "\\echo b started\n" . set_key_sql('conc B') . ";\n");
+$b->query_until(qr/b started/, "\\echo b started\n" . set_key_sql($pw, 'conc B') . ";\n");
 ok( $node->poll_query_until('postgres',
 		qq{SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $b_pid}),
 	'session B\'s SET KEY waits for session A');
@@ -194,7 +181,7 @@ my @err = ('', '');
 		push @h,
 		  IPC::Run::start(
 			[ 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'),
-			  '-c', set_key_sql("conc race $i") ],
+			  '-c', set_key_sql($pw, "conc race $i") ],
 			'>', \$out[$i], '2>', \$err[$i]);
 	}
 }

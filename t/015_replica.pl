@@ -29,46 +29,7 @@ my $pw    = 'Replica_Pw1';
 my $nrows = 100;
 
 # The primary: tde_new_node's settings, on a node that can stream.
-my $primary = PostgreSQL::Test::Cluster->new('replica_primary');
-$primary->init(allows_streaming => 1);
-make_path(wallet_root($primary), { mode => 0700 });
-chmod 0700, wallet_root($primary);
-$primary->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'tde'
-tde.wallet_root = '@{[ wallet_root($primary) ]}'
-tde.wallet_kdf_iterations = 1000
-log_statement = 'all'
-});
-$primary->start;
-$primary->safe_psql('postgres', 'CREATE EXTENSION tde');
-
-sub sql_ok
-{
-	my ($node, $sql, $name) = @_;
-	my ($ret, $out, $err) = tde_sql($node, $sql);
-	is($ret, 0, $name) or diag($err);
-	return $out;
-}
-
-sub sql_fails
-{
-	my ($node, $sql, $state, $name) = @_;
-	my ($ret, $out, $err) = tde_sql($node, $sql);
-	isnt($ret, 0, "$name: fails");
-	is(sqlstate_of($err), $state, "$name: SQLSTATE $state") or diag($err);
-	return $err;
-}
-
-sub slurp
-{
-	my ($path) = @_;
-	open(my $fh, '<:raw', $path) or die "could not read $path: $!";
-	local $/;
-	my $data = <$fh>;
-	close $fh;
-	return $data;
-}
+my $primary = tde_new_node('replica_primary', allows_streaming => 1);
 
 # Copy the primary's wallet directory (<root>/tde/*) into the standby's,
 # every file with mode 0600.  Returns the number of files copied.
@@ -108,16 +69,16 @@ my $close_sql =
 # ---------------------------------------------------------------------
 # 1. The primary: keystore, first key, encrypted rows; the standby.
 # ---------------------------------------------------------------------
-sql_ok($primary, qq{SELECT tde.administer_key_management('CREATE KEYSTORE IDENTIFIED BY "$pw"')},
+tde_sql_ok($primary, qq{SELECT tde.administer_key_management('CREATE KEYSTORE IDENTIFIED BY "$pw"')},
 	'primary: CREATE KEYSTORE');
-sql_ok($primary, $open_sql, 'primary: SET KEYSTORE OPEN');
-sql_ok($primary,
+tde_sql_ok($primary, $open_sql, 'primary: SET KEYSTORE OPEN');
+tde_sql_ok($primary,
 	qq{SELECT tde.administer_key_management('SET KEY USING TAG ''replica k1'' IDENTIFIED BY "$pw" WITH BACKUP')},
 	'primary: SET KEY WITH BACKUP');
 my $k1 = $primary->safe_psql('postgres',
 	q{SELECT key_id FROM "v$encryption_keys" WHERE tag = 'replica k1'});
 like($k1, qr/\A[A-Za-z0-9+\/]{52}\z/, 'primary: the first key has a KEY_ID');
-sql_ok(
+tde_sql_ok(
 	$primary,
 	qq{CREATE TABLE t (id int PRIMARY KEY, plain text NOT NULL, ct bytea);
 	   CREATE TABLE t2 (id int PRIMARY KEY, ct bytea);
@@ -133,8 +94,7 @@ is($primary->safe_psql('postgres', $mk_sql), "1:$k1",
 $primary->backup('bk');
 my $standby = PostgreSQL::Test::Cluster->new('replica_standby');
 $standby->init_from_backup($primary, 'bk', has_streaming => 1);
-make_path(wallet_root($standby), { mode => 0700 });
-chmod 0700, wallet_root($standby);
+tde_make_wallet_root($standby);
 # postgresql.conf came with the backup; the later line wins
 $standby->append_conf('postgresql.conf',
 	"tde.wallet_root = '" . wallet_root($standby) . "'\n");
@@ -158,9 +118,9 @@ is( $standby->safe_psql('postgres',
 		q{SELECT wrl_parameter FROM "v$encryption_wallet"}),
 	wallet_root($standby) . '/tde/',
 	'standby: v$encryption_wallet names its own wallet directory');
-sql_fails($standby, q{SELECT tde.decrypt_text('t', ct) FROM t WHERE id = 1}, '55000',
+tde_sql_fails($standby, q{SELECT tde.decrypt_text('t', ct) FROM t WHERE id = 1}, '55000',
 	'standby: decrypt with the keystore closed');
-sql_ok($standby, $open_sql, 'standby: SET KEYSTORE OPEN IDENTIFIED BY (reads files only)');
+tde_sql_ok($standby, $open_sql, 'standby: SET KEYSTORE OPEN IDENTIFIED BY (reads files only)');
 is(wallet_status($standby), 'OPEN|PASSWORD', 'standby: keystore OPEN');
 is($standby->safe_psql('postgres', 'SELECT key_id FROM "v$encryption_keys"'),
 	$k1, 'standby: v$encryption_keys shows the copied key');
@@ -171,7 +131,7 @@ is( $standby->safe_psql('postgres',
 	'standby text',
 	'standby: encrypt for a relation with a key works (no write)');
 {
-	my $err = sql_fails($standby, q{SELECT tde.encrypt('t2', 'new relation'::text)},
+	my $err = tde_sql_fails($standby, q{SELECT tde.encrypt('t2', 'new relation'::text)},
 		'25006', 'standby: encrypt for a relation without a key');
 	like($err, qr/read-only transaction/, 'standby: the error names the read-only transaction');
 }
@@ -187,7 +147,7 @@ is( $standby->safe_psql('postgres',
 # Master keys change on the primary only: every key operation on the
 # standby is refused (25006) before its wallet copy is written.
 {
-	my $before = slurp(ewallet_path($standby));
+	my $before = slurp_file(ewallet_path($standby));
 	my $k1 = $standby->safe_psql('postgres', 'SELECT key_id FROM "v$encryption_keys"');
 	for my $op (
 		[ 'SET KEY', qq{SELECT tde.set_key(tag => 'on standby', password => '$pw', with_backup => true)} ],
@@ -197,10 +157,10 @@ is( $standby->safe_psql('postgres',
 		[ 'rotate_relation_key', q{SELECT tde.rotate_relation_key('t')} ])
 	{
 		my ($what, $sql) = @$op;
-		my $err = sql_fails($standby, $sql, '25006', "standby: $what");
+		my $err = tde_sql_fails($standby, $sql, '25006', "standby: $what");
 		like($err, qr/during recovery/, "standby: $what error names the recovery");
 	}
-	ok(slurp(ewallet_path($standby)) eq $before, 'standby: wallet unchanged by the refused operations');
+	ok(slurp_file(ewallet_path($standby)) eq $before, 'standby: wallet unchanged by the refused operations');
 	is($standby->safe_psql('postgres', 'SELECT count(*) FROM "v$encryption_keys"'), '1',
 		'standby: still one master key');
 }
@@ -216,7 +176,7 @@ my $warm = tde_session($standby);
 # ---------------------------------------------------------------------
 # 3. Rekey on the primary: relation keys replicate, the wallet is copied.
 # ---------------------------------------------------------------------
-my $k2 = sql_ok($primary,
+my $k2 = tde_sql_ok($primary,
 	qq{SELECT tde.set_key(tag => 'replica k2', password => '$pw', with_backup => true)},
 	'primary: rekey (SET KEY WITH BACKUP)');
 isnt($k2, $k1, 'primary: the rekey made a new key');
@@ -232,7 +192,7 @@ is($standby->safe_psql('postgres', $mk_sql), "1:$k2",
 }
 # a cold cache needs the new key, which the stale wallet copy lacks
 {
-	my $err = sql_fails($standby, $check_sql, '42704',
+	my $err = tde_sql_fails($standby, $check_sql, '42704',
 		'standby: decrypt with a cold cache and a stale wallet copy');
 	like($err, qr/master key "\Q$k2\E" is not in the open keystore/,
 		'standby: the error names the missing new key');
@@ -241,9 +201,9 @@ is($standby->safe_psql('postgres', $mk_sql), "1:$k2",
 is(wallet_status($standby), 'OPEN|PASSWORD', 'standby: keystore still open after the failure');
 
 ok(copy_wallet($primary, $standby) >= 3, 'new wallet files copied to the standby');
-sql_ok($standby, $close_sql, 'standby: SET KEYSTORE CLOSE');
+tde_sql_ok($standby, $close_sql, 'standby: SET KEYSTORE CLOSE');
 is(wallet_status($standby), 'CLOSED|UNKNOWN', 'standby: keystore CLOSED');
-sql_ok($standby, $open_sql, 'standby: reopen with the new wallet copy');
+tde_sql_ok($standby, $open_sql, 'standby: reopen with the new wallet copy');
 is($standby->safe_psql('postgres', 'SELECT count(*) FROM "v$encryption_keys"'), '2',
 	'standby: both master keys in the reloaded wallet');
 is($standby->safe_psql('postgres', $check_sql), "$nrows|$nrows",
@@ -263,7 +223,7 @@ $standby->promote;
 $standby->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()')
   or die 'the standby did not leave recovery';
 is(wallet_status($standby), 'OPEN|PASSWORD', 'promoted: keystore still open');
-my $k3 = sql_ok($standby,
+my $k3 = tde_sql_ok($standby,
 	qq{SELECT tde.set_key(tag => 'promoted k3', password => '$pw', with_backup => true)},
 	'promoted: SET KEY WITH BACKUP');
 ok($k3 ne $k1 && $k3 ne $k2, 'promoted: a third key');
@@ -271,7 +231,7 @@ is($standby->safe_psql('postgres', $mk_sql), "1:$k3",
 	'promoted: relation key re-wrapped by its own new key');
 is($standby->safe_psql('postgres', $check_sql), "$nrows|$nrows",
 	'promoted: every row decrypts');
-sql_ok($standby,
+tde_sql_ok($standby,
 	q{INSERT INTO t2 VALUES (1, tde.encrypt('t2', 'after promotion'::text))},
 	'promoted: encrypt for a new relation');
 is($standby->safe_psql('postgres', q{SELECT tde.decrypt_text('t2', ct) FROM t2}),

@@ -49,7 +49,7 @@ sub decrypted
 # --- 1. a rolled-back first encryption --------------------------------------
 
 new_db('rollback');
-tde_sql_ok($node, 
+tde_sql_ok($node,
 	q{BEGIN; SELECT length(tde.encrypt('t', 'lost')) > 0; ROLLBACK;
 	  INSERT INTO t VALUES (1, tde.encrypt('t', 'kept'));},
 	'one session: a rolled-back first encryption, then an insert', 'rollback');
@@ -78,7 +78,7 @@ is(decrypted('uniq'), '2=second',
 # --- 3. a rolled-back savepoint ----------------------------------------------
 
 new_db('savepoint');
-tde_sql_ok($node, 
+tde_sql_ok($node,
 	q{BEGIN; SAVEPOINT s; SELECT length(tde.encrypt('t', 'lost')) > 0; ROLLBACK TO s;
 	  INSERT INTO t VALUES (1, tde.encrypt('t', 'kept')); COMMIT;},
 	'one session: first encryption in a savepoint rolled back', 'savepoint');
@@ -88,7 +88,7 @@ is(decrypted('savepoint'), '1=kept',
 # A released savepoint keeps what it made: the identity stays pending
 # until the transaction commits, and then is kept.
 new_db('released');
-tde_sql_ok($node, 
+tde_sql_ok($node,
 	q{BEGIN; SAVEPOINT s; INSERT INTO t VALUES (1, tde.encrypt('t', 'one')); RELEASE s;
 	  INSERT INTO t VALUES (2, tde.encrypt('t', 'two')); COMMIT;
 	  INSERT INTO t VALUES (3, tde.encrypt('t', 'three'));},
@@ -99,7 +99,7 @@ is(decrypted('released'), '1=one,2=two,3=three',
 # --- 4. DROP EXTENSION and CREATE EXTENSION in one session -------------------
 
 new_db('recreate');
-tde_sql_ok($node, 
+tde_sql_ok($node,
 	q{INSERT INTO t VALUES (1, tde.encrypt('t', 'before'));
 	  DROP EXTENSION tde; CREATE EXTENSION tde;
 	  DELETE FROM t;
@@ -112,7 +112,7 @@ is($node->safe_psql('recreate', 'SELECT count(*) FROM tde.relation_key'),
 
 # The same inside one transaction, with the drop rolled back: nothing lost.
 new_db('dropabort');
-tde_sql_ok($node, 
+tde_sql_ok($node,
 	q{INSERT INTO t VALUES (1, tde.encrypt('t', 'one'));
 	  BEGIN; DROP EXTENSION tde; ROLLBACK;
 	  INSERT INTO t VALUES (2, tde.encrypt('t', 'two'));},

@@ -15,12 +15,10 @@ use lib "$FindBin::RealBin/lib";
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(time sleep);
 use TdeTest;
 
 my $pw = 'Rewrap_Slots_Pw1';
 my $node = tde_new_node('rewrap_slots');
-
 
 sub rekey
 {
@@ -28,20 +26,12 @@ sub rekey
 	tde_sql_ok($node, qq{SELECT tde.set_key(password => '$pw', with_backup => true) IS NOT NULL}, $name);
 }
 
-# Wait until no entry is pending or running; false after $secs seconds.
+# Wait until no entry is pending or running; false if that does not happen
+# within the TAP tests' timeout.
 sub settled
 {
-	my ($secs) = @_;
-	my $deadline = time + $secs;
-	while (time < $deadline)
-	{
-		return 1
-		  if $node->safe_psql('postgres',
-			q{SELECT count(*) FROM tde.rewrap_progress WHERE state IN ('pending', 'running')})
-		  eq '0';
-		sleep 0.2;
-	}
-	return 0;
+	return $node->poll_query_until('postgres',
+		q{SELECT count(*) FROM tde.rewrap_progress WHERE state IN ('pending', 'running')}, '0');
 }
 
 sub state_of
@@ -78,7 +68,7 @@ for my $db (qw(db0 db1 dba dbb))
 $node->safe_psql('dba', q{SELECT count(tde.rotate_relation_key('x')) FROM generate_series(1, 50)});
 
 rekey('first rekey');
-ok(settled(60), 'the first background re-wrap finishes');
+ok(settled(), 'the first background re-wrap finishes');
 is(state_of('db0') . ' ' . state_of('db1'), 'done done', 'db0 and db1 re-wrapped');
 $node->safe_psql('postgres', 'DROP DATABASE db1');
 
@@ -89,8 +79,8 @@ my ($out, $err) = session_sql($s,
 is($out, 'locked', 'a session in dba holds tde.relation_key') or diag($err);
 
 rekey('second rekey: frees the entry of db1');
-my $deadline = time + 60;
-sleep 0.2 while time < $deadline && state_of('dba') ne 'running';
+$node->poll_query_until('postgres',
+	q{SELECT string_agg(state, ',') FROM tde.rewrap_progress WHERE datname = 'dba'}, 'running');
 is(state_of('dba'), 'running', 'the worker for dba runs (and waits for the lock)');
 is(state_of('dbb'), 'pending', 'dbb waits its turn');
 
@@ -103,7 +93,7 @@ rekey('third rekey while the worker for dba runs');
 is($out, 'released', 'the lock is released') or diag($err);
 session_close($s);
 
-ok(settled(90), 'every re-wrap finishes: no entry stays running');
+ok(settled(), 'every re-wrap finishes: no entry stays running');
 is(state_of('dba'), 'done', 'dba: done');
 is(state_of('dbb'), 'done', 'dbb: done');
 is(stale('dba'), '0', 'every relation key of dba is wrapped by the active key');
@@ -120,7 +110,7 @@ $node->safe_psql('postgres', 'CREATE DATABASE dbc');
 $node->safe_psql('dbc', q{CREATE EXTENSION tde; CREATE TABLE x (c bytea);
 	INSERT INTO x VALUES (tde.encrypt('x', 'v'))});
 rekey('fourth rekey');
-ok(settled(60), 'the fourth re-wrap finishes');
+ok(settled(), 'the fourth re-wrap finishes');
 is(state_of('dbc'), 'done', 'a new database is re-wrapped in a freed slot');
 is(stale('dbc') . stale('dba') . stale('dbb'), '000', 'nothing stale anywhere');
 

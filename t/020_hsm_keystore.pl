@@ -28,45 +28,6 @@ my $nrows = 100;
 my $node = tde_new_node('hsm_keystore');
 softhsm_setup($node, conf => "tde.keystore_configuration = 'HSM'\n");
 
-sub sql_ok
-{
-	my ($sql, $name, $db) = @_;
-	my ($ret, $out, $err) = tde_sql($node, $sql, $db);
-	is($ret, 0, $name) or diag($err);
-	return wantarray ? ($out, $err) : $out;
-}
-
-sub akm_ok
-{
-	my ($stmt, $name) = @_;
-	my ($ret, $out, $err) = akm($node, $stmt);
-	is($ret, 0, $name) or diag($err);
-	return wantarray ? ($out, $err) : $out;
-}
-
-# A statement that must fail with $state; never an internal error.
-sub fails_with
-{
-	my ($ret, $err, $state, $name) = @_;
-	isnt($ret, 0, "$name: fails");
-	is(sqlstate_of($err), $state, "$name: SQLSTATE $state") or diag($err);
-	return $err;
-}
-
-sub sql_fails
-{
-	my ($sql, $state, $name) = @_;
-	my ($ret, $out, $err) = tde_sql($node, $sql);
-	return fails_with($ret, $err, $state, $name);
-}
-
-sub akm_fails
-{
-	my ($stmt, $state, $name) = @_;
-	my ($ret, $out, $err) = akm($node, $stmt);
-	return fails_with($ret, $err, $state, $name);
-}
-
 my $wallet_sql = q{SELECT wrl_type, coalesce(wrl_parameter, '<null>'), status, wallet_type,
        wallet_order, fully_backed_up FROM v$encryption_wallet};
 my $check_sql =
@@ -82,31 +43,31 @@ is($node->safe_psql('postgres', $wallet_sql), 'HSM|<null>|CLOSED|HSM|SINGLE|UNDE
 
 # --- open with "pin", close, open with "user:pin" -------------------------
 
-akm_ok(qq{ADMINISTER KEY MANAGEMENT SET KEYSTORE OPEN IDENTIFIED BY "$pin"},
+tde_akm_ok($node, qq{ADMINISTER KEY MANAGEMENT SET KEYSTORE OPEN IDENTIFIED BY "$pin"},
 	'SET KEYSTORE OPEN IDENTIFIED BY "pin"');
 is($node->safe_psql('postgres', $wallet_sql),
 	'HSM|<null>|OPEN_NO_MASTER_KEY|HSM|SINGLE|UNDEFINED',
 	'HSM open, no master key yet');
-akm_fails(qq{ADMINISTER KEY MANAGEMENT SET KEYSTORE OPEN IDENTIFIED BY "$pin"},
+tde_akm_fails($node, qq{ADMINISTER KEY MANAGEMENT SET KEYSTORE OPEN IDENTIFIED BY "$pin"},
 	'55000', 'opening an open HSM');
-akm_ok(qq{ADMINISTER KEY MANAGEMENT SET KEYSTORE CLOSE IDENTIFIED BY "$pin"},
+tde_akm_ok($node, qq{ADMINISTER KEY MANAGEMENT SET KEYSTORE CLOSE IDENTIFIED BY "$pin"},
 	'SET KEYSTORE CLOSE');
 is(wallet_status($node), 'CLOSED|HSM', 'HSM closed');
-akm_ok(qq{ADMINISTER KEY MANAGEMENT SET KEYSTORE OPEN IDENTIFIED BY "tde_user:$pin"},
+tde_akm_ok($node, qq{ADMINISTER KEY MANAGEMENT SET KEYSTORE OPEN IDENTIFIED BY "tde_user:$pin"},
 	'SET KEYSTORE OPEN IDENTIFIED BY "user:pin"');
 is(wallet_status($node), 'OPEN_NO_MASTER_KEY|HSM', 'HSM open with user:pin');
 # the credential of the open HSM is "user:pin": the bare PIN is another one
-akm_fails(qq{ADMINISTER KEY MANAGEMENT SET KEYSTORE CLOSE IDENTIFIED BY "wrong:0000"},
+tde_akm_fails($node, qq{ADMINISTER KEY MANAGEMENT SET KEYSTORE CLOSE IDENTIFIED BY "wrong:0000"},
 	'28P01', 'closing with another credential');
 is(wallet_status($node), 'OPEN_NO_MASTER_KEY|HSM', 'still open after the refused close');
-sql_ok('SELECT tde.close_keystore()', 'typed close_keystore()');
-sql_ok(qq{SELECT tde.open_keystore(password => '$pin')}, 'typed open_keystore(pin)');
+tde_sql_ok($node, 'SELECT tde.close_keystore()', 'typed close_keystore()');
+tde_sql_ok($node, qq{SELECT tde.open_keystore(password => '$pin')}, 'typed open_keystore(pin)');
 is(wallet_status($node), 'OPEN_NO_MASTER_KEY|HSM', 'HSM open with the bare PIN');
 
 # --- a master key in the HSM ----------------------------------------------
 
-sql_ok('CREATE TABLE t (id int PRIMARY KEY, plain text NOT NULL, ct bytea)', 'create t');
-sql_fails(q{SELECT tde.encrypt('t', 'x'::text)}, '55000',
+tde_sql_ok($node, 'CREATE TABLE t (id int PRIMARY KEY, plain text NOT NULL, ct bytea)', 'create t');
+tde_sql_fails($node, q{SELECT tde.encrypt('t', 'x'::text)}, '55000',
 	'encrypt with an open HSM but no master key');
 
 my ($ret, $out, $err) = akm($node,
@@ -133,10 +94,10 @@ ok(-f wallet_dir($node) . '/hsm_keys.sso', 'HSM key metadata file exists');
 ok(!-e ewallet_path($node), 'no software wallet was created');
 
 # What an HSM cannot do with keys.
-akm_fails(
+tde_akm_fails($node,
 	qq{ADMINISTER KEY MANAGEMENT SET KEY 'D20765EB721AF44D054B30FE87F8E49A:5a089c8ea6ee21cba774f61e58d102665df4a979a34757836b3d066a3eb3db11' IDENTIFIED BY "$pin" WITH BACKUP},
 	'0A000', 'user-supplied key value in an HSM');
-akm_fails(
+tde_akm_fails($node,
 	qq{ADMINISTER KEY MANAGEMENT SET KEY USING ALGORITHM 'ARIA256' IDENTIFIED BY "$pin" WITH BACKUP},
 	'0A000', 'ARIA256 in an HSM');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM "v$encryption_keys"'), '1',
@@ -164,7 +125,7 @@ unlike($out, qr/TDE_MEK_/, 'the key is private: invisible without login');
 
 # --- data ----------------------------------------------------------------
 
-sql_ok(
+tde_sql_ok($node,
 	qq{INSERT INTO t (id, plain)
 	     SELECT i, 'hsm secret ' || i || ' ' || md5(i::text) FROM generate_series(1, $nrows) i;
 	   UPDATE t SET ct = tde.encrypt('t', plain);},
@@ -181,18 +142,18 @@ is( $node->safe_psql('postgres',
 # --- the runbook (spec 000, "Rekey on HSM"), verbatim ---------------------
 
 my $seps = wallet_root($node) . '/tde_seps';
-akm_ok(
+tde_akm_ok($node,
 	qq{ADMINISTER KEY MANAGEMENT ADD SECRET '$pin' FOR CLIENT 'HSM_PASSWORD' TO AUTO_LOGIN KEYSTORE '$seps'},
 	'HSM_PASSWORD stored in the external store');
 my $meta_before = $node->safe_psql('postgres', $meta_sql);
 
 $node->restart;
 is(wallet_status($node), 'CLOSED|HSM', 'after a restart the HSM is closed (configuration HSM)');
-sql_fails(q{SELECT tde.decrypt_text('t', ct) FROM t WHERE id = 1}, '55000',
+tde_sql_fails($node, q{SELECT tde.decrypt_text('t', ct) FROM t WHERE id = 1}, '55000',
 	'decrypt with the HSM closed');
 
 # Step 1
-akm_ok(q{ADMINISTER KEY MANAGEMENT SET KEYSTORE OPEN IDENTIFIED BY EXTERNAL STORE;},
+tde_akm_ok($node, q{ADMINISTER KEY MANAGEMENT SET KEYSTORE OPEN IDENTIFIED BY EXTERNAL STORE;},
 	'runbook step 1: SET KEYSTORE OPEN IDENTIFIED BY EXTERNAL STORE');
 is(wallet_status($node), 'OPEN|HSM', 'HSM open from the external store');
 is($node->safe_psql('postgres', $meta_sql), $meta_before,
@@ -206,7 +167,7 @@ is($node->safe_psql('postgres', $check_sql), "$nrows|$nrows",
 # (unquoted, user is SQL's CURRENT_USER in PostgreSQL).
 my $runbook_query =
   q{SELECT key_id, tag, creation_time, activation_time, creator, "user", key_use, backed_up, creator_dbname FROM v$encryption_keys;};
-my $step2 = sql_ok($runbook_query, 'runbook step 2: the query of v$encryption_keys');
+my $step2 = tde_sql_ok($node, $runbook_query, 'runbook step 2: the query of v$encryption_keys');
 my @step2 = split /\n/, $step2;
 is(scalar(@step2), 1, 'step 2 shows one key');
 like($step2[0] // '', qr/^\Q$k1\E\|hsm k1\|/, 'step 2 shows the active key k1');
@@ -221,7 +182,7 @@ my @backups = glob(wallet_dir($node) . '/ewallet_*new_mek_wallet*');
 is(scalar(@backups), 0, 'no backup file is written for an HSM');
 
 # Step 4
-my $step4 = sql_ok($runbook_query, 'runbook step 4: the query again');
+my $step4 = tde_sql_ok($node, $runbook_query, 'runbook step 4: the query again');
 my @step4 = split /\n/, $step4;
 is(scalar(@step4), 2, 'step 4 shows one more key');
 my $newest = $node->safe_psql('postgres',
@@ -255,15 +216,15 @@ my %refused = (
 );
 for my $op (sort keys %refused)
 {
-	my $e = akm_fails($refused{$op}, '0A000', "$op with an HSM");
+	my $e = tde_akm_fails($node, $refused{$op}, '0A000', "$op with an HSM");
 	like($e, qr/\Q$op\E is not supported for an HSM keystore/, "$op: clear message");
 	like($e, qr/HINT:/, "$op: with a hint");
 	unlike($e, qr/XX000/, "$op: no internal error");
 }
 ok(!-e '/tmp/TDE_export.exp', 'no export file was written');
-sql_fails(q{SELECT tde.backup_keystore(external_store => true, force_keystore => true)},
+tde_sql_fails($node, q{SELECT tde.backup_keystore(external_store => true, force_keystore => true)},
 	'0A000', 'typed backup_keystore with an HSM');
-sql_fails(
+tde_sql_fails($node,
 	qq{SELECT tde.alter_keystore_password('$pin', 'new_pin_9', with_backup => true, force_keystore => true)},
 	'0A000', 'typed alter_keystore_password with an HSM');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM "v$encryption_keys"'), '2',
@@ -277,10 +238,10 @@ is($node->safe_psql('postgres', $wallet_sql), 'HSM|<null>|CLOSED|HSM|SINGLE|UNDE
 	'after a restart the HSM is CLOSED');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM "v$encryption_keys"'), '0',
 	'no keys visible while closed');
-sql_fails(q{SELECT tde.decrypt_text('t', ct) FROM t WHERE id = 1}, '55000',
+tde_sql_fails($node, q{SELECT tde.decrypt_text('t', ct) FROM t WHERE id = 1}, '55000',
 	'decrypt refused while closed');
-sql_fails(q{SELECT tde.encrypt('t', 'new'::text)}, '55000', 'encrypt refused while closed');
-akm_ok(qq{ADMINISTER KEY MANAGEMENT SET KEYSTORE OPEN IDENTIFIED BY "$pin"},
+tde_sql_fails($node, q{SELECT tde.encrypt('t', 'new'::text)}, '55000', 'encrypt refused while closed');
+tde_akm_ok($node, qq{ADMINISTER KEY MANAGEMENT SET KEYSTORE OPEN IDENTIFIED BY "$pin"},
 	'open again with the PIN');
 is($node->safe_psql('postgres', $check_sql), "$nrows|$nrows", 'every row decrypts again');
 is($node->safe_psql('postgres', $meta_sql), $meta_before,
@@ -291,7 +252,7 @@ is( $node->safe_psql('postgres',
 
 # --- auto-open: HSM|FILE with HSM_PASSWORD in the external store -------------
 
-sql_ok(
+tde_sql_ok($node,
 	q{ALTER SYSTEM SET tde.keystore_configuration = 'HSM|FILE'; SELECT pg_reload_conf();},
 	'configuration HSM|FILE');
 $node->restart;

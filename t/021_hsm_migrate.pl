@@ -17,7 +17,6 @@ use lib "$FindBin::RealBin/lib";
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(time sleep);
 use TdeTest;
 
 if (my $why = softhsm_missing())
@@ -30,41 +29,6 @@ my $pin = $TdeTest::HSM_PIN;
 my $wpw = 'Migrate_Pw1';
 my $node = tde_new_node('hsm_migrate');
 softhsm_setup($node);
-
-sub sql_ok
-{
-	my ($sql, $name, $db) = @_;
-	my ($ret, $out, $err) = tde_sql($node, $sql, $db);
-	is($ret, 0, $name) or diag($err);
-	return wantarray ? ($out, $err) : $out;
-}
-
-sub akm_ok
-{
-	my ($stmt, $name, $db) = @_;
-	my ($ret, $out, $err) = akm($node, $stmt, $db);
-	is($ret, 0, $name) or diag($err);
-	return wantarray ? ($out, $err) : $out;
-}
-
-sub akm_fails
-{
-	my ($stmt, $state, $name) = @_;
-	my ($ret, $out, $err) = akm($node, $stmt);
-	isnt($ret, 0, "$name: fails");
-	is(sqlstate_of($err), $state, "$name: SQLSTATE $state") or diag($err);
-	return $err;
-}
-
-sub set_config
-{
-	my ($value) = @_;
-	$node->safe_psql('postgres',
-		qq{ALTER SYSTEM SET tde.keystore_configuration = '$value'; SELECT pg_reload_conf();});
-	# the reload is asynchronous: wait until a new session sees it
-	ok( $node->poll_query_until('postgres', 'SHOW tde.keystore_configuration', $value),
-		"configuration is now $value");
-}
 
 my $wallet_sql = q{SELECT string_agg(wrl_type || '|' || status || '|' || wallet_type || '|'
        || wallet_order, ', ' ORDER BY wallet_order) FROM v$encryption_wallet};
@@ -113,17 +77,13 @@ sub wrapping_keys
 sub wait_rewrap
 {
 	my ($key_id, $what) = @_;
-	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
-	my $p = '';
-	while (time < $deadline)
-	{
-		$p = $node->safe_psql('postgres',
-			q{SELECT state || '|' || target_key_id || '|' || keys_done || '|' || keys_total
-			  FROM tde.rewrap_progress WHERE datname = 'db2'});
-		last if $p =~ /^(done|failed)\|\Q$key_id\E\|/;
-		sleep 0.1;
-	}
-	like($p, qr/^done\|\Q$key_id\E\|(\d+)\|\1$/, "$what: db2 re-wrapped by the background worker");
+	my $p_sql = q{SELECT state || '|' || target_key_id || '|' || keys_done || '|' || keys_total
+	              FROM tde.rewrap_progress WHERE datname = 'db2'};
+	$node->poll_query_until('postgres',
+		qq{SELECT state IN ('done', 'failed') AND target_key_id = '$key_id'
+		   FROM tde.rewrap_progress WHERE datname = 'db2'});
+	like($node->safe_psql('postgres', $p_sql), qr/^done\|\Q$key_id\E\|(\d+)\|\1$/,
+		"$what: db2 re-wrapped by the background worker");
 }
 
 # --- configuration FILE: a password wallet and data in two databases -------
@@ -131,17 +91,17 @@ sub wait_rewrap
 $node->safe_psql('postgres', 'CREATE DATABASE db2');
 $node->safe_psql('db2', 'CREATE EXTENSION tde');
 
-akm_fails(qq{ADMINISTER KEY MANAGEMENT SET ENCRYPTION KEY IDENTIFIED BY "$pin" MIGRATE USING $wpw WITH BACKUP},
+tde_akm_fails($node, qq{ADMINISTER KEY MANAGEMENT SET ENCRYPTION KEY IDENTIFIED BY "$pin" MIGRATE USING $wpw WITH BACKUP},
 	'55000', 'MIGRATE under configuration FILE');
 
-akm_ok(qq{ADMINISTER KEY MANAGEMENT CREATE KEYSTORE IDENTIFIED BY "$wpw"}, 'create the wallet');
-akm_ok(qq{ADMINISTER KEY MANAGEMENT SET KEYSTORE OPEN IDENTIFIED BY "$wpw"}, 'open it');
-akm_ok(qq{ADMINISTER KEY MANAGEMENT SET KEY USING TAG 'file k1' IDENTIFIED BY "$wpw" WITH BACKUP},
+tde_akm_ok($node, qq{ADMINISTER KEY MANAGEMENT CREATE KEYSTORE IDENTIFIED BY "$wpw"}, 'create the wallet');
+tde_akm_ok($node, qq{ADMINISTER KEY MANAGEMENT SET KEYSTORE OPEN IDENTIFIED BY "$wpw"}, 'open it');
+tde_akm_ok($node, qq{ADMINISTER KEY MANAGEMENT SET KEY USING TAG 'file k1' IDENTIFIED BY "$wpw" WITH BACKUP},
 	'SET KEY in the wallet');
 my $fk1 = $node->safe_psql('postgres', 'SELECT key_id FROM "v$encryption_keys"');
 is($node->safe_psql('postgres', $wallet_sql), 'FILE|OPEN|PASSWORD|SINGLE', 'FILE keystore open');
 
-sql_ok(
+tde_sql_ok($node,
 	q{CREATE TABLE a (id int, plain text, ct bytea);
 	  CREATE TABLE b (id int, plain text, ct bytea);
 	  INSERT INTO a SELECT i, 'postgres a ' || i FROM generate_series(1, 50) i;
@@ -151,7 +111,7 @@ sql_ok(
 	  SELECT tde.rotate_relation_key('b');
 	  UPDATE b SET ct = tde.encrypt('b', plain) WHERE id > 15;},
 	'postgres: encrypt rows (b under two key versions)');
-sql_ok(
+tde_sql_ok($node,
 	q{CREATE TABLE x (id int, plain text, ct bytea);
 	  INSERT INTO x SELECT i, 'db2 x ' || i FROM generate_series(1, 30) i;
 	  UPDATE x SET ct = tde.encrypt('x', plain);},
@@ -162,7 +122,7 @@ is(wrapping('db2'), 'SOFTWARE KEYSTORE|1', 'db2: 1 relation key under the wallet
 
 # --- HSM|FILE and MIGRATE ---------------------------------------------------
 
-set_config('HSM|FILE');
+tde_reload_with($node, 'tde.keystore_configuration', 'HSM|FILE', 'configuration is now HSM|FILE');
 is($node->safe_psql('postgres', $wallet_sql),
 	'HSM|CLOSED|HSM|PRIMARY, FILE|OPEN|PASSWORD|SECONDARY',
 	'HSM|FILE before the migration: HSM closed, wallet open as secondary');
@@ -172,12 +132,12 @@ is($node->safe_psql('postgres', $wallet_sql),
 	# secondary wallet holds the key; reported, not asserted.
 	note("HSM|FILE, HSM closed, before MIGRATE: decrypt gives '$o' " . sqlstate_of($e));
 }
-akm_fails(qq{ADMINISTER KEY MANAGEMENT SET ENCRYPTION KEY IDENTIFIED BY $wpw REVERSE MIGRATE USING "$pin" WITH BACKUP},
+tde_akm_fails($node, qq{ADMINISTER KEY MANAGEMENT SET ENCRYPTION KEY IDENTIFIED BY $wpw REVERSE MIGRATE USING "$pin" WITH BACKUP},
 	'55000', 'REVERSE MIGRATE under configuration HSM|FILE');
 my @backups_before = glob(wallet_dir($node) . '/ewallet_*.p12');
-akm_fails(qq{ADMINISTER KEY MANAGEMENT SET ENCRYPTION KEY IDENTIFIED BY "$pin" MIGRATE USING wrong_pw WITH BACKUP},
+tde_akm_fails($node, qq{ADMINISTER KEY MANAGEMENT SET ENCRYPTION KEY IDENTIFIED BY "$pin" MIGRATE USING wrong_pw WITH BACKUP},
 	'28P01', 'MIGRATE with a wrong wallet password');
-akm_fails(qq{ADMINISTER KEY MANAGEMENT SET ENCRYPTION KEY IDENTIFIED BY "0000" MIGRATE USING $wpw WITH BACKUP},
+tde_akm_fails($node, qq{ADMINISTER KEY MANAGEMENT SET ENCRYPTION KEY IDENTIFIED BY "0000" MIGRATE USING $wpw WITH BACKUP},
 	'28P01', 'MIGRATE with a wrong HSM PIN');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM "v$encryption_keys" WHERE keystore_type = \'HSM\''),
 	'0', 'the failed migrations made no HSM key');
@@ -186,7 +146,7 @@ is(wrapping_keys('postgres'), $fk1, 'the failed migrations re-wrapped nothing');
 # before the HSM refused the PIN; reported, not asserted.
 note('wallet backups written by the failed migrations: '
 	  . (scalar(my @b = glob(wallet_dir($node) . '/ewallet_*.p12')) - scalar(@backups_before)));
-my ($out, $err) = akm_ok(
+my ($out, $err) = tde_akm_ok($node,
 	qq{ADMINISTER KEY MANAGEMENT SET ENCRYPTION KEY IDENTIFIED BY "$pin" MIGRATE USING $wpw WITH BACKUP USING 'pre_migrate'},
 	'MIGRATE (statement)');
 my @backups = glob(wallet_dir($node) . '/ewallet_*_pre_migrate.p12');
@@ -216,7 +176,7 @@ my ($rc, $list) = pkcs11_tool('--login', '--pin', $pin, '--list-objects', '--typ
 like($list, qr/TDE_MEK_\Q@{[key_id_mkid_hex($hk1)]}\E/i, 'the HSM key is a token object');
 
 # typed, once
-my $hk2 = sql_ok(qq{SELECT tde.migrate_keystore('$pin', '$wpw', with_backup => true)},
+my $hk2 = tde_sql_ok($node, qq{SELECT tde.migrate_keystore('$pin', '$wpw', with_backup => true)},
 	'tde.migrate_keystore (typed)');
 is(length($hk2), 52, 'migrate_keystore returns a KEY_ID');
 isnt($hk2, $hk1, 'a second HSM key');
@@ -230,15 +190,15 @@ data_decrypts('after the typed migration');
 
 # --- FILE|HSM and REVERSE MIGRATE ---------------------------------------------
 
-set_config('FILE|HSM');
+tde_reload_with($node, 'tde.keystore_configuration', 'FILE|HSM', 'configuration is now FILE|HSM');
 is($node->safe_psql('postgres', $wallet_sql),
 	'FILE|OPEN|PASSWORD|PRIMARY, HSM|OPEN|HSM|SECONDARY',
 	'FILE|HSM: wallet primary, HSM secondary, both open');
 data_decrypts('FILE|HSM before the reverse migration');
-akm_fails(qq{ADMINISTER KEY MANAGEMENT SET ENCRYPTION KEY IDENTIFIED BY "$pin" MIGRATE USING $wpw WITH BACKUP},
+tde_akm_fails($node, qq{ADMINISTER KEY MANAGEMENT SET ENCRYPTION KEY IDENTIFIED BY "$pin" MIGRATE USING $wpw WITH BACKUP},
 	'55000', 'MIGRATE under configuration FILE|HSM');
 
-akm_ok(
+tde_akm_ok($node,
 	qq{ADMINISTER KEY MANAGEMENT SET ENCRYPTION KEY IDENTIFIED BY $wpw REVERSE MIGRATE USING "$pin" WITH BACKUP},
 	'REVERSE MIGRATE (statement)');
 is($node->safe_psql('postgres', $wallet_sql),
@@ -255,7 +215,7 @@ wait_rewrap($fk2, 'REVERSE MIGRATE');
 is(wrapping('db2'), 'SOFTWARE KEYSTORE|1', 'db2: relation key under a software key');
 data_decrypts('after the background re-wrap (reverse)');
 
-my $fk3 = sql_ok(qq{SELECT tde.reverse_migrate_keystore('$wpw', '$pin', with_backup => true)},
+my $fk3 = tde_sql_ok($node, qq{SELECT tde.reverse_migrate_keystore('$wpw', '$pin', with_backup => true)},
 	'tde.reverse_migrate_keystore (typed)');
 is( $node->safe_psql('postgres',
 		qq{SELECT keystore_type FROM "v\$encryption_keys" WHERE key_id = '$fk3'}),
@@ -276,7 +236,7 @@ is($node->safe_psql('postgres', $wallet_sql),
 	'FILE|CLOSED|UNKNOWN|PRIMARY, HSM|CLOSED|HSM|SECONDARY', 'after a restart both are closed');
 my ($ret, $o2, $e2) = tde_sql($node, q{SELECT tde.decrypt_text('a', ct) FROM a LIMIT 1});
 is(sqlstate_of($e2), '55000', 'decrypt refused while closed');
-($out, $err) = akm_ok(qq{ADMINISTER KEY MANAGEMENT SET KEYSTORE OPEN IDENTIFIED BY "$wpw"},
+($out, $err) = tde_akm_ok($node, qq{ADMINISTER KEY MANAGEMENT SET KEYSTORE OPEN IDENTIFIED BY "$wpw"},
 	'open the wallet');
 like($err, qr/NOTICE:.*secondary HSM keystore stays closed/,
 	'the secondary HSM stays closed (its PIN is not the wallet password), with a notice');
@@ -286,10 +246,10 @@ data_decrypts('after restart + open');
 
 # With the HSM's PIN in the external store, the secondary HSM opens with the wallet.
 my $seps = wallet_root($node) . '/tde_seps';
-akm_ok(qq{ADMINISTER KEY MANAGEMENT ADD SECRET '$pin' FOR CLIENT 'HSM_PASSWORD' TO AUTO_LOGIN KEYSTORE '$seps'},
+tde_akm_ok($node, qq{ADMINISTER KEY MANAGEMENT ADD SECRET '$pin' FOR CLIENT 'HSM_PASSWORD' TO AUTO_LOGIN KEYSTORE '$seps'},
 	'HSM_PASSWORD in the external store');
 $node->restart;
-akm_ok(qq{ADMINISTER KEY MANAGEMENT SET KEYSTORE OPEN IDENTIFIED BY "$wpw"},
+tde_akm_ok($node, qq{ADMINISTER KEY MANAGEMENT SET KEYSTORE OPEN IDENTIFIED BY "$wpw"},
 	'open the wallet after another restart');
 is($node->safe_psql('postgres', $wallet_sql),
 	'FILE|OPEN|PASSWORD|PRIMARY, HSM|OPEN|HSM|SECONDARY',

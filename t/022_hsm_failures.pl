@@ -37,36 +37,10 @@ softhsm_setup($node, library => $badlib, conf => "tde.keystore_configuration = '
 my $pm_pid = postmaster_pid($node);
 my $start_time = $node->safe_psql('postgres', 'SELECT pg_postmaster_start_time()');
 
-sub sql_ok
-{
-	my ($sql, $name) = @_;
-	my ($ret, $out, $err) = tde_sql($node, $sql);
-	is($ret, 0, $name) or diag($err);
-	return $out;
-}
-
-# A failing statement: SQLSTATE, and the primary message matches $msg.
-sub fails_like
-{
-	my ($sql, $state, $msg, $name) = @_;
-	my ($ret, $out, $err) = tde_sql($node, $sql);
-	isnt($ret, 0, "$name: fails");
-	is(sqlstate_of($err), $state, "$name: SQLSTATE $state") or diag($err);
-	like($err, $msg, "$name: message") if defined $msg;
-	return $err;
-}
-
 sub open_sql
 {
 	my ($cred) = @_;
 	return qq{SELECT tde.administer_key_management('SET KEYSTORE OPEN IDENTIFIED BY "$cred"')};
-}
-
-sub reload_with
-{
-	my ($guc, $value) = @_;
-	$node->safe_psql('postgres', qq{ALTER SYSTEM SET $guc = '$value'; SELECT pg_reload_conf();});
-	ok($node->poll_query_until('postgres', "SHOW $guc", $value), "$guc reloaded as '$value'");
 }
 
 # The server survived: same postmaster, never restarted, answers.
@@ -86,7 +60,7 @@ my $nkeys_sql = q{SELECT count(*) FROM "v$encryption_keys"};
 
 is($node->safe_psql('postgres', $wallet_sql), 'HSM|CLOSED|HSM|SINGLE',
 	'with a missing library the view still answers: HSM CLOSED');
-my $err = fails_like(open_sql($pin), '58P01',
+my $err = tde_sql_fails_like($node, open_sql($pin), '58P01',
 	qr/could not load PKCS#11 library "\Q$badlib\E"/, 'open with a missing library');
 like($err, qr/DETAIL:.*\Q$badlib\E.*No such file or directory/, 'detail from dlerror');
 unlike($err, qr/\Q$pin\E/, 'the PIN is not in the error');
@@ -106,8 +80,8 @@ $notp11 = '' unless -f $notp11;
 SKIP:
 {
 	skip 'tde.so not found in PKGLIBDIR', 5 unless $notp11;
-	reload_with('tde.pkcs11_library', $notp11);
-	fails_like(open_sql($pin), '42883', qr/could not load PKCS#11 library "\Q$notp11\E"/,
+	tde_reload_with($node, 'tde.pkcs11_library', $notp11);
+	tde_sql_fails_like($node, open_sql($pin), '42883', qr/could not load PKCS#11 library "\Q$notp11\E"/,
 		'open with a library that is no PKCS#11 module');
 	server_alive('not a PKCS#11 module');
 }
@@ -116,11 +90,11 @@ SKIP:
 my ($ret, $o, $e) = tde_sql($node, q{ALTER SYSTEM SET tde.pkcs11_library = 'libsofthsm2.so'});
 is(sqlstate_of($e), '22023', 'a relative library path is refused (22023)');
 
-reload_with('tde.pkcs11_library', $TdeTest::SOFTHSM_LIB);
-sql_ok(open_sql($pin), 'after fixing the library (reload, no restart) the open works');
+tde_reload_with($node, 'tde.pkcs11_library', $TdeTest::SOFTHSM_LIB);
+tde_sql_ok($node, open_sql($pin), 'after fixing the library (reload, no restart) the open works');
 is($node->safe_psql('postgres', $wallet_sql), 'HSM|OPEN_NO_MASTER_KEY|HSM|SINGLE', 'HSM open');
-my $k1 = sql_ok(qq{SELECT tde.set_key(tag => 'failures k1', password => '$pin')}, 'SET KEY');
-sql_ok(
+my $k1 = tde_sql_ok($node, qq{SELECT tde.set_key(tag => 'failures k1', password => '$pin')}, 'SET KEY');
+tde_sql_ok($node,
 	q{CREATE TABLE t (id int, plain text, ct bytea);
 	  INSERT INTO t SELECT i, 'row ' || i FROM generate_series(1, 20) i;
 	  UPDATE t SET ct = tde.encrypt('t', plain);},
@@ -133,58 +107,58 @@ is($out, '20|20', 'the session that saw the failure decrypts too') or diag($serr
 
 # The library breaks while the HSM is open: a new backend cannot reach the
 # HSM; fixing the setting is enough (the credential is still in memory).
-reload_with('tde.pkcs11_library', $badlib);
-fails_like($check_sql, '58P01', qr/could not load PKCS#11 library/,
+tde_reload_with($node, 'tde.pkcs11_library', $badlib);
+tde_sql_fails_like($node, $check_sql, '58P01', qr/could not load PKCS#11 library/,
 	'decrypt in a new session with the library gone');
 is($node->safe_psql('postgres', $wallet_sql), 'HSM|OPEN|HSM|SINGLE',
 	'the HSM keystore stays open (the status is instance-wide)');
 server_alive('library gone while open');
-reload_with('tde.pkcs11_library', $TdeTest::SOFTHSM_LIB);
+tde_reload_with($node, 'tde.pkcs11_library', $TdeTest::SOFTHSM_LIB);
 is($node->safe_psql('postgres', $check_sql), '20|20',
 	'library fixed: a new session decrypts without reopening');
 
 # --- a token label that matches no token -----------------------------------
 
-sql_ok(qq{SELECT tde.close_keystore(password => '$pin')}, 'close the HSM');
-reload_with('tde.pkcs11_token_label', 'no_such_token');
-fails_like(open_sql($pin), '42704', qr/could not get slot: no PKCS#11 token is labelled "no_such_token"/,
+tde_sql_ok($node, qq{SELECT tde.close_keystore(password => '$pin')}, 'close the HSM');
+tde_reload_with($node, 'tde.pkcs11_token_label', 'no_such_token');
+tde_sql_fails_like($node, open_sql($pin), '42704', qr/could not get slot: no PKCS#11 token is labelled "no_such_token"/,
 	'open with a wrong token label');
 server_alive('wrong token label');
 is($node->safe_psql('postgres', $wallet_sql), 'HSM|CLOSED|HSM|SINGLE', 'still CLOSED');
 is($node->safe_psql('postgres', $nkeys_sql), '0', 'no keys visible');
-fails_like($check_sql, '55000', undef, 'decrypt while closed');
-reload_with('tde.pkcs11_token_label', $TdeTest::HSM_TOKEN);
-sql_ok(open_sql($pin), 'label fixed: open works');
+tde_sql_fails_like($node, $check_sql, '55000', undef, 'decrypt while closed');
+tde_reload_with($node, 'tde.pkcs11_token_label', $TdeTest::HSM_TOKEN);
+tde_sql_ok($node, open_sql($pin), 'label fixed: open works');
 is($node->safe_psql('postgres', $check_sql), '20|20', 'rows decrypt');
 ($out, $serr) = session_sql($old, $check_sql);
 is($out, '20|20', 'the long-lived session decrypts after close/open') or diag($serr);
 
 # A reload of the label reaches a session already logged in, at its next
 # HSM call: its session with the old token is not kept.
-reload_with('tde.pkcs11_token_label', 'no_such_token');
+tde_reload_with($node, 'tde.pkcs11_token_label', 'no_such_token');
 ($out, $serr) = session_sql($old, q{SELECT tde.rotate_relation_key('t')});
 is(sqlstate_of($serr), '08006',
 	'a logged-in session follows a changed token label (no such token now: 08006)')
   or diag($serr);
-reload_with('tde.pkcs11_token_label', $TdeTest::HSM_TOKEN);
+tde_reload_with($node, 'tde.pkcs11_token_label', $TdeTest::HSM_TOKEN);
 ($out, $serr) = session_sql($old, q{SELECT tde.rotate_relation_key('t')});
 is(sqlstate_of($serr), '', 'the label back: the same session wraps again') or diag($serr);
 is($node->safe_psql('postgres', $check_sql), '20|20', 'rows decrypt');
 
 # --- a wrong PIN ----------------------------------------------------------------
 
-sql_ok(qq{SELECT tde.close_keystore(password => '$pin')}, 'close the HSM');
+tde_sql_ok($node, qq{SELECT tde.close_keystore(password => '$pin')}, 'close the HSM');
 my $keys_closed = $node->safe_psql('postgres', $nkeys_sql);
 for my $cred ('0000', "tde_user:0000", '')
 {
 	my $what = $cred eq '' ? 'empty PIN' : "wrong credential '$cred'";
 	if ($cred eq '')
 	{
-		fails_like(open_sql($cred), "22023", undef, "open with an $what");
+		tde_sql_fails_like($node, open_sql($cred), "22023", undef, "open with an $what");
 	}
 	else
 	{
-		$err = fails_like(open_sql($cred), '28P01', qr/incorrect HSM credential for token "tde"/,
+		$err = tde_sql_fails_like($node, open_sql($cred), '28P01', qr/incorrect HSM credential for token "tde"/,
 			"open with a $what");
 		like($err, qr/ORA-28353/, "$what: ORA-28353 in the detail");
 		like($err, qr/CKR_PIN_INCORRECT/, "$what: CKR_PIN_INCORRECT in the detail");
@@ -192,7 +166,7 @@ for my $cred ('0000', "tde_user:0000", '')
 	is($node->safe_psql('postgres', $wallet_sql), 'HSM|CLOSED|HSM|SINGLE',
 		"$what: the keystore stays CLOSED");
 	is($node->safe_psql('postgres', $nkeys_sql), $keys_closed, "$what: no keys visible");
-	fails_like($check_sql, '55000', undef, "$what: decrypt still refused");
+	tde_sql_fails_like($node, $check_sql, '55000', undef, "$what: decrypt still refused");
 	server_alive($what);
 }
 ($out, $serr) = session_sql($old, open_sql('1111'));
@@ -206,9 +180,9 @@ is($out, '20|20', 'and in the long-lived session') or diag($serr);
 
 # While open, a statement with a wrong PIN changes nothing.
 my $keys_before = $node->safe_psql('postgres', q{SELECT key_id, tag FROM "v$encryption_keys"});
-fails_like(qq{SELECT tde.set_key(tag => 'never', password => '0000')}, '28P01', undef,
+tde_sql_fails_like($node, qq{SELECT tde.set_key(tag => 'never', password => '0000')}, '28P01', undef,
 	'SET KEY with a wrong PIN');
-fails_like(qq{SELECT tde.close_keystore(password => '0000')}, '28P01', undef,
+tde_sql_fails_like($node, qq{SELECT tde.close_keystore(password => '0000')}, '28P01', undef,
 	'close with a wrong PIN');
 is($node->safe_psql('postgres', q{SELECT key_id, tag FROM "v$encryption_keys"}), $keys_before,
 	'keys unchanged');
@@ -223,15 +197,15 @@ is(scalar(@objs), 1, 'the token holds exactly one tde key');
 # after the first colon: one rule, one C_Login.
 
 my $shim = faulty_pkcs11_build(PostgreSQL::Test::Utils::tempdir());
-sql_ok(qq{SELECT tde.close_keystore(password => '$pin')}, 'close the HSM');
-reload_with('tde.pkcs11_library', $shim);
+tde_sql_ok($node, qq{SELECT tde.close_keystore(password => '$pin')}, 'close the HSM');
+tde_reload_with($node, 'tde.pkcs11_library', $shim);
 
 sub logins { return hsm_log_count($call_log, qr/^C_Login /); }
 
 for my $cred ('tde_user:0000', '0000', 'x:tde_user:0000')
 {
 	my $before = logins();
-	fails_like(open_sql($cred), '28P01', qr/incorrect HSM credential for token "tde"/,
+	tde_sql_fails_like($node, open_sql($cred), '28P01', qr/incorrect HSM credential for token "tde"/,
 		"one login: open with the wrong credential '$cred'");
 	is(logins() - $before, 1, "one login: '$cred' cost exactly one C_Login");
 	is($node->safe_psql('postgres', $wallet_sql), 'HSM|CLOSED|HSM|SINGLE',
@@ -243,24 +217,24 @@ is(hsm_log_count($call_log, qr/^C_Login \S+ 0xa0$/), 3,
 for my $cred ("tde_user:$pin", $pin)
 {
 	my $before = logins();
-	sql_ok(open_sql($cred), "one login: open with '$cred'");
+	tde_sql_ok($node, open_sql($cred), "one login: open with '$cred'");
 	is(logins() - $before, 1, "one login: opening with '$cred' cost one C_Login");
 	is($node->safe_psql('postgres', $check_sql), '20|20', "one login: '$cred': rows decrypt");
-	sql_ok(qq{SELECT tde.close_keystore(password => '$cred')}, "one login: close ('$cred')");
+	tde_sql_ok($node, qq{SELECT tde.close_keystore(password => '$cred')}, "one login: close ('$cred')");
 }
 
 # A PIN with a colon: the part after the first colon is the PIN, so it is
 # given behind one more "user:" part.
 my ($prc, $pout) = pkcs11_tool('--login', '--pin', $pin, '--change-pin', '--new-pin', 'ab:cd');
 is($prc, 0, 'one login: the user PIN changed to "ab:cd"') or diag($pout);
-fails_like(open_sql('ab:cd'), '28P01', undef,
+tde_sql_fails_like($node, open_sql('ab:cd'), '28P01', undef,
 	'one login: "ab:cd" is user "ab" with PIN "cd", refused');
-sql_ok(open_sql('u:ab:cd'), 'one login: "u:ab:cd" logs in with PIN "ab:cd"');
+tde_sql_ok($node, open_sql('u:ab:cd'), 'one login: "u:ab:cd" logs in with PIN "ab:cd"');
 is($node->safe_psql('postgres', $check_sql), '20|20', 'one login: rows decrypt');
-sql_ok(q{SELECT tde.close_keystore(password => 'u:ab:cd')}, 'one login: close');
+tde_sql_ok($node, q{SELECT tde.close_keystore(password => 'u:ab:cd')}, 'one login: close');
 ($prc, $pout) = pkcs11_tool('--login', '--pin', 'ab:cd', '--change-pin', '--new-pin', $pin);
 is($prc, 0, 'one login: the user PIN changed back') or diag($pout);
-sql_ok(open_sql($pin), 'one login: open with the PIN again');
+tde_sql_ok($node, open_sql($pin), 'one login: open with the PIN again');
 
 session_close($old);
 server_alive('the end');

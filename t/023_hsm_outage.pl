@@ -103,9 +103,8 @@ sub start_hsm
 			'--provider', $TdeTest::SOFTHSM_LIB, "pkcs11:token=$TdeTest::HSM_TOKEN"
 		],
 		'<', \'', '>', \$srv_out, '2>', \$srv_err);
-	my $deadline = time + 30;
-	sleep 0.05 while !-S $sock && time < $deadline;
-	sleep 0.1;
+	tde_wait_until(sub { -S $sock }, 30);
+	sleep 0.1;    # not a wait for a state: let the listening server settle
 	ok(-S $sock, 'p11-kit server listens') or diag("p11-kit server: $srv_out $srv_err");
 }
 
@@ -128,8 +127,7 @@ sub kill_hsm
 	my @pids = hsm_pids();
 	note('killing the p11-kit server: ' . join(' ', @pids));
 	kill 'KILL', @pids;
-	my $deadline = time + 30;
-	sleep 0.05 while grep({ alive($_) } @pids) && time < $deadline;
+	tde_wait_until(sub { !grep { alive($_) } @pids }, 30);
 	ok(!grep({ alive($_) } @pids), 'every p11-kit server process is gone');
 	$srv->finish;
 }
@@ -146,14 +144,6 @@ my $pm_pid = postmaster_pid($node);
 my $start_time = $node->safe_psql('postgres', 'SELECT pg_postmaster_start_time()');
 
 # --- helpers ----------------------------------------------------------------------------
-
-sub sql_ok
-{
-	my ($sql, $name) = @_;
-	my ($ret, $out, $err) = tde_sql($node, $sql);
-	is($ret, 0, $name) or diag($err);
-	return $out;
-}
 
 # Not an internal error; the backend and the server alive, never restarted.
 sub no_crash
@@ -201,18 +191,18 @@ sub snapshot
 # Part 1: p11-kit remote HSM
 # =====================================================================
 
-sql_ok(qq{SELECT tde.administer_key_management('SET KEYSTORE OPEN IDENTIFIED BY "$pin"')},
+tde_sql_ok($node, qq{SELECT tde.administer_key_management('SET KEYSTORE OPEN IDENTIFIED BY "$pin"')},
 	'p11-kit: open the HSM through p11-kit-client');
-my $k1 = sql_ok(qq{SELECT tde.set_key(tag => 'outage k1', password => '$pin')},
+my $k1 = tde_sql_ok($node, qq{SELECT tde.set_key(tag => 'outage k1', password => '$pin')},
 	'p11-kit: SET KEY (C_GenerateKey through the RPC)');
 is($node->safe_psql('postgres', $wallet_sql), 'HSM|OPEN|SINGLE', 'p11-kit: HSM open');
 my ($rc, $list) = pkcs11_tool('--login', '--pin', $pin, '--list-objects', '--type', 'secrkey');
 like($list, qr/TDE_MEK_\Q@{[key_id_mkid_hex($k1)]}\E/i,
 	'p11-kit: the key is in the SoftHSM2 token behind the server');
 
-sql_ok('CREATE TABLE a (id int, plain text, ct bytea); CREATE TABLE b (id int, ct bytea);',
+tde_sql_ok($node, 'CREATE TABLE a (id int, plain text, ct bytea); CREATE TABLE b (id int, ct bytea);',
 	'p11-kit: tables');
-sql_ok(
+tde_sql_ok($node,
 	qq{INSERT INTO a SELECT i, 'outage ' || i FROM generate_series(1, $nrows) i;
 	   UPDATE a SET ct = tde.encrypt('a', plain);},
 	'p11-kit: encrypt rows of a (the RPC has no GCM: the key is wrapped with KWP)');
@@ -257,7 +247,7 @@ is($node->safe_psql('postgres', $wallet_sql), 'HSM|OPEN|SINGLE',
 	'p11-kit outage: v$encryption_wallet still shows the HSM open');
 
 start_hsm();
-my $k2 = sql_ok(qq{SELECT tde.set_key(tag => 'outage k2', password => '$pin')},
+my $k2 = tde_sql_ok($node, qq{SELECT tde.set_key(tag => 'outage k2', password => '$pin')},
 	'p11-kit back: SET KEY in a new session works, without restarting PostgreSQL');
 is($node->safe_psql('postgres', $nkeys_sql), '2', 'p11-kit back: two keys');
 ($out, $err) = session_sql($old, qq{SELECT tde.set_tag('$k2', 'outage k2 (old session)', password => '$pin')});
@@ -279,14 +269,12 @@ kill_hsm();
 
 my $shim = faulty_pkcs11_build(PostgreSQL::Test::Utils::tempdir());
 {
-	$node->safe_psql('postgres',
-		qq{ALTER SYSTEM SET tde.pkcs11_library = '$shim'; SELECT pg_reload_conf();});
-	ok($node->poll_query_until('postgres', 'SHOW tde.pkcs11_library', $shim),
+	tde_reload_with($node, 'tde.pkcs11_library', $shim,
 		'part 2: tde.pkcs11_library is the fault injector (reload, no restart)');
 	is($node->safe_psql('postgres', check_sql('a')), "$nrows|$nrows",
 		'part 2: a, wrapped with KWP through p11-kit, decrypts through SoftHSM2 with GCM');
 
-	sql_ok(
+	tde_sql_ok($node,
 		qq{CREATE TABLE a2 (id int, plain text, ct bytea); CREATE TABLE b2 (id int, ct bytea);
 		   INSERT INTO a2 SELECT i, 'outage2 ' || i FROM generate_series(1, $nrows) i;
 		   UPDATE a2 SET ct = tde.encrypt('a2', plain);},
@@ -338,7 +326,7 @@ my $shim = faulty_pkcs11_build(PostgreSQL::Test::Utils::tempdir());
 		'part 2 back: a new session decrypts a2, without restarting PostgreSQL');
 	($out, $err) = session_sql($busy, q{INSERT INTO b2 VALUES (1, tde.encrypt('b2', 'b2 one'::text))});
 	is(sqlstate_of($err), '', 'part 2 back: the busy old session encrypts into b2') or diag($err);
-	my $k3 = sql_ok(qq{SELECT tde.set_key(tag => 'outage k3', password => '$pin')},
+	my $k3 = tde_sql_ok($node, qq{SELECT tde.set_key(tag => 'outage k3', password => '$pin')},
 		'part 2 back: SET KEY works');
 	is($node->safe_psql('postgres', $nkeys_sql), $keys_before + 1, 'part 2 back: one more key');
 	is($node->safe_psql('postgres', q{SELECT string_agg(DISTINCT master_key_id, ',') FROM tde.relation_keys}),
@@ -383,7 +371,7 @@ sub tables_decrypt
 sub new_table
 {
 	my ($t, $what) = @_;
-	sql_ok(
+	tde_sql_ok($node,
 		qq{CREATE TABLE $t (id int, plain text, ct bytea);
 		   INSERT INTO $t SELECT i, '$t ' || i FROM generate_series(1, $nrows) i;
 		   UPDATE $t SET ct = tde.encrypt('$t', plain);},
@@ -406,14 +394,14 @@ sub restart_open
 	$node->restart;
 	$pm_pid = postmaster_pid($node);
 	$start_time = $node->safe_psql('postgres', 'SELECT pg_postmaster_start_time()');
-	sql_ok(qq{SELECT tde.administer_key_management('SET KEYSTORE OPEN IDENTIFIED BY "$pin"')},
+	tde_sql_ok($node, qq{SELECT tde.administer_key_management('SET KEYSTORE OPEN IDENTIFIED BY "$pin"')},
 		"$what: open the HSM keystore after the restart");
 }
 
 sub rekey
 {
 	my ($tag, $what) = @_;
-	my $k = sql_ok(qq{SELECT tde.set_key(tag => '$tag', password => '$pin')}, "$what: SET KEY");
+	my $k = tde_sql_ok($node, qq{SELECT tde.set_key(tag => '$tag', password => '$pin')}, "$what: SET KEY");
 	is($node->safe_psql('postgres', $mkids_sql), $k,
 		"$what: every relation key re-wrapped under the new key");
 	return $k;
@@ -438,12 +426,12 @@ my $swap_sql = q{
 	           WHERE relid IN ('a'::regclass, 'c3'::regclass))
 	UPDATE tde.relation_key r SET wrapped_key = w.wrapped_key
 	FROM w WHERE r.relid IN ('a'::regclass, 'c3'::regclass) AND w.relid <> r.relid};
-sql_ok($swap_sql, 'nogcm: swap the wrapped keys of a and c3');
+tde_sql_ok($node, $swap_sql, 'nogcm: swap the wrapped keys of a and c3');
 ($ret, $o, $e) = tde_sql($node, check_sql('c3'));
 is(sqlstate_of($e), 'XX001', 'nogcm: a KWP-wrapped key moved to another row does not unwrap (XX001)')
   or diag($e);
 like($e, qr/relation key could not be unwrapped/, 'nogcm: moved key: the message');
-sql_ok($swap_sql, 'nogcm: swap them back');
+tde_sql_ok($node, $swap_sql, 'nogcm: swap them back');
 
 restart_open('nogcm');
 tables_decrypt('nogcm after a restart');
@@ -474,7 +462,7 @@ set_state('up 1');
 tables_decrypt('GCM module: keys wrapped in moduleiv mode unwrap');
 
 # a relation key wrapped before 1.1: IV || ciphertext || tag, no header
-sql_ok(q{UPDATE tde.relation_key SET wrapped_key = substring(wrapped_key FROM 2)
+tde_sql_ok($node, q{UPDATE tde.relation_key SET wrapped_key = substring(wrapped_key FROM 2)
          WHERE relid = 'd3'::regclass},
 	'a wrapped key in the format before 1.1 (the header removed)');
 like(format_of('d3'), qr/^\d+:60$/, 'the old format: 60 bytes');
@@ -493,10 +481,10 @@ my $s4 = tde_session($node);
 ($out, $err) = session_sql($s4, check_sql('a2'));
 is($out, "$nrows|$nrows", 'handles: an old session decrypts a2 (caches the key\'s handle)')
   or diag($err);
-sql_ok('CREATE TABLE e4 (id int, ct bytea); CREATE TABLE f4 (id int, ct bytea);',
+tde_sql_ok($node, 'CREATE TABLE e4 (id int, ct bytea); CREATE TABLE f4 (id int, ct bytea);',
 	'handles: tables');
 set_state('up 1 handles=1');
-sql_ok(q{INSERT INTO e4 VALUES (1, tde.encrypt('e4', 'e4 one'::text))},
+tde_sql_ok($node, q{INSERT INTO e4 VALUES (1, tde.encrypt('e4', 'e4 one'::text))},
 	'handles: after the renumbering a new session encrypts');
 my $invalid = hsm_log_count($hsm_log, qr/ 0x60$/);
 ($out, $err) = session_sql($s4, q{SELECT tde.decrypt_text('e4', ct) FROM e4});

@@ -26,20 +26,12 @@ my $pw = 'Limits_Pw1';
 my $limit = 1073741823 - 4 - 49;
 my $node = tde_new_node('encrypt_limits');
 
-sub sql_ok
-{
-	my ($sql, $name) = @_;
-	my ($ret, $out, $err) = tde_sql($node, $sql);
-	is($ret, 0, $name) or diag($err);
-	return $out;
-}
-
-sql_ok(qq{SELECT tde.administer_key_management('CREATE KEYSTORE IDENTIFIED BY "$pw"')},
+tde_sql_ok($node, qq{SELECT tde.administer_key_management('CREATE KEYSTORE IDENTIFIED BY "$pw"')},
 	'CREATE KEYSTORE');
-sql_ok(qq{SELECT tde.administer_key_management('SET KEYSTORE OPEN IDENTIFIED BY "$pw"')},
+tde_sql_ok($node, qq{SELECT tde.administer_key_management('SET KEYSTORE OPEN IDENTIFIED BY "$pw"')},
 	'SET KEYSTORE OPEN');
-sql_ok(qq{SELECT tde.set_key(password => '$pw', with_backup => true)}, 'SET KEY');
-sql_ok('CREATE TABLE t (v bytea)', 'a table');
+tde_sql_ok($node, qq{SELECT tde.set_key(password => '$pw', with_backup => true)}, 'SET KEY');
+tde_sql_ok($node, 'CREATE TABLE t (v bytea)', 'a table');
 
 my $over = $limit + 1;
 for my $case ([ 'text', "repeat('x', $over)" ],
@@ -53,11 +45,11 @@ for my $case ([ 'text', "repeat('x', $over)" ],
 	like($err, qr/at most $limit bytes/, "$kind: the detail gives the limit");
 	unlike($err, qr/invalid memory alloc/, "$kind: not an allocation failure");
 }
-is(sql_ok(q{SELECT count(*) FROM tde.relation_key}, 'count relation keys'),
+is(scalar(tde_sql_ok($node, q{SELECT count(*) FROM tde.relation_key}, 'count relation keys')),
 	'0', 'no relation key was made for a refused value');
 
 # the same value just below: works (a small one, as the limit is a formula)
-is(sql_ok(q{SELECT length(tde.encrypt('t', repeat('x', 1000)))}, 'a small value'),
+is(scalar(tde_sql_ok($node, q{SELECT length(tde.encrypt('t', repeat('x', 1000)))}, 'a small value')),
 	'1049', 'a ciphertext is the plaintext plus 49 bytes');
 
 SKIP:
@@ -72,7 +64,7 @@ SKIP:
 	  if $avail < 8 * 1024**3;
 
 	my $t0 = time;
-	is(sql_ok(qq{SELECT length(tde.encrypt('t', repeat('x', $limit)))}, 'encrypt at the limit'),
+	is(scalar(tde_sql_ok($node, qq{SELECT length(tde.encrypt('t', repeat('x', $limit)))}, 'encrypt at the limit')),
 		1073741823 - 4, 'the ciphertext at the limit is MaxAllocSize bytes with its header');
 	note('at the limit: ' . (time - $t0) . ' s');
 }

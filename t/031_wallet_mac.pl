@@ -24,32 +24,6 @@ my $node = tde_new_node('wallet_mac');
 my $ewallet = ewallet_path($node);
 my $cwallet = cwallet_path($node);
 
-sub sql_ok
-{
-	my ($sql, $name) = @_;
-	my ($ret, $out, $err) = tde_sql($node, $sql);
-	is($ret, 0, $name) or diag($err);
-	return $out;
-}
-
-sub slurp_bin
-{
-	my ($path) = @_;
-	open(my $fh, '<:raw', $path) or die "open $path: $!";
-	local $/;
-	my $data = <$fh>;
-	close $fh;
-	return $data;
-}
-
-sub spew_bin
-{
-	my ($path, $data) = @_;
-	open(my $fh, '>:raw', $path) or die "open $path: $!";
-	print $fh $data;
-	close $fh or die "close $path: $!";
-}
-
 # Offsets of the first content byte of the MAC digest and of the MAC salt:
 # MacData is the last SEQUENCE at depth 1 of the PFX; in it the digest is
 # the OCTET STRING at depth 3 (in DigestInfo), the salt the OCTET STRING at
@@ -110,10 +84,10 @@ my ($ret, $out, $err) = akm($node, qq{CREATE KEYSTORE IDENTIFIED BY "$pw"});
 is($ret, 0, 'CREATE KEYSTORE') or diag($err);
 ($ret, $out, $err) = open_with($pw);
 is($ret, 0, 'open') or diag($err);
-sql_ok(qq{SELECT tde.set_key(password => '$pw', with_backup => true)}, 'SET KEY');
+tde_sql_ok($node, qq{SELECT tde.set_key(password => '$pw', with_backup => true)}, 'SET KEY');
 close_keystore();
 
-my $pristine = slurp_bin($ewallet);
+my $pristine = slurp_file($ewallet);
 my %off = mac_offsets($ewallet);
 ok($off{digest} > 0 && $off{salt} > 0 && $off{digest} < length($pristine),
 	'openssl asn1parse locates the MAC digest and salt');
@@ -123,7 +97,7 @@ is(sqlstate_of($err), '28P01', 'intact wallet, wrong password: 28P01') or diag($
 
 for my $field ('digest', 'salt')
 {
-	spew_bin($ewallet, flipped($pristine, $off{$field}));
+	spew_file($ewallet, flipped($pristine, $off{$field}));
 	($ret, $out, $err) = open_with($pw);
 	isnt($ret, 0, "MAC $field flipped, right password: refused");
 	is(sqlstate_of($err), 'XX001', "MAC $field flipped, right password: XX001 data_corrupted")
@@ -135,7 +109,7 @@ for my $field ('digest', 'salt')
 	  or diag($err);
 }
 
-spew_bin($ewallet, $pristine);
+spew_file($ewallet, $pristine);
 ($ret, $out, $err) = open_with($pw);
 is($ret, 0, 'the restored wallet opens with the password') or diag($err);
 
@@ -146,12 +120,12 @@ for my $local (0, 1)
 	($ret, $out, $err) =
 	  akm($node, qq{CREATE $what KEYSTORE FROM KEYSTORE IDENTIFIED BY "$pw"});
 	is($ret, 0, "CREATE $what KEYSTORE") or diag($err);
-	my $sso = slurp_bin($cwallet);
+	my $sso = slurp_file($cwallet);
 	my %o = mac_offsets($cwallet);
 	for my $field ('digest', 'salt')
 	{
 		close_keystore();
-		spew_bin($cwallet, flipped($sso, $o{$field}));
+		spew_file($cwallet, flipped($sso, $o{$field}));
 		my ($status, $stderr) = wallet_status($node);
 		like($stderr, qr/(?:WARNING|ERROR):\s+XX001:.*is damaged/,
 			"$what, MAC $field flipped: opening it reports XX001 damaged")
@@ -159,7 +133,7 @@ for my $local (0, 1)
 		unlike($stderr, qr/28P01|28000/, "$what, MAC $field flipped: not a password or host error");
 		like($status, qr/^CLOSED\|/, "$what, MAC $field flipped: the keystore stays closed");
 	}
-	spew_bin($cwallet, $sso);
+	spew_file($cwallet, $sso);
 	my ($status, $stderr) = wallet_status($node);
 	like($status, qr/^OPEN\|/, "$what: the restored cwallet.sso opens") or diag($stderr);
 	unlink $cwallet or die "unlink: $!";

@@ -4,6 +4,13 @@
 # the node's base directory, a cheap wallet KDF (1000 iterations) and logs
 # every statement, so that the redaction of passwords can be checked in any
 # test.
+#
+# The assertions every test needs live here, take the node first and are
+# not redefined in a test file: tde_sql_ok, tde_sql_fails,
+# tde_sql_fails_like, tde_fails_with, tde_akm_ok, tde_akm_fails,
+# tde_reload_with.  A test waits for a state the server shows with
+# $node->poll_query_until, and for anything else (a file, a socket, a
+# process) with tde_wait_until, never with a sleep loop of its own.
 
 package TdeTest;
 
@@ -19,8 +26,10 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 
 our @EXPORT = qw(
-  tde_skip_all tde_sql_ok tde_new_node wallet_root wallet_dir ewallet_path cwallet_path
-  tde_sql sqlstate_of wallet_status file_mode postmaster_pid crash_node alive
+  tde_skip_all tde_sql_ok tde_new_node tde_make_wallet_root wallet_root wallet_dir
+  ewallet_path cwallet_path tde_sql sqlstate_of wallet_status file_mode
+  postmaster_pid crash_node alive tde_fails_with tde_sql_fails tde_sql_fails_like
+  tde_reload_with tde_wait_until spew_file set_key_sql pgbench_extended
 );
 
 # Skip the whole file for a missing component, as plan skip_all does;
@@ -40,16 +49,20 @@ sub tde_skip_all
 }
 
 # Create, configure and start a node; CREATE EXTENSION tde in postgres.
-# Extra postgresql.conf text may be given as the second argument.
+# Extra postgresql.conf text may be given as the second argument; any
+# further "key => value" options go to PostgreSQL::Test::Cluster->init
+# (e.g. allows_streaming => 1):
+#   tde_new_node('x');  tde_new_node('x', $conf);
+#   tde_new_node('x', allows_streaming => 1);  tde_new_node('x', $conf, %init)
 sub tde_new_node
 {
-	my ($name, $extra_conf) = @_;
+	my ($name, @rest) = @_;
+	my $extra_conf = @rest % 2 ? shift @rest : undef;
+	my %init = @rest;
 	my $node = PostgreSQL::Test::Cluster->new($name);
 
-	$node->init;
-	my $root = $node->basedir . '/wallet_root';
-	make_path($root, { mode => 0700 });
-	chmod 0700, $root;
+	$node->init(%init);
+	my $root = tde_make_wallet_root($node);
 	$node->append_conf(
 		'postgresql.conf', qq{
 shared_preload_libraries = 'tde'
@@ -61,6 +74,18 @@ log_statement = 'all'
 	$node->start;
 	$node->safe_psql('postgres', 'CREATE EXTENSION tde');
 	return $node;
+}
+
+# Make the node's wallet root (mode 0700) under its base directory;
+# returns its path.  tde_new_node calls it; a node made another way (a
+# standby from a backup) calls it and sets tde.wallet_root itself.
+sub tde_make_wallet_root
+{
+	my ($node) = @_;
+	my $root = wallet_root($node);
+	make_path($root, { mode => 0700 });
+	chmod 0700, $root;
+	return $root;
 }
 
 sub wallet_root  { return $_[0]->basedir . '/wallet_root'; }
@@ -92,6 +117,36 @@ sub tde_sql_ok
 	return wantarray ? ($out, $err) : $out;
 }
 
+# A statement that must have failed with SQLSTATE $state, given tde_sql's
+# exit code and stderr: two tests, "$name: fails" and "$name: SQLSTATE
+# $state".  Returns the stderr.
+sub tde_fails_with
+{
+	my ($ret, $err, $state, $name) = @_;
+	isnt($ret, 0, "$name: fails");
+	is(sqlstate_of($err), $state, "$name: SQLSTATE $state") or diag($err);
+	return $err;
+}
+
+# Run SQL that must fail with SQLSTATE $state (the two tests of
+# tde_fails_with); returns its stderr.  The one sql_fails of the test files.
+sub tde_sql_fails
+{
+	my ($node, $sql, $state, $name, $db) = @_;
+	my ($ret, $out, $err) = tde_sql($node, $sql, $db);
+	return tde_fails_with($ret, $err, $state, $name);
+}
+
+# As tde_sql_fails, and, if $msg (a regex) is defined, a third test
+# "$name: message" that the stderr matches it.
+sub tde_sql_fails_like
+{
+	my ($node, $sql, $state, $msg, $name, $db) = @_;
+	my $err = tde_sql_fails($node, $sql, $state, $name, $db);
+	like($err, $msg, "$name: message") if defined $msg;
+	return $err;
+}
+
 # The SQLSTATE of the first ERROR in psql's verbose stderr, or '' if none.
 sub sqlstate_of
 {
@@ -110,6 +165,74 @@ sub wallet_status
 		'SELECT status, wallet_type FROM v$encryption_wallet', $db);
 	die "querying v\$encryption_wallet failed: $err" if $ret != 0;
 	return wantarray ? ($out, $err) : $out;
+}
+
+# ALTER SYSTEM SET $guc = '$value' and reload, then wait until a new
+# session sees the value (the reload is asynchronous): one test, named
+# $name or "$guc reloaded as '$value'".
+sub tde_reload_with
+{
+	my ($node, $guc, $value, $name) = @_;
+	$node->safe_psql('postgres', qq{ALTER SYSTEM SET $guc = '$value'; SELECT pg_reload_conf();});
+	return ok($node->poll_query_until('postgres', "SHOW $guc", $value),
+		$name // "$guc reloaded as '$value'");
+}
+
+# Wait until $cond->() is true, checking every $interval seconds (default
+# 0.05) for at most $timeout seconds (default: the TAP tests' timeout);
+# returns the last value of $cond->().  For what no query can see (a
+# process going away, a file or socket appearing); a state the server
+# shows is waited for with $node->poll_query_until.
+sub tde_wait_until
+{
+	my ($cond, $timeout, $interval) = @_;
+	$timeout //= $PostgreSQL::Test::Utils::timeout_default;
+	$interval //= 0.05;
+	my $deadline = Time::HiRes::time() + $timeout;
+	my $v;
+	until (($v = $cond->()) || Time::HiRes::time() >= $deadline)
+	{
+		usleep(int($interval * 1_000_000));
+	}
+	return $v;
+}
+
+# Write $data to $path as it is (binary), replacing the file.
+sub spew_file
+{
+	my ($path, $data) = @_;
+	open(my $fh, '>:raw', $path) or die "could not write $path: $!";
+	print $fh $data;
+	close $fh or die "could not close $path: $!";
+	return;
+}
+
+# The typed rekey: SET KEY with a tag and a backup.
+sub set_key_sql
+{
+	my ($password, $tag) = @_;
+	return qq{SELECT tde.set_key(tag => '$tag', password => '$password', with_backup => true)};
+}
+
+# Run one statement through the extended protocol, with pgbench -M
+# extended and :pw bound as $1 to $value; the statement defaults to
+# opening the keystore with :pw.  Returns (exit code, stdout and stderr).
+sub pgbench_extended
+{
+	my ($node, $value, $sql) = @_;
+	my $script = $node->basedir . '/pgbench_extended.sql';
+	open(my $fh, '>', $script) or die "$script: $!";
+	print $fh ($sql // 'SELECT tde.open_keystore(password => :pw)'), ";\n";
+	close $fh;
+	my ($out, $err) = ('', '');
+	local %ENV = $node->_get_env();
+	IPC::Run::run(
+		[
+			'pgbench', '-n', '-M', 'extended', '-t', '1', '-c', '1',
+			'-D', "pw=$value", '-f', $script, 'postgres'
+		],
+		'>', \$out, '2>', \$err);
+	return ($? >> 8, $out . $err);
 }
 
 # Permission bits of a file, e.g. 0600.
@@ -185,11 +308,7 @@ sub crash_node
 	# signal and forgets the pid).
 	$node->kill9;
 
-	my $deadline = time + 120;
-	while (time < $deadline && grep { alive($_) } @family)
-	{
-		usleep(50_000);
-	}
+	tde_wait_until(sub { !grep { alive($_) } @family }, 120);
 	die "processes of the killed server are still running: "
 	  . join(' ', grep { alive($_) } @family)
 	  if grep { alive($_) } @family;
@@ -197,11 +316,7 @@ sub crash_node
 	# A zombie still answers kill(pid, 0), so a new postmaster would take
 	# the lock files for live ones.  Give the reaper a moment, then remove
 	# them: every process of the old server has exited.
-	$deadline = time + 5;
-	while (time < $deadline && grep { -e "/proc/$_" } @family)
-	{
-		usleep(50_000);
-	}
+	tde_wait_until(sub { !grep { -e "/proc/$_" } @family }, 5);
 	unlink $node->data_dir . '/postmaster.pid';
 	unlink $node->host . '/.s.PGSQL.' . $node->port . '.lock';
 	return scalar @family;
@@ -313,8 +428,27 @@ sub akm
 	return tde_sql($node, "SELECT tde.administer_key_management('$quoted')", $db);
 }
 
+# An ADMINISTER KEY MANAGEMENT statement that must succeed, as one test
+# named $name; returns its stdout (and stderr in list context).
+sub tde_akm_ok
+{
+	my ($node, $statement, $name, $db) = @_;
+	my ($ret, $out, $err) = akm($node, $statement, $db);
+	is($ret, 0, $name) or diag($err);
+	return wantarray ? ($out, $err) : $out;
+}
+
+# An ADMINISTER KEY MANAGEMENT statement that must fail with SQLSTATE
+# $state (the two tests of tde_fails_with); returns its stderr.
+sub tde_akm_fails
+{
+	my ($node, $statement, $state, $name, $db) = @_;
+	my ($ret, $out, $err) = akm($node, $statement, $db);
+	return tde_fails_with($ret, $err, $state, $name);
+}
+
 push @EXPORT, qw(softhsm_missing softhsm_setup pkcs11_tool key_id_mkid_hex
-  akm find_program);
+  akm tde_akm_ok tde_akm_fails find_program);
 
 # ---------------------------------------------------------------------
 # A long-lived psql session (one backend for several statements)

@@ -66,7 +66,7 @@ EXTRA_CLEAN = test/regress.conf test/regress-keys.conf tmp_wallet_root \
 # them, so each also runs alone.  specs/iso_cancel_wait.spec (issue 8,
 # item 5) is not listed: it fails until waits for another session's
 # keystore change can be cancelled.
-ISOLATION_SPECS = iso_rekey_encrypt iso_close_encrypt iso_two_rekeys
+ISOLATION_SPECS = iso_rekey_encrypt iso_close_encrypt iso_two_rekeys iso_cancel_wait
 test/regress-iso.conf: test/regress.conf.in
 	sed 's|@WALLET_ROOT@|$(CURDIR)/tmp_wallet_root_iso|' $< > $@
 	echo "log_line_prefix = '%m [%p] '" >> $@

@@ -5,13 +5,14 @@
  *
  * The GUC variables live here, in the lowest unit that reads them; guc.c
  * registers them (check hooks there validate the values).  The keystore
- * lock takes the directory's flock first, because its wait can be
- * cancelled (an LWLock's cannot), then admin_lock (keystore/state.h).
+ * lock is the directory's flock: its wait can be cancelled, an LWLock's
+ * cannot (see tde_keystore_lock).
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_authid_d.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
@@ -122,30 +123,162 @@ tde_require_location_access(const char *path)
 }
 
 /*
- * Serialize a change of the files in dir.  The directory's flock comes
- * first, because its wait can be cancelled (an LWLock's cannot); then
- * admin_lock, which also serializes against opening and closing.  Every
- * caller takes them in this order.
+ * The keystore lock: an flock on the keystore directory, taken by every
+ * operation that reads and then changes keystore files or the open
+ * keystore (open, close, auto-open and every change), for its whole
+ * duration.  No LWLock is held meanwhile: the KDF, fsync and PKCS#11 calls
+ * of these operations take seconds, and the wait for the flock polls with
+ * CHECK_FOR_INTERRUPTS (tde_dir_lock), so a waiter can be cancelled and
+ * its statement_timeout fires.  Tools outside the server that take the
+ * same flock serialize with it.
+ *
+ * The lock is re-entrant within a backend (an operation may call another
+ * that takes it, as a change that opens the keystore with FORCE KEYSTORE
+ * does): a second flock on a new descriptor of the same directory would
+ * wait for this backend itself.  The descriptor is a transient file,
+ * closed (and so the flock released) when the (sub)transaction that took
+ * it aborts; the callbacks below forget it then.
+ */
+typedef struct HeldLock
+{
+	char		dir[MAXPGPATH];
+	int			fd;				/* -1: the directory did not exist */
+	int			depth;
+	SubTransactionId subid;		/* the subtransaction that opened fd */
+} HeldLock;
+
+#define MAX_HELD_LOCKS 4		/* the wallet and the external store */
+
+static HeldLock held[MAX_HELD_LOCKS];
+static int	nheld = 0;
+static bool lock_callbacks_registered = false;
+
+/* A slot is free when its depth is 0; handles are slot numbers. */
+static void
+free_slot(int i)
+{
+	held[i].depth = 0;
+	held[i].dir[0] = '\0';
+	while (nheld > 0 && held[nheld - 1].depth == 0)
+		nheld--;
+}
+
+/* The descriptors are closed by now: forget them. */
+static void
+forget_locks(SubTransactionId subid)
+{
+	int			i;
+
+	for (i = nheld - 1; i >= 0; i--)
+		if (held[i].depth > 0 &&
+			(subid == InvalidSubTransactionId || held[i].subid == subid))
+			free_slot(i);
+}
+
+static void
+lock_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PREPARE)
+		forget_locks(InvalidSubTransactionId);
+}
+
+static void
+lock_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					  SubTransactionId parentSubid, void *arg)
+{
+	int			i;
+
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		forget_locks(mySubid);
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+		for (i = 0; i < nheld; i++)
+			if (held[i].subid == mySubid)
+				held[i].subid = parentSubid;
+}
+
+/*
+ * Take the keystore lock on dir (create: make the directory first).  A
+ * missing directory is reported with missing_file; with missing_file NULL
+ * and create false, a missing directory is locked by nothing (no file
+ * there to change) and -1 is returned.  Returns a handle for
+ * tde_keystore_unlock.
  */
 int
 tde_keystore_lock(const char *dir, bool create, const char *missing_file)
 {
-	int			fd;
+	int			i;
+	HeldLock   *h;
 
+	for (i = 0; i < nheld; i++)
+		if (held[i].depth > 0 && strcmp(held[i].dir, dir) == 0)
+		{
+			held[i].depth++;
+			return i;
+		}
+	for (i = 0; i < nheld && held[i].depth > 0; i++)
+		;
+	if (i >= MAX_HELD_LOCKS)
+		elog(ERROR, "too many keystore locks held");
+	if (!lock_callbacks_registered)
+	{
+		RegisterXactCallback(lock_xact_callback, NULL);
+		RegisterSubXactCallback(lock_subxact_callback, NULL);
+		lock_callbacks_registered = true;
+	}
 	if (create)
 		tde_ensure_dir(dir);
-	else if (!tde_dir_exists(dir))
+	else if (!tde_dir_exists(dir) && missing_file != NULL)
 		tde_wallet_report(TDE_WALLET_MISSING, missing_file, ERROR);
-	fd = tde_dir_lock(dir);
-	LWLockAcquire(tde_shared->admin_lock, LW_EXCLUSIVE);
-	return fd;
+
+	h = &held[i];
+	h->fd = tde_dir_exists(dir) ? tde_dir_lock(dir) : -1;
+	strlcpy(h->dir, dir, sizeof(h->dir));
+	h->depth = 1;
+	h->subid = GetCurrentSubTransactionId();
+	if (i == nheld)
+		nheld++;
+	return i;
 }
 
 void
-tde_keystore_unlock(int fd)
+tde_keystore_unlock(int handle)
 {
-	LWLockRelease(tde_shared->admin_lock);
-	tde_dir_unlock(fd);
+	HeldLock   *h;
+
+	Assert(handle >= 0 && handle < nheld && held[handle].depth > 0);
+	h = &held[handle];
+	if (--h->depth > 0)
+		return;
+	tde_dir_unlock(h->fd);
+	free_slot(handle);
+}
+
+/*
+ * For a caller that catches an error and goes on: the locks held now, to
+ * give back to tde_keystore_unlock_to after the catch.
+ */
+int
+tde_keystore_lock_depth(void)
+{
+	int			i,
+				n = 0;
+
+	for (i = 0; i < nheld; i++)
+		n += held[i].depth;
+	return n;
+}
+
+/* Release locks taken since tde_keystore_lock_depth returned depth. */
+void
+tde_keystore_unlock_to(int depth)
+{
+	int			i;
+
+	for (i = nheld - 1; i >= 0 && tde_keystore_lock_depth() > depth; i--)
+		while (held[i].depth > 0 && tde_keystore_lock_depth() > depth)
+			tde_keystore_unlock(i);
 }
 
 /* ---------------------------------------------------------------------

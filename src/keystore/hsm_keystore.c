@@ -13,9 +13,9 @@
  * and stores the credential in shared memory: every backend logs in with
  * it on first use (PKCS#11 state is per process).  Closing wipes it.
  *
- * Locking as in keystore/keystore.c: admin_lock and an flock on the wallet
- * directory around every change of the metadata file; state_lock for the
- * shared status.
+ * Locking as in keystore/keystore.c: the keystore lock (the wallet
+ * directory's flock) around every open, close and change of the metadata
+ * file; state_lock only for the shared status.
  *
  *-------------------------------------------------------------------------
  */
@@ -59,7 +59,7 @@ read_metadata(void)
 
 /*
  * Make the HSM's key set the open one (credential NULL: close).  The
- * caller holds admin_lock.
+ * caller holds the keystore lock.
  */
 static void
 publish_hsm(const TdeWallet *meta, const char *credential)
@@ -106,7 +106,7 @@ check_credential(const char *credential)
 				 errmsg("HSM credential is longer than %d bytes", TDE_HSM_CREDENTIAL_MAX - 1)));
 }
 
-/* Log in (which proves the credential) and publish; admin_lock held. */
+/* Log in (which proves the credential) and publish; keystore lock held. */
 static void
 open_locked(const char *credential)
 {
@@ -123,15 +123,17 @@ open_locked(const char *credential)
 void
 tde_hsm_keystore_open(const char *credential, bool force)
 {
+	int			lock;
+
 	check_credential(credential);
-	LWLockAcquire(tde_shared->admin_lock, LW_EXCLUSIVE);
-	if (tde_shared->hsm_open && !force)
+	lock = tde_keystore_lock(tde_wallet_dir(), false, NULL);
+	if (tde_hsm_keystore_is_open() && !force)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("HSM keystore is already open"),
 				 errdetail("ORA-28354: Encryption wallet, auto login wallet, or HSM is already open")));
 	open_locked(credential);
-	LWLockRelease(tde_shared->admin_lock);
+	tde_keystore_unlock(lock);
 }
 
 /*
@@ -145,6 +147,7 @@ tde_hsm_keystore_open_secondary(const char *wallet_password)
 	char	   *stored = tde_seps_get_optional(TDE_CLIENT_HSM_PASSWORD);
 	const char *credential = stored ? stored : wallet_password;
 	MemoryContext cxt = CurrentMemoryContext;
+	int			depth = tde_keystore_lock_depth();
 
 	if (tde_hsm_keystore_is_open() || credential == NULL)
 		return;
@@ -158,8 +161,12 @@ tde_hsm_keystore_open_secondary(const char *wallet_password)
 
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
+		/* a cancel or statement_timeout while waiting for the lock ends it */
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			PG_RE_THROW();
 		FlushErrorState();
 		LWLockReleaseAll();
+		tde_keystore_unlock_to(depth);
 		ereport(NOTICE,
 				(errcode(edata->sqlerrcode),
 				 errmsg("the secondary HSM keystore stays closed: %s", edata->message),
@@ -179,18 +186,20 @@ tde_hsm_keystore_autoopen(int elevel)
 	char	   *credential = tde_seps_get_optional(TDE_CLIENT_HSM_PASSWORD);
 	MemoryContext cxt = CurrentMemoryContext;
 	bool		opened = false;
+	int			depth = tde_keystore_lock_depth();
 
 	if (credential == NULL)
 		return false;
 	PG_TRY();
 	{
-		LWLockAcquire(tde_shared->admin_lock, LW_EXCLUSIVE);
-		if (!tde_shared->hsm_open)
+		int			lock = tde_keystore_lock(tde_wallet_dir(), false, NULL);
+
+		if (!tde_hsm_keystore_is_open())
 		{
 			open_locked(credential);
 			opened = true;
 		}
-		LWLockRelease(tde_shared->admin_lock);
+		tde_keystore_unlock(lock);
 	}
 	PG_CATCH();
 	{
@@ -200,8 +209,12 @@ tde_hsm_keystore_autoopen(int elevel)
 			PG_RE_THROW();
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
+		/* a cancel or statement_timeout while waiting for the lock ends it */
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			PG_RE_THROW();
 		FlushErrorState();
 		LWLockReleaseAll();
+		tde_keystore_unlock_to(depth);
 		ereport(elevel,
 				(errcode(edata->sqlerrcode),
 				 errmsg("the HSM keystore could not be opened automatically: %s", edata->message)));
@@ -210,7 +223,7 @@ tde_hsm_keystore_autoopen(int elevel)
 	return opened;
 }
 
-/* The caller holds admin_lock. */
+/* The caller holds the keystore lock. */
 void
 tde_hsm_keystore_close(void)
 {

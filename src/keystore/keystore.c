@@ -4,10 +4,11 @@
  *	  The file keystore: create, open, close, change password, back up.
  *
  * The status is instance-wide (tde_shared, under state_lock).  Every
- * operation that reads, changes and writes keystore files holds admin_lock
- * and an flock on the wallet directory for its whole duration, so two
- * changes never interleave and tools outside the server can serialize
- * with it.  An operation that fails leaves the files as they were: the only
+ * operation that reads, changes and writes keystore files, and every open
+ * and close, holds the keystore lock (the wallet directory's flock, see
+ * keystore/config.c) for its whole duration, so two never interleave,
+ * tools outside the server can serialize with them, and a waiter can be
+ * cancelled.  An operation that fails leaves the files as they were: the only
  * writes are atomic replacements (util/fileio.c), made last.
  *
  * No password is kept: an operation that needs one is given it (or reads
@@ -374,7 +375,7 @@ tde_keystore_create_autologin(const char *location, const char *password,
 	tde_keystore_unlock(lockfd);
 }
 
-/* Open the file wallet with its password; the caller holds admin_lock. */
+/* Open the file wallet with its password; the caller holds the keystore lock. */
 static void
 open_wallet_locked(const char *ewallet, const char *password)
 {
@@ -415,6 +416,7 @@ tde_keystore_open(const TdeCredential *cred, bool force)
 	const char *password;
 	char	   *ewallet;
 	TdeOpenKind kind;
+	int			lock;
 
 	if (config == TDE_CONFIG_HSM || config == TDE_CONFIG_HSM_FILE)
 	{
@@ -422,9 +424,10 @@ tde_keystore_open(const TdeCredential *cred, bool force)
 		tde_hsm_keystore_open(password, force);
 		if (config == TDE_CONFIG_HSM_FILE)
 		{
-			LWLockAcquire(tde_shared->admin_lock, LW_EXCLUSIVE);
+			int			lock = tde_keystore_lock(tde_wallet_dir(), false, NULL);
+
 			open_secondary_wallet(password);
-			LWLockRelease(tde_shared->admin_lock);
+			tde_keystore_unlock(lock);
 		}
 		keystore_opened();
 		return;
@@ -433,7 +436,7 @@ tde_keystore_open(const TdeCredential *cred, bool force)
 	ewallet = tde_join_path(tde_wallet_dir(), TDE_EWALLET_FILE);
 	password = tde_credential_password(cred, TDE_CLIENT_TDE_WALLET);
 
-	LWLockAcquire(tde_shared->admin_lock, LW_EXCLUSIVE);
+	lock = tde_keystore_lock(tde_wallet_dir(), false, ewallet);
 	kind = tde_keystore_open_kind();
 	if (kind == TDE_OPEN_PASSWORD || (kind != TDE_OPEN_NONE && !force))
 		ereport(ERROR,
@@ -443,7 +446,7 @@ tde_keystore_open(const TdeCredential *cred, bool force)
 				 kind != TDE_OPEN_PASSWORD ?
 				 errhint("The auto-login keystore is open; add FORCE KEYSTORE to open the password keystore instead.") : 0));
 	open_wallet_locked(ewallet, password);
-	LWLockRelease(tde_shared->admin_lock);
+	tde_keystore_unlock(lock);
 
 	/* a secondary HSM opens with its stored password or the wallet's */
 	if (config == TDE_CONFIG_FILE_HSM)
@@ -459,10 +462,11 @@ tde_keystore_close(const TdeCredential *cred)
 	TdeOpenKind kind;
 	char	   *ewallet;
 	bool		hsm_open;
+	int			lock;
 
 	ewallet = tde_join_path(tde_wallet_dir(), TDE_EWALLET_FILE);
 
-	LWLockAcquire(tde_shared->admin_lock, LW_EXCLUSIVE);
+	lock = tde_keystore_lock(tde_wallet_dir(), false, NULL);
 	kind = tde_keystore_open_kind();
 	hsm_open = tde_hsm_keystore_is_open();
 	if (kind == TDE_OPEN_NONE && !hsm_open)
@@ -498,7 +502,7 @@ tde_keystore_close(const TdeCredential *cred)
 
 	publish(NULL, TDE_OPEN_NONE);
 	tde_hsm_keystore_close();
-	LWLockRelease(tde_shared->admin_lock);
+	tde_keystore_unlock(lock);
 }
 
 void
@@ -680,7 +684,8 @@ tde_keystore_autoopen(int elevel)
 	if (config != TDE_CONFIG_HSM && tde_keystore_open_kind() == TDE_OPEN_NONE &&
 		tde_file_exists(cwallet))
 	{
-		LWLockAcquire(tde_shared->admin_lock, LW_EXCLUSIVE);
+		int			lock = tde_keystore_lock(tde_wallet_dir(), false, NULL);
+
 		if (tde_keystore_open_kind() == TDE_OPEN_NONE)
 		{
 			res = tde_wallet_load(cwallet, true, NULL, &w);
@@ -691,15 +696,15 @@ tde_keystore_autoopen(int elevel)
 			}
 			else if (res != TDE_WALLET_MISSING)
 			{
-				LWLockRelease(tde_shared->admin_lock);
+				tde_keystore_unlock(lock);
 				tde_wallet_report(res, cwallet, elevel);
 				return tde_keystore_is_open();
 			}
 		}
-		LWLockRelease(tde_shared->admin_lock);
+		tde_keystore_unlock(lock);
 	}
 
-	/* finish any re-wrap a crash left undone (outside the LWLock) */
+	/* finish any re-wrap a crash left undone (outside the keystore lock) */
 	if (launch)
 		keystore_opened();
 	return tde_keystore_is_open();

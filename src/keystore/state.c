@@ -53,7 +53,7 @@ void
 tde_state_shmem_request(void)
 {
 	RequestAddinShmemSpace(shared_state_request());
-	RequestNamedLWLockTranche(TDE_LWLOCK_TRANCHE, 2);
+	RequestNamedLWLockTranche(TDE_LWLOCK_TRANCHE, 1);
 }
 
 /* From shmem_startup_hook; the caller holds AddinShmemInitLock. */
@@ -73,7 +73,6 @@ tde_state_shmem_startup(void)
 		/* the postmaster (or a standalone backend) creates the struct */
 		(void) tde_secure_protect_shared(tde_shared, tde_state_key_area_size());
 		tde_shared->state_lock = &locks[0].lock;
-		tde_shared->admin_lock = &locks[1].lock;
 		tde_shared->open_kind = TDE_OPEN_NONE;
 		tde_shared->file_keys.active = -1;
 		tde_shared->hsm_keys.active = -1;

@@ -45,8 +45,10 @@ extern char *tde_canonical_location(const char *location, const char *what);
 extern void tde_require_location_access(const char *path);
 extern void tde_check_password(const char *password, const char *what);
 
-/* the flock on a keystore directory, then admin_lock (keystore/state.h) */
+/* the keystore lock: a re-entrant, cancellable flock on the directory */
 extern int	tde_keystore_lock(const char *dir, bool create, const char *missing_file);
-extern void tde_keystore_unlock(int fd);
+extern void tde_keystore_unlock(int handle);
+extern int	tde_keystore_lock_depth(void);
+extern void tde_keystore_unlock_to(int depth);
 
 #endif							/* TDE_KEYSTORE_CONFIG_H */

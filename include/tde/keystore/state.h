@@ -56,12 +56,22 @@ typedef struct TdeRewrapProgress
 } TdeRewrapProgress;
 
 /*
- * Shared state.  state_lock guards every field and is held only briefly;
- * admin_lock serializes the operations that read, change and write keystore
- * files (they take seconds at the default KDF cost) so that two writers
- * never interleave, without blocking readers of the status.  generation is
- * an atomic counter bumped whenever the open keys change (open, close,
- * rekey); backends compare it to drop their caches without taking a lock.
+ * Shared state.  Locking:
+ *
+ * - state_lock (an LWLock) guards every field but generation.  It is held
+ *   only to copy fields in or out: never across a KDF, an fsync, a PKCS#11
+ *   call, SPI or any wait, and no other lock is taken while it is held.
+ * - The keystore lock (keystore/config.c: the flock on the wallet
+ *   directory, re-entrant within a backend, its wait cancellable)
+ *   serializes every operation that opens, closes or changes a keystore:
+ *   those take seconds at the default KDF cost.  It is taken before
+ *   state_lock, never while holding it; readers of the status and the
+ *   keys take state_lock only, so they never wait for a change.
+ * - tde.relation_key's table lock (keys/relkey.c) is taken before the
+ *   keystore lock by a rekey.
+ * - generation is an atomic counter bumped (under state_lock) whenever the
+ *   open keys change (open, close, rekey); backends compare it to drop
+ *   their caches without taking a lock.
  *
  * Master keys of the open keystore are kept here with their metadata: key
  * material in shared memory, as Oracle keeps it in the SGA.  No password is
@@ -71,7 +81,6 @@ typedef struct TdeRewrapProgress
 typedef struct TdeSharedState
 {
 	LWLock	   *state_lock;
-	LWLock	   *admin_lock;
 	pg_atomic_uint64 generation;
 	/* the file wallet */
 	TdeOpenKind open_kind;

@@ -37,10 +37,10 @@
 #include "tde/keys/masterkey.h"
 #include "tde/keys/relkey.h"
 #include "tde/keys/rewrap_worker.h"
+#include "tde/keystore/file_keystore.h"
 #include "tde/keystore/hsm_keystore.h"
 #include "tde/keystore/keyset.h"
 #include "tde/keystore/keystore.h"
-#include "tde/store/hsm.h"
 #include "tde/store/wallet.h"
 #include "tde/util/secure.h"
 
@@ -119,7 +119,7 @@ build_key(const TdeKeyRequest *req, TdeMasterKey *mk)
 	mk->algorithm = alg;
 	mk->keylen = keylen;
 
-	if (tde_config_primary_hsm())
+	if (tde_keystore_primary()->generates_keys)
 	{
 		/* the HSM generates its keys: none is brought in from outside */
 		if (alg != TDE_ALG_AES256)
@@ -184,7 +184,7 @@ mark_activated(TdeMasterKey *mk)
 	fill_place(&mk->activated_at);
 }
 
-/* Changes applied to the wallet inside tde_keystore_change() */
+/* Changes applied to the keys inside a keystore's change() */
 typedef struct AddKeyArg
 {
 	TdeMasterKey *mk;
@@ -209,8 +209,8 @@ add_key_change(TdeWallet *w, void *arg)
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("master key identifier already exists in the keystore"),
 				 errdetail("ORA-46684: master key identifier exists in the keystore")));
-	if (a->mk->in_hsm)
-		tde_hsm_generate_key(a->mk->mkid);
+	if (tde_keystore_kind_of(a->mk)->generate != NULL)
+		tde_keystore_kind_of(a->mk)->generate(a->mk);
 	if (a->activate)
 	{
 		mark_activated(a->mk);
@@ -287,18 +287,27 @@ require_primary_server(void)
 				 errhint("Run key operations on the primary server, then copy its wallet to the standby.")));
 }
 
-/* Apply a change to the primary keystore: the HSM or the password wallet. */
+/* The frame of a change asked for by req */
+static TdeChangeRequest
+change_request(const TdeKeyRequest *req, bool force, bool backup_required)
+{
+	TdeChangeRequest chg;
+
+	chg.cred = (const TdeCredential *) req->cred;
+	chg.force = force;
+	chg.with_backup = req->with_backup;
+	chg.backup_required = backup_required;
+	chg.backup_id = req->backup_id;
+	return chg;
+}
+
+/* Apply a change to the primary keystore, whichever kind it is. */
 static void
 change_primary(const TdeKeyRequest *req, TdeWalletChange change, void *arg)
 {
-	if (tde_config_primary_hsm())
-		tde_hsm_keystore_change((const TdeCredential *) req->cred,
-								req->force_keystore, req->with_backup,
-								change, arg);
-	else
-		tde_keystore_change((const TdeCredential *) req->cred,
-							req->force_keystore, req->with_backup,
-							req->backup_id, change, arg);
+	TdeChangeRequest chg = change_request(req, req->force_keystore, true);
+
+	tde_keystore_change(&chg, change, arg);
 }
 
 /*
@@ -412,16 +421,6 @@ tde_masterkey_set_tag(const char *key_id, const TdeKeyRequest *req)
  * ---------------------------------------------------------------------
  */
 
-static void
-require_config(TdeConfig wanted, const char *value, const char *statement)
-{
-	if (tde_config() != wanted)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("%s needs tde.keystore_configuration = '%s'", statement, value),
-				 errhint("Set it with ALTER SYSTEM SET tde.keystore_configuration = '%s' and reload.", value)));
-}
-
 /*
  * SET ENCRYPTION KEY IDENTIFIED BY hsm_credential MIGRATE USING
  * wallet_password [WITH BACKUP [USING 'id']]: a new master key in the HSM,
@@ -436,28 +435,21 @@ tde_masterkey_migrate(const TdeKeyRequest *req, const char *wallet_password)
 	TdeKeyRequest hsm_req = *req;
 	AddKeyArg	arg;
 	char	   *key_id = palloc(TDE_KEY_ID_LEN + 1);
+	const TdeKeystoreOps *target = &tde_hsm_keystore_ops;
+	const TdeKeystoreOps *source = &tde_file_keystore_ops;
+	TdeChangeRequest chg;
 
 	require_primary_server();
-	require_config(TDE_CONFIG_HSM_FILE, "HSM|FILE", "MIGRATE");
+	tde_keystore_require_order(target, source, "HSM|FILE", "MIGRATE");
 	tde_relkey_lock_for_rekey();
 
 	/* prove the HSM credential before anything is written */
-	{
-		const char *credential =
-			tde_credential_password((const TdeCredential *) req->cred,
-									TDE_CLIENT_HSM_PASSWORD);
-
-		if (tde_hsm_keystore_is_open() &&
-			!tde_hsm_keystore_credential_matches(credential))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PASSWORD),
-					 errmsg("incorrect HSM credential"),
-					 errdetail("ORA-28353: failed to open wallet")));
-		tde_hsm_login(credential, 0);
-	}
+	target->prove(tde_credential_password((const TdeCredential *) req->cred,
+										  target->seps_client));
 
 	/* the wallet: proven by its password, backed up if asked, open */
-	tde_keystore_open_secondary_wallet(&wallet_cred, req->with_backup, req->backup_id);
+	source->open_for_migration(tde_credential_password(&wallet_cred, source->seps_client),
+							   req->with_backup, req->backup_id);
 
 	hsm_req.user_key = NULL;
 	hsm_req.force_keystore = true;
@@ -466,8 +458,8 @@ tde_masterkey_migrate(const TdeKeyRequest *req, const char *wallet_password)
 	build_key(&hsm_req, mk);
 	arg.mk = mk;
 	arg.activate = true;
-	tde_hsm_keystore_change((const TdeCredential *) req->cred, true, false,
-							add_key_change, &arg);
+	chg = change_request(&hsm_req, true, false);
+	target->change(&chg, add_key_change, &arg);
 	after_activation();
 
 	tde_mkid_to_key_id(mk->mkid, key_id);
@@ -487,19 +479,16 @@ tde_masterkey_reverse_migrate(const TdeKeyRequest *req, const char *hsm_credenti
 	TdeKeyRequest wallet_req = *req;
 	AddKeyArg	arg;
 	char	   *key_id = palloc(TDE_KEY_ID_LEN + 1);
+	const TdeKeystoreOps *target = &tde_file_keystore_ops;
+	const TdeKeystoreOps *source = &tde_hsm_keystore_ops;
+	TdeChangeRequest chg;
 
 	require_primary_server();
-	require_config(TDE_CONFIG_FILE_HSM, "FILE|HSM", "REVERSE MIGRATE");
+	tde_keystore_require_order(target, source, "FILE|HSM", "REVERSE MIGRATE");
 	tde_relkey_lock_for_rekey();
 
 	/* the HSM: proven by logging in, open as the secondary keystore */
-	if (!tde_hsm_keystore_is_open())
-		tde_hsm_keystore_open(hsm_credential, false);
-	else if (!tde_hsm_keystore_credential_matches(hsm_credential))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PASSWORD),
-				 errmsg("incorrect HSM credential"),
-				 errdetail("ORA-28353: failed to open wallet")));
+	source->open_for_migration(hsm_credential, false, NULL);
 
 	wallet_req.user_key = NULL;
 	wallet_req.activate = true;
@@ -507,10 +496,11 @@ tde_masterkey_reverse_migrate(const TdeKeyRequest *req, const char *hsm_credenti
 	arg.mk = mk;
 	arg.activate = true;
 	/* the wallet becomes primary and open with its password */
-	tde_keystore_open_secondary_wallet((const TdeCredential *) req->cred, false, NULL);
-	tde_keystore_change_ext((const TdeCredential *) req->cred, true,
-							req->with_backup, false, req->backup_id,
-							add_key_change, &arg);
+	target->open_for_migration(tde_credential_password((const TdeCredential *) req->cred,
+													   target->seps_client),
+							   false, NULL);
+	chg = change_request(req, true, false);
+	target->change(&chg, add_key_change, &arg);
 	after_activation();
 	tde_masterkey_pop_temporary();
 

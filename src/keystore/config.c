@@ -300,22 +300,3 @@ tde_config(void)
 	return TDE_CONFIG_FILE;
 }
 
-bool
-tde_config_primary_hsm(void)
-{
-	TdeConfig	c = tde_config();
-
-	return c == TDE_CONFIG_HSM || c == TDE_CONFIG_HSM_FILE;
-}
-
-/* Operations a software wallet has and an HSM keystore has not. */
-void
-tde_reject_for_hsm(const char *operation, const char *instead)
-{
-	if (tde_config_primary_hsm())
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("%s is not supported for an HSM keystore", operation),
-				 errdetail("The master keys live in the HSM and never leave it."),
-				 errhint("%s", instead)));
-}

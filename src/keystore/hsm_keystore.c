@@ -25,6 +25,7 @@
 
 #include "miscadmin.h"
 
+#include "tde/crypto/cipher.h"
 #include "tde/keystore/config.h"
 #include "tde/keystore/hsm_keystore.h"
 #include "tde/keystore/keyrecord.h"
@@ -64,36 +65,14 @@ read_metadata(void)
 static void
 publish_hsm(const TdeWallet *meta, const char *credential)
 {
-	TdeKeySet  *set = tde_keyset_read(credential ? meta : NULL, true);
-
-	LWLockAcquire(tde_shared->state_lock, LW_EXCLUSIVE);
-	tde_keyset_install(&tde_shared->hsm_keys, set);
-	if (credential == NULL)
-	{
-		explicit_bzero(tde_shared->hsm_credential, sizeof(tde_shared->hsm_credential));
-		tde_shared->hsm_open = false;
-	}
-	else if (!tde_shared->hsm_open ||
-			 strcmp(tde_shared->hsm_credential, credential) != 0)
-	{
-		strlcpy(tde_shared->hsm_credential, credential,
-				sizeof(tde_shared->hsm_credential));
-		tde_shared->hsm_open = true;
-		tde_shared->hsm_cred_generation++;
-	}
-	pg_atomic_fetch_add_u64(&tde_shared->generation, 1);
-	LWLockRelease(tde_shared->state_lock);
+	tde_state_publish_hsm(tde_keyset_read(credential ? meta : NULL, true),
+						  credential);
 }
 
 bool
 tde_hsm_keystore_is_open(void)
 {
-	bool		open;
-
-	LWLockAcquire(tde_shared->state_lock, LW_SHARED);
-	open = tde_shared->hsm_open;
-	LWLockRelease(tde_shared->state_lock);
-	return open;
+	return tde_state_is_open(TDE_HSM_KEYS);
 }
 
 static void
@@ -227,7 +206,7 @@ tde_hsm_keystore_autoopen(int elevel)
 void
 tde_hsm_keystore_close(void)
 {
-	if (tde_shared->hsm_open)
+	if (tde_hsm_keystore_is_open())
 		publish_hsm(NULL, NULL);
 	tde_hsm_reset();
 }
@@ -235,15 +214,7 @@ tde_hsm_keystore_close(void)
 bool
 tde_hsm_keystore_credential_matches(const char *credential)
 {
-	bool		match;
-	size_t		len = strlen(credential);
-
-	LWLockAcquire(tde_shared->state_lock, LW_SHARED);
-	match = tde_shared->hsm_open &&
-		strlen(tde_shared->hsm_credential) == len &&
-		CRYPTO_memcmp(tde_shared->hsm_credential, credential, len) == 0;
-	LWLockRelease(tde_shared->state_lock);
-	return match;
+	return tde_state_hsm_credential_matches(credential);
 }
 
 /* A logged-in PKCS#11 session in this backend, with the shared credential. */
@@ -254,12 +225,7 @@ tde_hsm_keystore_session(void)
 	uint64		gen;
 	bool		open;
 
-	LWLockAcquire(tde_shared->state_lock, LW_SHARED);
-	open = tde_shared->hsm_open;
-	gen = tde_shared->hsm_cred_generation;
-	strlcpy(credential, tde_shared->hsm_credential, TDE_HSM_CREDENTIAL_MAX);
-	LWLockRelease(tde_shared->state_lock);
-
+	open = tde_state_hsm_credential(credential, TDE_HSM_CREDENTIAL_MAX, &gen);
 	if (!open)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -273,24 +239,17 @@ tde_hsm_keystore_session(void)
 void
 tde_hsm_keystore_status(TdeWalletStatus *row, bool primary)
 {
-	bool		open;
-	int			nkeys;
-	bool		active;
+	TdeKeySetStatus st;
 
-	LWLockAcquire(tde_shared->state_lock, LW_SHARED);
-	open = tde_shared->hsm_open;
-	nkeys = tde_shared->hsm_keys.nkeys;
-	active = tde_shared->hsm_keys.active >= 0;
-	LWLockRelease(tde_shared->state_lock);
-
+	tde_state_key_set_status(TDE_HSM_KEYS, &st);
 	row->wrl_type = "HSM";
 	row->wrl_parameter = NULL;
 	row->wallet_type = "HSM";
 	row->fully_backed_up = "UNDEFINED";
-	if (!open)
+	if (!st.open)
 		row->status = "CLOSED";
 	else
-		row->status = (primary ? active : nkeys > 0) ? "OPEN" : "OPEN_NO_MASTER_KEY";
+		row->status = (primary ? st.has_active : st.nkeys > 0) ? "OPEN" : "OPEN_NO_MASTER_KEY";
 }
 
 /*
@@ -316,7 +275,7 @@ tde_hsm_keystore_change(const TdeCredential *cred, bool force, bool with_backup,
 				 errhint("Back up the HSM with the vendor's tools.")));
 
 	lockfd = tde_keystore_lock(dir, true, NULL);
-	if (!tde_shared->hsm_open)
+	if (!tde_hsm_keystore_is_open())
 	{
 		if (!force)
 			ereport(ERROR,
@@ -339,3 +298,120 @@ tde_hsm_keystore_change(const TdeCredential *cred, bool force, bool with_backup,
 	publish_hsm(meta, credential);
 	tde_keystore_unlock(lockfd);
 }
+
+/* ---------------------------------------------------------------------
+ * The HSM as a keystore kind (keystore/ops.h)
+ * ---------------------------------------------------------------------
+ */
+
+static bool
+hsm_autoopen(int elevel)
+{
+	if (tde_hsm_keystore_is_open())
+		return false;
+	return tde_hsm_keystore_autoopen(elevel);
+}
+
+static void
+hsm_check_close(const char *credential)
+{
+	if (tde_hsm_keystore_is_open() && !tde_hsm_keystore_credential_matches(credential))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PASSWORD),
+				 errmsg("incorrect HSM credential"),
+				 errdetail("ORA-28391: cannot close wallet or HSM, password mismatch")));
+}
+
+static void
+require_open_credential(const char *credential)
+{
+	if (tde_hsm_keystore_is_open() && !tde_hsm_keystore_credential_matches(credential))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PASSWORD),
+				 errmsg("incorrect HSM credential"),
+				 errdetail("ORA-28353: failed to open wallet")));
+}
+
+static void
+hsm_change(const TdeChangeRequest *req, TdeWalletChange change, void *arg)
+{
+	tde_hsm_keystore_change(req->cred, req->force, req->with_backup, change, arg);
+}
+
+/* The credential must be the open HSM's; a fresh login proves it. */
+static void
+hsm_prove(const char *credential)
+{
+	require_open_credential(credential);
+	tde_hsm_login(credential, 0);
+}
+
+static void
+hsm_open_for_migration(const char *credential, bool with_backup,
+					   const char *backup_id)
+{
+	if (!tde_hsm_keystore_is_open())
+		tde_hsm_keystore_open(credential, false);
+	else
+		require_open_credential(credential);
+}
+
+/* A token key whose metadata was lost still unwraps: ask the HSM. */
+static bool
+hsm_find_device(const uint8 *mkid, TdeMasterKey *out)
+{
+	if (!tde_hsm_keystore_is_open())
+		return false;
+	tde_hsm_keystore_session();
+	if (!tde_hsm_has_key(mkid))
+		return false;
+	memset(out, 0, sizeof(TdeMasterKey));
+	memcpy(out->mkid, mkid, TDE_MKID_LEN);
+	out->in_hsm = true;
+	out->algorithm = TDE_ALG_AES256;
+	return true;
+}
+
+static void
+hsm_generate(const TdeMasterKey *mk)
+{
+	tde_hsm_generate_key(mk->mkid);
+}
+
+static int
+hsm_wrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
+		 const uint8 *in, int inlen, uint8 *out)
+{
+	tde_hsm_keystore_session();
+	return tde_hsm_wrap(mk->mkid, aad, aadlen, in, inlen, out);
+}
+
+static bool
+hsm_unwrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
+		   const uint8 *in, int inlen, uint8 *out, int *outlen)
+{
+	tde_hsm_keystore_session();
+	return tde_hsm_unwrap(mk->mkid, aad, aadlen, in, inlen, out, outlen);
+}
+
+const TdeKeystoreOps tde_hsm_keystore_ops = {
+	.name = "HSM",
+	.seps_client = TDE_CLIENT_HSM_PASSWORD,
+	.generates_keys = true,
+	.opens_alone = false,
+	.open = tde_hsm_keystore_open,
+	.open_secondary = tde_hsm_keystore_open_secondary,
+	.autoopen = hsm_autoopen,
+	.is_open = tde_hsm_keystore_is_open,
+	.check_close = hsm_check_close,
+	.close = tde_hsm_keystore_close,
+	.change = hsm_change,
+	.prove = hsm_prove,
+	.open_for_migration = hsm_open_for_migration,
+	.status = tde_hsm_keystore_status,
+	.generate = hsm_generate,
+	.key_set = TDE_HSM_KEYS,
+	.find_device = hsm_find_device,
+	.wrap = hsm_wrap,
+	.unwrap = hsm_unwrap,
+};

@@ -1,14 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * keyset.c
- *	  Lookups of master keys in the open keystores, the temporary keys of
- *	  one operation, and wrapping under a master key (in crypto/cipher for
- *	  a wallet key, in the HSM for a token key).  See keystore/keyset.h.
+ *	  The temporary keys of one operation (FORCE KEYSTORE on a closed
+ *	  keystore).  See keystore/keyset.h.
  *
- * Lookups go first to the keys of a wallet read for this one operation
- * (FORCE KEYSTORE on a closed keystore: Oracle "temporarily opens" it),
- * then to the open keystore in shared memory.  The temporary keys live in
- * the transaction's memory and are wiped when it ends.
+ * The temporary keys live in the transaction's secure memory and are
+ * wiped when it ends.
  *
  *-------------------------------------------------------------------------
  */
@@ -17,18 +14,8 @@
 #include "access/xact.h"
 #include "utils/memutils.h"
 
-#include "tde/crypto/cipher.h"
-#include "tde/keystore/config.h"
-#include "tde/keystore/hsm_keystore.h"
 #include "tde/keystore/keyset.h"
-#include "tde/keystore/state.h"
-#include "tde/store/hsm.h"
 #include "tde/util/secure.h"
-
-/* ---------------------------------------------------------------------
- * Lookups
- * ---------------------------------------------------------------------
- */
 
 /*
  * Keys of a wallet read for the current operation only (FORCE KEYSTORE),
@@ -100,33 +87,16 @@ tde_masterkey_pop_temporary(void)
 	forget_temp_keys();
 }
 
-/* The open key sets in lookup order: the primary keystore first. */
-static int
-open_sets(TdeKeySet **sets)
+bool
+tde_temp_keys_present(void)
 {
-	int			n = 0;
-	bool		hsm_first = tde_config_primary_hsm();
-	bool		file_open = tde_shared->open_kind != TDE_OPEN_NONE;
-	bool		hsm_open = tde_shared->hsm_open;
-
-	if (hsm_first && hsm_open)
-		sets[n++] = &tde_shared->hsm_keys;
-	if (file_open)
-		sets[n++] = &tde_shared->file_keys;
-	if (!hsm_first && hsm_open)
-		sets[n++] = &tde_shared->hsm_keys;
-	return n;
+	return temp_keys != NULL;
 }
 
 bool
-tde_masterkey_find(const uint8 *mkid, TdeMasterKey *out)
+tde_temp_key_find(const uint8 *mkid, TdeMasterKey *out)
 {
-	TdeKeySet  *sets[2];
-	int			nsets;
-	int			i,
-				j;
-	bool		found = false;
-	bool		hsm_open;
+	int			i;
 
 	for (i = 0; i < ntemp_keys; i++)
 		if (memcmp(temp_keys[i].mkid, mkid, TDE_MKID_LEN) == 0)
@@ -134,93 +104,14 @@ tde_masterkey_find(const uint8 *mkid, TdeMasterKey *out)
 			memcpy(out, &temp_keys[i], sizeof(TdeMasterKey));
 			return true;
 		}
-
-	LWLockAcquire(tde_shared->state_lock, LW_SHARED);
-	nsets = open_sets(sets);
-	for (j = 0; j < nsets && !found; j++)
-		for (i = 0; i < sets[j]->nkeys; i++)
-			if (memcmp(sets[j]->keys[i].mkid, mkid, TDE_MKID_LEN) == 0)
-			{
-				memcpy(out, &sets[j]->keys[i], sizeof(TdeMasterKey));
-				found = true;
-				break;
-			}
-	hsm_open = tde_shared->hsm_open;
-	LWLockRelease(tde_shared->state_lock);
-
-	/* a token key whose metadata was lost still unwraps: ask the HSM */
-	if (!found && hsm_open)
-	{
-		tde_hsm_keystore_session();
-		if (tde_hsm_has_key(mkid))
-		{
-			memset(out, 0, sizeof(TdeMasterKey));
-			memcpy(out->mkid, mkid, TDE_MKID_LEN);
-			out->in_hsm = true;
-			out->algorithm = TDE_ALG_AES256;
-			found = true;
-		}
-	}
-	return found;
+	return false;
 }
 
 bool
-tde_masterkey_active(TdeMasterKey *out)
+tde_temp_key_active(TdeMasterKey *out)
 {
-	bool		found = false;
-	TdeKeySet  *primary;
-	bool		primary_open;
-
-	if (temp_keys != NULL)
-	{
-		if (temp_active < 0)
-			return false;
-		memcpy(out, &temp_keys[temp_active], sizeof(TdeMasterKey));
-		return true;
-	}
-	LWLockAcquire(tde_shared->state_lock, LW_SHARED);
-	if (tde_config_primary_hsm())
-	{
-		primary = &tde_shared->hsm_keys;
-		primary_open = tde_shared->hsm_open;
-	}
-	else
-	{
-		primary = &tde_shared->file_keys;
-		primary_open = tde_shared->open_kind != TDE_OPEN_NONE;
-	}
-	if (primary_open && primary->active >= 0)
-	{
-		memcpy(out, &primary->keys[primary->active], sizeof(TdeMasterKey));
-		found = true;
-	}
-	LWLockRelease(tde_shared->state_lock);
-	return found;
-}
-
-/* ---------------------------------------------------------------------
- * Wrapping under a master key, wherever it lives
- * ---------------------------------------------------------------------
- */
-
-int
-tde_mk_wrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
-			const uint8 *in, int inlen, uint8 *out)
-{
-	if (!mk->in_hsm)
-		return tde_wrap(mk->algorithm, mk->key, mk->keylen, aad, aadlen,
-						in, inlen, out);
-	tde_hsm_keystore_session();
-	return tde_hsm_wrap(mk->mkid, aad, aadlen, in, inlen, out);
-}
-
-bool
-tde_mk_unwrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
-			  const uint8 *in, int inlen, uint8 *out, int *outlen)
-{
-	if (!mk->in_hsm)
-		return tde_unwrap(mk->algorithm, mk->key, mk->keylen, aad, aadlen,
-						  in, inlen, out, outlen);
-	tde_hsm_keystore_session();
-	return tde_hsm_unwrap(mk->mkid, aad, aadlen, in, inlen, out, outlen);
+	if (temp_keys == NULL || temp_active < 0)
+		return false;
+	memcpy(out, &temp_keys[temp_active], sizeof(TdeMasterKey));
+	return true;
 }

@@ -28,6 +28,8 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 
+#include <openssl/crypto.h>
+
 #include "tde/keystore/state.h"
 #include "tde/util/secure.h"
 
@@ -98,4 +100,167 @@ uint64
 tde_generation(void)
 {
 	return pg_atomic_read_u64(&tde_shared->generation);
+}
+
+/* ---------------------------------------------------------------------
+ * The open key sets (see state.h); each function holds state_lock only
+ * for its copy.
+ * ---------------------------------------------------------------------
+ */
+
+static TdeKeySet *
+key_set(TdeKeySetId id)
+{
+	return id == TDE_HSM_KEYS ? &tde_shared->hsm_keys : &tde_shared->file_keys;
+}
+
+/* state_lock held */
+static bool
+set_open(TdeKeySetId id)
+{
+	return id == TDE_HSM_KEYS ? tde_shared->hsm_open
+		: tde_shared->open_kind != TDE_OPEN_NONE;
+}
+
+void
+tde_state_key_set_status(TdeKeySetId id, TdeKeySetStatus *out)
+{
+	LWLockAcquire(tde_shared->state_lock, LW_SHARED);
+	out->open = set_open(id);
+	out->open_kind = id == TDE_FILE_KEYS ? tde_shared->open_kind : TDE_OPEN_NONE;
+	out->nkeys = key_set(id)->nkeys;
+	out->has_active = key_set(id)->active >= 0;
+	out->fully_backed_up = id == TDE_FILE_KEYS && tde_shared->fully_backed_up;
+	LWLockRelease(tde_shared->state_lock);
+}
+
+bool
+tde_state_is_open(TdeKeySetId id)
+{
+	bool		open;
+
+	LWLockAcquire(tde_shared->state_lock, LW_SHARED);
+	open = set_open(id);
+	LWLockRelease(tde_shared->state_lock);
+	return open;
+}
+
+TdeOpenKind
+tde_state_file_open_kind(void)
+{
+	TdeOpenKind kind;
+
+	LWLockAcquire(tde_shared->state_lock, LW_SHARED);
+	kind = tde_shared->open_kind;
+	LWLockRelease(tde_shared->state_lock);
+	return kind;
+}
+
+/* The file wallet's keys become set (kind NONE: closed, set empty). */
+void
+tde_state_publish_file(const TdeKeySet *set, TdeOpenKind kind, bool fully_backed_up)
+{
+	LWLockAcquire(tde_shared->state_lock, LW_EXCLUSIVE);
+	tde_keyset_install(&tde_shared->file_keys, set);
+	tde_shared->open_kind = kind;
+	tde_shared->fully_backed_up = fully_backed_up;
+	pg_atomic_fetch_add_u64(&tde_shared->generation, 1);
+	LWLockRelease(tde_shared->state_lock);
+}
+
+/*
+ * The HSM's keys become set, opened with credential (NULL: closed, the
+ * credential wiped).  A new credential bumps hsm_cred_generation, so that
+ * every backend logs in again.
+ */
+void
+tde_state_publish_hsm(const TdeKeySet *set, const char *credential)
+{
+	LWLockAcquire(tde_shared->state_lock, LW_EXCLUSIVE);
+	tde_keyset_install(&tde_shared->hsm_keys, set);
+	if (credential == NULL)
+	{
+		explicit_bzero(tde_shared->hsm_credential, sizeof(tde_shared->hsm_credential));
+		tde_shared->hsm_open = false;
+	}
+	else if (!tde_shared->hsm_open ||
+			 strcmp(tde_shared->hsm_credential, credential) != 0)
+	{
+		strlcpy(tde_shared->hsm_credential, credential,
+				sizeof(tde_shared->hsm_credential));
+		tde_shared->hsm_open = true;
+		tde_shared->hsm_cred_generation++;
+	}
+	pg_atomic_fetch_add_u64(&tde_shared->generation, 1);
+	LWLockRelease(tde_shared->state_lock);
+}
+
+/* Is the HSM open with this credential?  (constant time) */
+bool
+tde_state_hsm_credential_matches(const char *credential)
+{
+	bool		match;
+	size_t		len = strlen(credential);
+
+	LWLockAcquire(tde_shared->state_lock, LW_SHARED);
+	match = tde_shared->hsm_open &&
+		strlen(tde_shared->hsm_credential) == len &&
+		CRYPTO_memcmp(tde_shared->hsm_credential, credential, len) == 0;
+	LWLockRelease(tde_shared->state_lock);
+	return match;
+}
+
+/*
+ * Copy the HSM's credential into buf (secure memory of buflen bytes) with
+ * its generation; returns whether the HSM is open.
+ */
+bool
+tde_state_hsm_credential(char *buf, Size buflen, uint64 *generation)
+{
+	bool		open;
+
+	LWLockAcquire(tde_shared->state_lock, LW_SHARED);
+	open = tde_shared->hsm_open;
+	*generation = tde_shared->hsm_cred_generation;
+	strlcpy(buf, tde_shared->hsm_credential, buflen);
+	LWLockRelease(tde_shared->state_lock);
+	return open;
+}
+
+/* Copy the key mkid of an open key set into out (secure memory). */
+bool
+tde_state_find_key(TdeKeySetId id, const uint8 *mkid, TdeMasterKey *out)
+{
+	bool		found = false;
+	int			i;
+
+	LWLockAcquire(tde_shared->state_lock, LW_SHARED);
+	if (set_open(id))
+		for (i = 0; i < key_set(id)->nkeys; i++)
+			if (memcmp(key_set(id)->keys[i].mkid, mkid, TDE_MKID_LEN) == 0)
+			{
+				memcpy(out, &key_set(id)->keys[i], sizeof(TdeMasterKey));
+				found = true;
+				break;
+			}
+	LWLockRelease(tde_shared->state_lock);
+	return found;
+}
+
+/* Copy the active key of an open key set into out (secure memory). */
+bool
+tde_state_active_key(TdeKeySetId id, TdeMasterKey *out)
+{
+	bool		found = false;
+	TdeKeySet  *set;
+
+	LWLockAcquire(tde_shared->state_lock, LW_SHARED);
+	set = key_set(id);
+	if (set_open(id) && set->active >= 0)
+	{
+		memcpy(out, &set->keys[set->active], sizeof(TdeMasterKey));
+		found = true;
+	}
+	LWLockRelease(tde_shared->state_lock);
+	return found;
 }

@@ -120,11 +120,11 @@ run_statement(TdeStatement *stmt)
 		case TDE_STMT_UNSUPPORTED:
 			/* with an HSM, say why these cannot be, not only that they are not */
 			if (strcmp(stmt->feature, "EXPORT KEYS") == 0)
-				tde_reject_for_hsm("EXPORT KEYS",
-								   "Master keys never leave the HSM; to move keys, reverse migrate to a software keystore first.");
+				tde_keystore_require_file_primary("EXPORT KEYS",
+												  "Master keys never leave the HSM; to move keys, reverse migrate to a software keystore first.");
 			if (strcmp(stmt->feature, "MERGE KEYSTORE") == 0)
-				tde_reject_for_hsm("MERGE KEYSTORE",
-								   "An HSM keystore is not a file; merge software keystores before migrating them to the HSM.");
+				tde_keystore_require_file_primary("MERGE KEYSTORE",
+												  "An HSM keystore is not a file; merge software keystores before migrating them to the HSM.");
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("ADMINISTER KEY MANAGEMENT %s is not supported by this version of tde",

@@ -34,8 +34,6 @@ typedef enum TdeConfig
 } TdeConfig;
 
 extern TdeConfig tde_config(void);
-extern bool tde_config_primary_hsm(void);
-extern void tde_reject_for_hsm(const char *operation, const char *instead);
 
 /* paths, palloc'd; they fail clearly if tde.wallet_root is not set */
 extern char *tde_wallet_dir(void);

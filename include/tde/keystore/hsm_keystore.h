@@ -10,6 +10,7 @@
 #define TDE_KEYSTORE_HSM_KEYSTORE_H
 
 #include "tde/keystore/keyrecord.h"
+#include "tde/keystore/ops.h"
 #include "tde/keystore/seps.h"
 #include "tde/keystore/state.h"
 
@@ -24,5 +25,8 @@ extern void tde_hsm_keystore_status(TdeWalletStatus *row, bool primary);
 extern void tde_hsm_keystore_change(const TdeCredential *cred, bool force,
 									bool with_backup, TdeWalletChange change,
 									void *arg);
+
+/* the HSM as a keystore kind */
+extern const TdeKeystoreOps tde_hsm_keystore_ops;
 
 #endif							/* TDE_KEYSTORE_HSM_KEYSTORE_H */

@@ -1,13 +1,12 @@
 /*-------------------------------------------------------------------------
  *
  * keyset.h
- *	  Lookups of master keys in the open keystores, the temporary keys of
- *	  an operation under FORCE KEYSTORE, and wrapping under a master key.
+ *	  The temporary keys of an operation under FORCE KEYSTORE.
  *
- * Lookups go first to the keys of a wallet read for this one operation
- * (FORCE KEYSTORE on a closed keystore: Oracle "temporarily opens" it),
- * then to the open keystores in shared memory, primary first, then
- * secondary: a copy of the key under state_lock (shared), per call.
+ * FORCE KEYSTORE on a closed keystore reads the wallet for this one
+ * operation (Oracle "temporarily opens" it): its keys are kept here, in
+ * the transaction's secure memory, and lookups (keystore/keystore.c) go
+ * to them before the open keystores in shared memory.
  *
  *-------------------------------------------------------------------------
  */
@@ -16,15 +15,12 @@
 
 #include "tde/keystore/keyrecord.h"
 
-extern bool tde_masterkey_find(const uint8 *mkid, TdeMasterKey *out);
-extern bool tde_masterkey_active(TdeMasterKey *out);
 extern void tde_masterkey_push_temporary(const TdeWallet *w);
 extern void tde_masterkey_pop_temporary(void);
 
-/* Wrapping under a master key, wherever it lives (crypto/cipher or store/hsm) */
-extern int	tde_mk_wrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
-						const uint8 *in, int inlen, uint8 *out);
-extern bool tde_mk_unwrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
-						  const uint8 *in, int inlen, uint8 *out, int *outlen);
+/* Lookups in the temporary keys: whether there are any, and the key */
+extern bool tde_temp_keys_present(void);
+extern bool tde_temp_key_find(const uint8 *mkid, TdeMasterKey *out);
+extern bool tde_temp_key_active(TdeMasterKey *out);
 
 #endif							/* TDE_KEYSTORE_KEYSET_H */

@@ -111,6 +111,38 @@ typedef struct TdeWalletStatus
 	int			con_id;
 } TdeWalletStatus;
 
+/*
+ * The open key sets and their status.  These functions are the only
+ * readers and writers of the keystore fields of TdeSharedState outside
+ * this unit: each takes state_lock for the copy it makes, and nothing
+ * else.  A key set is found only while its keystore is open.
+ */
+typedef enum TdeKeySetId
+{
+	TDE_FILE_KEYS,				/* the file wallet's */
+	TDE_HSM_KEYS				/* the HSM's */
+} TdeKeySetId;
+
+typedef struct TdeKeySetStatus
+{
+	bool		open;
+	TdeOpenKind open_kind;		/* the file wallet: how it was opened */
+	int			nkeys;
+	bool		has_active;
+	bool		fully_backed_up;	/* the file wallet: every key in a backup */
+} TdeKeySetStatus;
+
+extern void tde_state_key_set_status(TdeKeySetId id, TdeKeySetStatus *out);
+extern bool tde_state_is_open(TdeKeySetId id);
+extern TdeOpenKind tde_state_file_open_kind(void);
+extern void tde_state_publish_file(const TdeKeySet *set, TdeOpenKind kind,
+								   bool fully_backed_up);
+extern void tde_state_publish_hsm(const TdeKeySet *set, const char *credential);
+extern bool tde_state_hsm_credential_matches(const char *credential);
+extern bool tde_state_hsm_credential(char *buf, Size buflen, uint64 *generation);
+extern bool tde_state_find_key(TdeKeySetId id, const uint8 *mkid, TdeMasterKey *out);
+extern bool tde_state_active_key(TdeKeySetId id, TdeMasterKey *out);
+
 /* Set-up, from tde.c's shared-memory hooks */
 extern Size tde_state_key_area_size(void);
 extern void tde_state_shmem_request(void);

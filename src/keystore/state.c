@@ -264,3 +264,44 @@ tde_state_active_key(TdeKeySetId id, TdeMasterKey *out)
 	LWLockRelease(tde_shared->state_lock);
 	return found;
 }
+
+/*
+ * The keys of the open keystores without their key bytes, the HSM's
+ * first, for v$encryption_keys; returns how many (at most max).
+ */
+int
+tde_state_copy_key_metadata(TdeMasterKey *out, int max)
+{
+	static const TdeKeySetId order[] = {TDE_HSM_KEYS, TDE_FILE_KEYS};
+	int			n = 0;
+	int			j,
+				i;
+
+	LWLockAcquire(tde_shared->state_lock, LW_SHARED);
+	for (j = 0; j < (int) lengthof(order); j++)
+		if (set_open(order[j]))
+			for (i = 0; i < key_set(order[j])->nkeys && n < max; i++)
+				tde_masterkey_copy_metadata(&out[n++], &key_set(order[j])->keys[i]);
+	LWLockRelease(tde_shared->state_lock);
+	return n;
+}
+
+/* The re-wrap progress entries, for tde.rewrap_progress; returns how many. */
+int
+tde_state_copy_progress(TdeRewrapProgress *out, int max)
+{
+	int			n;
+
+	LWLockAcquire(tde_shared->state_lock, LW_SHARED);
+	n = Min(tde_shared->nprogress, max);
+	memcpy(out, tde_shared->progress, sizeof(TdeRewrapProgress) * n);
+	LWLockRelease(tde_shared->state_lock);
+	return n;
+}
+
+void
+tde_state_bump_generation(void)
+{
+	if (tde_shared != NULL)
+		pg_atomic_fetch_add_u64(&tde_shared->generation, 1);
+}

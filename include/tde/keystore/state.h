@@ -143,6 +143,12 @@ extern bool tde_state_hsm_credential(char *buf, Size buflen, uint64 *generation)
 extern bool tde_state_find_key(TdeKeySetId id, const uint8 *mkid, TdeMasterKey *out);
 extern bool tde_state_active_key(TdeKeySetId id, TdeMasterKey *out);
 
+/* For the views: copies without key bytes (metadata), and the progress */
+extern int	tde_state_copy_key_metadata(TdeMasterKey *out, int max);
+extern int	tde_state_copy_progress(TdeRewrapProgress *out, int max);
+/* The open keys changed in a way every backend must see (DROP EXTENSION) */
+extern void tde_state_bump_generation(void);
+
 /* Set-up, from tde.c's shared-memory hooks */
 extern Size tde_state_key_area_size(void);
 extern void tde_state_shmem_request(void);

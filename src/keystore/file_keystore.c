@@ -24,14 +24,12 @@
  */
 #include "postgres.h"
 
-#include <sys/time.h>
-#include <time.h>
-
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
 #include "tde/crypto/cipher.h"
+#include "tde/keystore/file_backup.h"
 #include "tde/keystore/file_keystore.h"
 #include "tde/keystore/keyset.h"
 #include "tde/store/wallet.h"
@@ -39,7 +37,6 @@
 #include "tde/util/secure.h"
 
 #define KEYSTORE_INFO_ENTRY "TDE.KEYSTORE"
-#define MAX_BACKUP_ID_LEN	128
 
 /* ---------------------------------------------------------------------
  * Paths and argument checks
@@ -58,26 +55,6 @@ check_wallet_location(const char *location)
 				 errmsg("keystore location must be \"%s\"", dir),
 				 errdetail("With tde.wallet_root set, the keystore lives in <tde.wallet_root>/%s.",
 						   TDE_WALLET_DIR)));
-}
-
-static void
-check_backup_id(const char *id)
-{
-	const char *p;
-
-	if (id == NULL)
-		return;
-	if (id[0] == '\0' || strlen(id) > MAX_BACKUP_ID_LEN)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("backup identifier must be 1 to %d characters long", MAX_BACKUP_ID_LEN)));
-	for (p = id; *p; p++)
-		if (*p == '/' || *p == '\\' || (unsigned char) *p < 0x20 ||
-			(p == id && *p == '.'))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("backup identifier is not a valid file name part"),
-					 errdetail("It must not contain \"/\", control characters, or start with \".\".")));
 }
 
 /* ---------------------------------------------------------------------
@@ -152,74 +129,6 @@ require_password_keystore(bool force)
  * ---------------------------------------------------------------------
  */
 
-/* UTC YYYYMMDDHHMISSFF, as in Oracle's backup file names */
-static char *
-backup_timestamp(void)
-{
-	struct timeval tv;
-	struct tm	tm;
-	char		buf[32];
-
-	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	snprintf(buf, sizeof(buf), "%04d%02d%02d%02d%02d%02d%02d",
-			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-			 tm.tm_hour, tm.tm_min, tm.tm_sec, (int) (tv.tv_usec / 10000));
-	return pstrdup(buf);
-}
-
-/*
- * A free name for a new backup file, in location or the wallet directory;
- * the caller holds the locks and writes the file (TDE_FILE_NEW).
- */
-static char *
-backup_path(const char *backup_id, const char *location)
-{
-	char	   *dir;
-	char	   *name;
-	char	   *path;
-
-	check_backup_id(backup_id);
-	if (location != NULL)
-	{
-		dir = tde_canonical_location(location, "backup location");
-		tde_require_location_access(dir);
-		if (!tde_dir_exists(dir))
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_FILE),
-					 errmsg("backup location \"%s\" is not a directory", dir)));
-	}
-	else
-		dir = tde_wallet_dir();
-
-	/* Names resolve to 1/100 s: wait for the next hundredth if taken. */
-	for (;;)
-	{
-		if (backup_id)
-			name = psprintf("ewallet_%s_%s.p12", backup_timestamp(), backup_id);
-		else
-			name = psprintf("ewallet_%s.p12", backup_timestamp());
-		path = tde_join_path(dir, name);
-		if (!tde_file_exists(path))
-			break;
-		pg_usleep(10000L);
-	}
-	return path;
-}
-
-/* Add a backup of the password wallet as it is now, byte for byte. */
-static char *
-add_backup_of(TdeFileSet *fs, const char *ewallet, const char *backup_id)
-{
-	char	   *path = backup_path(backup_id, NULL);
-	size_t		len;
-	char	   *bytes = tde_file_read_all(ewallet, &len, false);
-
-	tde_fileset_add(fs, path, bytes, len, TDE_FILE_NEW);
-	pfree(bytes);
-	return path;
-}
-
 /* Add the password wallet with new contents: the change itself. */
 static void
 add_ewallet(TdeFileSet *fs, const char *ewallet, const TdeWallet *w,
@@ -260,17 +169,6 @@ add_autologin(TdeFileSet *fs, const TdeWallet *w)
 	bytes = tde_wallet_encode(tde_wallet_copy(w, old->kind), NULL, 0, &len);
 	tde_fileset_add(fs, cwallet, bytes, len, TDE_FILE_FOLLOWER);
 	pfree(bytes);
-}
-
-static void
-require_backup_clause(bool with_backup)
-{
-	if (!with_backup)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("keystore needs to be backed up"),
-				 errdetail("ORA-46631: keystore needs to be backed up"),
-				 errhint("Add WITH BACKUP to the statement.")));
 }
 
 /* ---------------------------------------------------------------------
@@ -444,8 +342,8 @@ tde_file_keystore_alter_password(const char *old_password, const char *new_passw
 
 	tde_check_password(old_password, "old keystore password");
 	tde_check_password(new_password, "new keystore password");
-	require_backup_clause(with_backup);
-	check_backup_id(backup_id);
+	tde_require_backup_clause(with_backup);
+	tde_check_backup_id(backup_id);
 	require_password_keystore(force);
 
 	lockfd = tde_keystore_lock(dir, false, ewallet);
@@ -455,7 +353,7 @@ tde_file_keystore_alter_password(const char *old_password, const char *new_passw
 	(void) tde_masterkeys_mark_backed_up(w);
 	fs = tde_fileset_begin();
 	/* The backup is the wallet as it was, under the old password. */
-	(void) add_backup_of(fs, ewallet, backup_id);
+	(void) tde_add_backup_of(fs, ewallet, backup_id);
 	add_ewallet(fs, ewallet, w, new_password);
 	add_autologin(fs, w);
 	tde_fileset_commit(fs);
@@ -489,10 +387,10 @@ file_change(const TdeChangeRequest *req, TdeWalletChange change, void *arg)
 	TdeFileSet *fs;
 	int			lockfd;
 
-	check_backup_id(backup_id);
+	tde_check_backup_id(backup_id);
 	require_password_keystore(force);
 	if (req->backup_required)
-		require_backup_clause(with_backup);
+		tde_require_backup_clause(with_backup);
 	password = tde_credential_password(cred, TDE_CLIENT_TDE_WALLET);
 
 	lockfd = tde_keystore_lock(dir, false, ewallet);
@@ -506,7 +404,7 @@ file_change(const TdeChangeRequest *req, TdeWalletChange change, void *arg)
 	/* every file prepared first; any failure until the wallet is replaced changes nothing */
 	fs = tde_fileset_begin();
 	if (with_backup)
-		(void) add_backup_of(fs, ewallet, backup_id);
+		(void) tde_add_backup_of(fs, ewallet, backup_id);
 	add_ewallet(fs, ewallet, w, password);
 	add_autologin(fs, w);
 	tde_fileset_commit(fs);
@@ -533,7 +431,7 @@ tde_file_keystore_backup(const TdeCredential *cred, const char *backup_id,
 	bool		marked = false;
 	int			lockfd;
 
-	check_backup_id(backup_id);
+	tde_check_backup_id(backup_id);
 	require_password_keystore(force);
 	password = tde_credential_password(cred, TDE_CLIENT_TDE_WALLET);
 
@@ -541,7 +439,7 @@ tde_file_keystore_backup(const TdeCredential *cred, const char *backup_id,
 
 	/* proves the password before anything is written */
 	w = tde_wallet_read(ewallet, false, password);
-	path = backup_path(backup_id, location);
+	path = tde_backup_path(backup_id, location);
 	fs = tde_fileset_begin();
 	if (!tde_masterkeys_mark_backed_up(w))
 	{
@@ -688,7 +586,7 @@ file_open_for_migration(const char *password, bool with_backup,
 	TdeWallet  *w;
 	int			lockfd;
 
-	check_backup_id(backup_id);
+	tde_check_backup_id(backup_id);
 	lockfd = tde_keystore_lock(dir, false, ewallet);
 	w = tde_wallet_read(ewallet, false, password);
 	if (with_backup)
@@ -696,7 +594,7 @@ file_open_for_migration(const char *password, bool with_backup,
 		TdeFileSet *fs;
 
 		fs = tde_fileset_begin();
-		(void) add_backup_of(fs, ewallet, backup_id);
+		(void) tde_add_backup_of(fs, ewallet, backup_id);
 		tde_fileset_commit(fs);
 	}
 	publish(w, TDE_OPEN_PASSWORD);

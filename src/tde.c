@@ -73,6 +73,7 @@ tde_shmem_request(void)
 		prev_shmem_request_hook();
 
 	tde_state_shmem_request();
+	tde_rewrap_shmem_request();
 	RequestAddinShmemSpace(tde_secure_shmem_size());
 }
 
@@ -89,5 +90,6 @@ tde_shmem_startup(void)
 	area = ShmemInitStruct("tde secure memory", tde_secure_shmem_size(), &found);
 	tde_secure_shmem_init(area, found);
 	tde_state_shmem_startup();
+	tde_rewrap_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 }

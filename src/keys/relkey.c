@@ -203,9 +203,8 @@ cache_get(const uint8 *key_id, int32 version)
 static void
 relkey_xact_callback(XactEvent event, void *arg)
 {
-	if (event == XACT_EVENT_COMMIT && (rotated_in_xact || dropped_in_xact) &&
-		tde_shared != NULL)
-		pg_atomic_fetch_add_u64(&tde_shared->generation, 1);
+	if (event == XACT_EVENT_COMMIT && (rotated_in_xact || dropped_in_xact))
+		tde_state_bump_generation();
 	if (event == XACT_EVENT_COMMIT && identity_pending)
 	{
 		memcpy(identity, pending_identity, 16);

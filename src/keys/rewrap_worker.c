@@ -10,7 +10,7 @@
  * closed keystore left undone.
  *
  * Workers run one at a time: tde_rewrap_launch() marks the databases
- * PENDING in shared memory (tde_shared->progress, under state_lock) and
+ * PENDING in shared memory (RewrapShared below) and
  * starts a worker for the first; each worker, when it exits for any
  * reason, starts the next PENDING one.  A worker commits every batch, so
  * it can be interrupted and resumes where it stopped; until it reaches a
@@ -36,6 +36,8 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
 #include "tcop/tcopprot.h"
 #include "commands/dbcommands.h"
 #include "utils/builtins.h"
@@ -49,6 +51,57 @@
 #include "tde/util/secure.h"
 
 #define REWRAP_BATCH 1000
+#define REWRAP_LWLOCK_TRANCHE "tde_rewrap"
+
+/*
+ * The progress table, in shared memory of its own; this unit is its only
+ * reader and writer (tde.rewrap_progress gets a copy).  lock guards every
+ * field; it is held only to read or change entries, never across SPI, a
+ * wait or a call into another unit, and no other lock is taken under it.
+ * An entry never moves: a worker holds its slot number for as long as it
+ * runs.
+ */
+typedef struct RewrapShared
+{
+	LWLock	   *lock;
+	int			nprogress;		/* entries in use */
+	TdeRewrapProgress progress[TDE_MAX_DATABASES];
+} RewrapShared;
+
+static RewrapShared *rw = NULL;
+
+void
+tde_rewrap_shmem_request(void)
+{
+	RequestAddinShmemSpace(sizeof(RewrapShared));
+	RequestNamedLWLockTranche(REWRAP_LWLOCK_TRANCHE, 1);
+}
+
+/* From shmem_startup_hook; the caller holds AddinShmemInitLock. */
+void
+tde_rewrap_shmem_startup(void)
+{
+	bool		found;
+
+	rw = ShmemInitStruct("tde_rewrap", sizeof(RewrapShared), &found);
+	if (!found)
+	{
+		memset(rw, 0, sizeof(RewrapShared));
+		rw->lock = &GetNamedLWLockTranche(REWRAP_LWLOCK_TRANCHE)->lock;
+	}
+}
+
+int
+tde_rewrap_copy_progress(TdeRewrapProgress *out, int max)
+{
+	int			n;
+
+	LWLockAcquire(rw->lock, LW_SHARED);
+	n = Min(rw->nprogress, max);
+	memcpy(out, rw->progress, sizeof(TdeRewrapProgress) * n);
+	LWLockRelease(rw->lock);
+	return n;
+}
 
 PGDLLEXPORT void tde_rewrap_worker_main(Datum arg);
 
@@ -81,19 +134,19 @@ start_worker(int slot)
 	return false;
 }
 
-/* The first PENDING slot if no worker is running, else -1; under state_lock. */
+/* The first PENDING slot if no worker is running, else -1; under rw->lock. */
 static int
 next_pending_locked(void)
 {
 	int			i;
 	int			pending = -1;
 
-	for (i = 0; i < tde_shared->nprogress; i++)
+	for (i = 0; i < rw->nprogress; i++)
 	{
-		if (tde_shared->progress[i].state == TDE_REWRAP_RUNNING)
+		if (rw->progress[i].state == TDE_REWRAP_RUNNING)
 			return -1;
-		if (pending < 0 && OidIsValid(tde_shared->progress[i].dboid) &&
-			tde_shared->progress[i].state == TDE_REWRAP_PENDING)
+		if (pending < 0 && OidIsValid(rw->progress[i].dboid) &&
+			rw->progress[i].state == TDE_REWRAP_PENDING)
 			pending = i;
 	}
 	return pending;
@@ -104,19 +157,19 @@ start_next(void)
 {
 	int			slot;
 
-	LWLockAcquire(tde_shared->state_lock, LW_EXCLUSIVE);
+	LWLockAcquire(rw->lock, LW_EXCLUSIVE);
 	slot = next_pending_locked();
 	if (slot >= 0)
 		/* claim it before starting, so two launchers do not both start it */
-		tde_shared->progress[slot].state = TDE_REWRAP_RUNNING;
-	LWLockRelease(tde_shared->state_lock);
+		rw->progress[slot].state = TDE_REWRAP_RUNNING;
+	LWLockRelease(rw->lock);
 
 	if (slot >= 0 && !start_worker(slot))
 	{
 		/* left pending for the next launch */
-		LWLockAcquire(tde_shared->state_lock, LW_EXCLUSIVE);
-		tde_shared->progress[slot].state = TDE_REWRAP_PENDING;
-		LWLockRelease(tde_shared->state_lock);
+		LWLockAcquire(rw->lock, LW_EXCLUSIVE);
+		rw->progress[slot].state = TDE_REWRAP_PENDING;
+		LWLockRelease(rw->lock);
 	}
 }
 
@@ -133,7 +186,7 @@ db_listed(Oid dboid, const Oid *dbs, int ndbs)
 
 /*
  * Free the finished entries of databases that no longer exist, so their
- * slots serve new ones; under state_lock.  An entry never moves: a worker
+ * slots serve new ones; under rw->lock.  An entry never moves: a worker
  * holds its slot number for as long as it runs.  A free slot has no
  * database; only free slots at the end are given back.
  */
@@ -142,9 +195,9 @@ free_finished_slots(const Oid *dbs, int ndbs)
 {
 	int			i;
 
-	for (i = 0; i < tde_shared->nprogress; i++)
+	for (i = 0; i < rw->nprogress; i++)
 	{
-		TdeRewrapProgress *p = &tde_shared->progress[i];
+		TdeRewrapProgress *p = &rw->progress[i];
 		bool		active = p->state == TDE_REWRAP_PENDING ||
 			p->state == TDE_REWRAP_RUNNING;
 
@@ -155,9 +208,9 @@ free_finished_slots(const Oid *dbs, int ndbs)
 			p->state = TDE_REWRAP_DONE;
 		}
 	}
-	while (tde_shared->nprogress > 0 &&
-		   !OidIsValid(tde_shared->progress[tde_shared->nprogress - 1].dboid))
-		tde_shared->nprogress--;
+	while (rw->nprogress > 0 &&
+		   !OidIsValid(rw->progress[rw->nprogress - 1].dboid))
+		rw->nprogress--;
 }
 
 static void
@@ -167,19 +220,19 @@ mark_pending(Oid dboid, const uint8 *target)
 	TdeRewrapProgress *p = NULL;
 	TdeRewrapProgress *free_slot = NULL;
 
-	for (i = 0; i < tde_shared->nprogress; i++)
+	for (i = 0; i < rw->nprogress; i++)
 	{
-		if (tde_shared->progress[i].dboid == dboid)
-			p = &tde_shared->progress[i];
-		else if (free_slot == NULL && !OidIsValid(tde_shared->progress[i].dboid))
-			free_slot = &tde_shared->progress[i];
+		if (rw->progress[i].dboid == dboid)
+			p = &rw->progress[i];
+		else if (free_slot == NULL && !OidIsValid(rw->progress[i].dboid))
+			free_slot = &rw->progress[i];
 	}
 	if (p == NULL)
 	{
 		if (free_slot != NULL)
 			p = free_slot;
-		else if (tde_shared->nprogress < TDE_MAX_DATABASES)
-			p = &tde_shared->progress[tde_shared->nprogress++];
+		else if (rw->nprogress < TDE_MAX_DATABASES)
+			p = &rw->progress[rw->nprogress++];
 		else
 		{
 			ereport(WARNING,
@@ -246,12 +299,12 @@ tde_rewrap_launch(Oid exclude_db)
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
 
-	LWLockAcquire(tde_shared->state_lock, LW_EXCLUSIVE);
+	LWLockAcquire(rw->lock, LW_EXCLUSIVE);
 	free_finished_slots(dbs, ndbs);
 	for (i = 0; i < ndbs; i++)
 		if (dbs[i] != exclude_db)
 			mark_pending(dbs[i], target);
-	LWLockRelease(tde_shared->state_lock);
+	LWLockRelease(rw->lock);
 
 	/* a worker launching more work leaves the starting to the chain */
 	if (my_slot < 0)
@@ -261,15 +314,15 @@ tde_rewrap_launch(Oid exclude_db)
 static void
 set_state(TdeRewrapState state, const char *error)
 {
-	TdeRewrapProgress *p = &tde_shared->progress[my_slot];
+	TdeRewrapProgress *p = &rw->progress[my_slot];
 
-	LWLockAcquire(tde_shared->state_lock, LW_EXCLUSIVE);
+	LWLockAcquire(rw->lock, LW_EXCLUSIVE);
 	p->state = state;
 	if (error)
 		strlcpy(p->error, error, sizeof(p->error));
 	if (state != TDE_REWRAP_RUNNING)
 		p->finished = GetCurrentTimestamp();
-	LWLockRelease(tde_shared->state_lock);
+	LWLockRelease(rw->lock);
 }
 
 static void
@@ -277,16 +330,106 @@ worker_exit(int code, Datum arg)
 {
 	if (my_slot < 0)
 		return;
-	LWLockAcquire(tde_shared->state_lock, LW_EXCLUSIVE);
-	if (tde_shared->progress[my_slot].dboid == MyDatabaseId &&
-		tde_shared->progress[my_slot].state == TDE_REWRAP_RUNNING)
+	LWLockAcquire(rw->lock, LW_EXCLUSIVE);
+	if (rw->progress[my_slot].dboid == MyDatabaseId &&
+		rw->progress[my_slot].state == TDE_REWRAP_RUNNING)
 	{
-		tde_shared->progress[my_slot].state = TDE_REWRAP_FAILED;
-		tde_shared->progress[my_slot].finished = GetCurrentTimestamp();
+		rw->progress[my_slot].state = TDE_REWRAP_FAILED;
+		rw->progress[my_slot].finished = GetCurrentTimestamp();
 	}
-	LWLockRelease(tde_shared->state_lock);
+	LWLockRelease(rw->lock);
 	my_slot = -1;
 	start_next();
+}
+
+/*
+ * The first look, in one transaction: is there anything to do here?
+ * Sets the final state and returns true if not.
+ */
+static bool
+nothing_to_do(int slot)
+{
+	bool		skip = false;
+
+	StartTransactionCommand();
+	if (!OidIsValid(get_extension_oid("tde", true)))
+	{
+		skip = true;
+		set_state(TDE_REWRAP_SKIPPED, NULL);
+	}
+	else if (!tde_keystore_is_open())
+	{
+		/* never opened from here: a keystore closed by hand stays closed */
+		skip = true;
+		set_state(TDE_REWRAP_WAITING, "the keystore is closed");
+	}
+	else
+	{
+		int64		stale;
+
+		PushActiveSnapshot(GetTransactionSnapshot());
+		stale = tde_relkey_count_stale();
+		PopActiveSnapshot();
+		LWLockAcquire(rw->lock, LW_EXCLUSIVE);
+		rw->progress[slot].total = stale;
+		LWLockRelease(rw->lock);
+		skip = stale == 0;
+		if (skip)
+			set_state(TDE_REWRAP_DONE, NULL);
+	}
+	CommitTransactionCommand();
+	return skip;
+}
+
+/* n more keys done; stale (-1: not counted) are left */
+static void
+report_batch(int slot, int64 n, int64 stale)
+{
+	TdeRewrapProgress *p = &rw->progress[slot];
+
+	LWLockAcquire(rw->lock, LW_EXCLUSIVE);
+	p->done += n;
+	if (stale >= 0)
+		p->total = p->done + stale;
+	else if (p->done > p->total)
+		p->total = p->done;
+	LWLockRelease(rw->lock);
+}
+
+/*
+ * Passes over the primary key, a committed page at a time; a pass that
+ * ends with keys still stale (a rekey came meanwhile) is followed by
+ * another.
+ */
+static void
+rewrap_all(int slot)
+{
+	TdeRewrapCursor cursor;
+
+	memset(&cursor, 0, sizeof(cursor));
+	for (;;)
+	{
+		int64		n;
+		int64		stale;
+		bool		pass_done;
+
+		CHECK_FOR_INTERRUPTS();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		n = tde_relkey_rewrap_batch(REWRAP_BATCH, &cursor, &pass_done);
+		stale = pass_done ? tde_relkey_count_stale() : -1;
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		report_batch(slot, n, stale);
+
+		if (pass_done)
+		{
+			if (stale == 0)
+				break;
+			memset(&cursor, 0, sizeof(cursor));
+		}
+	}
+	set_state(TDE_REWRAP_DONE, NULL);
 }
 
 void
@@ -294,89 +437,24 @@ tde_rewrap_worker_main(Datum arg)
 {
 	int			slot = DatumGetInt32(arg);
 	Oid			dboid;
-	TdeRewrapCursor cursor;
-	int64		stale = 0;
 
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
 	my_slot = slot;
 	before_shmem_exit(worker_exit, (Datum) 0);
-	dboid = tde_shared->progress[slot].dboid;
+	dboid = rw->progress[slot].dboid;
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	pgstat_report_appname("tde rewrap worker");
 
-	LWLockAcquire(tde_shared->state_lock, LW_EXCLUSIVE);
-	tde_shared->progress[slot].started = GetCurrentTimestamp();
-	LWLockRelease(tde_shared->state_lock);
+	LWLockAcquire(rw->lock, LW_EXCLUSIVE);
+	rw->progress[slot].started = GetCurrentTimestamp();
+	LWLockRelease(rw->lock);
 
 	PG_TRY();
 	{
-		bool		skip = false;
-
-		StartTransactionCommand();
-		if (!OidIsValid(get_extension_oid("tde", true)))
-		{
-			skip = true;
-			set_state(TDE_REWRAP_SKIPPED, NULL);
-		}
-		else if (!tde_keystore_is_open())
-		{
-			/* never opened from here: a keystore closed by hand stays closed */
-			skip = true;
-			set_state(TDE_REWRAP_WAITING, "the keystore is closed");
-		}
-		else
-		{
-			PushActiveSnapshot(GetTransactionSnapshot());
-			stale = tde_relkey_count_stale();
-			PopActiveSnapshot();
-			LWLockAcquire(tde_shared->state_lock, LW_EXCLUSIVE);
-			tde_shared->progress[slot].total = stale;
-			LWLockRelease(tde_shared->state_lock);
-			skip = stale == 0;
-			if (skip)
-				set_state(TDE_REWRAP_DONE, NULL);
-		}
-		CommitTransactionCommand();
-
-		/*
-		 * Passes over the primary key, a committed page at a time; a pass
-		 * that ends with keys still stale (a rekey came meanwhile) is
-		 * followed by another.
-		 */
-		memset(&cursor, 0, sizeof(cursor));
-		while (!skip)
-		{
-			int64		n;
-			bool		pass_done;
-
-			CHECK_FOR_INTERRUPTS();
-			StartTransactionCommand();
-			PushActiveSnapshot(GetTransactionSnapshot());
-			n = tde_relkey_rewrap_batch(REWRAP_BATCH, &cursor, &pass_done);
-			stale = pass_done ? tde_relkey_count_stale() : -1;
-			PopActiveSnapshot();
-			CommitTransactionCommand();
-
-			LWLockAcquire(tde_shared->state_lock, LW_EXCLUSIVE);
-			tde_shared->progress[slot].done += n;
-			if (stale >= 0)
-				tde_shared->progress[slot].total =
-					tde_shared->progress[slot].done + stale;
-			else if (tde_shared->progress[slot].done > tde_shared->progress[slot].total)
-				tde_shared->progress[slot].total = tde_shared->progress[slot].done;
-			LWLockRelease(tde_shared->state_lock);
-
-			if (pass_done)
-			{
-				if (stale == 0)
-					break;
-				memset(&cursor, 0, sizeof(cursor));
-			}
-		}
-		if (!skip)
-			set_state(TDE_REWRAP_DONE, NULL);
+		if (!nothing_to_do(slot))
+			rewrap_all(slot);
 	}
 	PG_CATCH();
 	{

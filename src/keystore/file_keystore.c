@@ -4,7 +4,7 @@
  *	  The file keystore: create, open, close, change password, back up,
  *	  and its entry in the table of keystore kinds (keystore/ops.h).
  *
- * The status is instance-wide (tde_shared, under state_lock).  Every
+ * The status is instance-wide (keystore/state.h).  Every
  * operation that reads, changes and writes keystore files, and every open
  * and close, holds the keystore lock (the wallet directory's flock, see
  * keystore/config.c) for its whole duration, so two never interleave,

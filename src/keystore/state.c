@@ -35,7 +35,24 @@
 
 #define TDE_LWLOCK_TRANCHE "tde"
 
-TdeSharedState *tde_shared = NULL;
+/* The struct: its locking note is in keystore/state.h. */
+typedef struct TdeSharedState
+{
+	LWLock	   *state_lock;
+	pg_atomic_uint64 generation;
+	/* the file wallet */
+	TdeOpenKind open_kind;
+	bool		fully_backed_up;	/* every wallet key is in a backup */
+	TdeKeySet	file_keys;
+	/* the HSM: its credential is here so every backend can log in */
+	bool		hsm_open;
+	uint64		hsm_cred_generation;
+	char		hsm_credential[TDE_HSM_CREDENTIAL_MAX];
+	TdeKeySet	hsm_keys;
+} TdeSharedState;
+
+
+static TdeSharedState *tde_shared = NULL;
 
 /* The key area: whole pages, and one more to align its start */
 Size
@@ -282,19 +299,6 @@ tde_state_copy_key_metadata(TdeMasterKey *out, int max)
 		if (set_open(order[j]))
 			for (i = 0; i < key_set(order[j])->nkeys && n < max; i++)
 				tde_masterkey_copy_metadata(&out[n++], &key_set(order[j])->keys[i]);
-	LWLockRelease(tde_shared->state_lock);
-	return n;
-}
-
-/* The re-wrap progress entries, for tde.rewrap_progress; returns how many. */
-int
-tde_state_copy_progress(TdeRewrapProgress *out, int max)
-{
-	int			n;
-
-	LWLockAcquire(tde_shared->state_lock, LW_SHARED);
-	n = Min(tde_shared->nprogress, max);
-	memcpy(out, tde_shared->progress, sizeof(TdeRewrapProgress) * n);
 	LWLockRelease(tde_shared->state_lock);
 	return n;
 }

@@ -18,6 +18,7 @@
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 
+#include "tde/keys/rewrap_worker.h"
 #include "tde/keystore/keystore.h"
 #include "tde/sql/privs.h"
 #include "tde/util/keyid.h"
@@ -115,15 +116,7 @@ tde_encryption_keys(PG_FUNCTION_ARGS)
 
 	/* both keystores' keys, the HSM's then the wallet's: metadata only */
 	keys = palloc(sizeof(TdeMasterKey) * TDE_MAX_MASTER_KEYS * 2);
-	LWLockAcquire(tde_shared->state_lock, LW_SHARED);
-	n = 0;
-	if (tde_shared->hsm_open)
-		for (i = 0; i < tde_shared->hsm_keys.nkeys; i++)
-			tde_masterkey_copy_metadata(&keys[n++], &tde_shared->hsm_keys.keys[i]);
-	if (tde_shared->open_kind != TDE_OPEN_NONE)
-		for (i = 0; i < tde_shared->file_keys.nkeys; i++)
-			tde_masterkey_copy_metadata(&keys[n++], &tde_shared->file_keys.keys[i]);
-	LWLockRelease(tde_shared->state_lock);
+	n = tde_state_copy_key_metadata(keys, TDE_MAX_MASTER_KEYS * 2);
 
 	for (i = 0; i < n; i++)
 	{
@@ -217,10 +210,7 @@ tde_rewrap_progress(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 
 	copy = palloc(sizeof(TdeRewrapProgress) * TDE_MAX_DATABASES);
-	LWLockAcquire(tde_shared->state_lock, LW_SHARED);
-	n = tde_shared->nprogress;
-	memcpy(copy, tde_shared->progress, sizeof(TdeRewrapProgress) * n);
-	LWLockRelease(tde_shared->state_lock);
+	n = tde_rewrap_copy_progress(copy, TDE_MAX_DATABASES);
 
 	for (i = 0; i < n; i++)
 	{

@@ -27,8 +27,9 @@
  * A wrong password costs one KDF run, as before; a right one two.
  *
  * Auto-login wallets (cwallet.sso) are the same format under a password the
- * code derives: a fixed one for AUTO_LOGIN, one bound to this host's name,
- * machine id and the server's OS user for LOCAL AUTO_LOGIN.  Their
+ * code derives (store/autologin.c): a fixed one for AUTO_LOGIN, one bound
+ * to this host's name, machine id and the server's OS user for LOCAL
+ * AUTO_LOGIN.  Their
  * protection is the file's mode, as in Oracle.  Without /etc/machine-id
  * the local binding is to the host name and user id only, which another
  * host can share: each process that derives such a password says so once,
@@ -43,8 +44,6 @@
  */
 #include "postgres.h"
 
-#include <unistd.h>
-
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
@@ -55,9 +54,10 @@
 #include "utils/builtins.h"
 #include "miscadmin.h"
 
+#include "tde/store/autologin.h"
+#include "tde/store/wallet.h"
 #include "tde/util/fileio.h"
 #include "tde/util/secure.h"
-#include "tde/store/wallet.h"
 
 #define WALLET_INFO_NAME	"TDE.WALLETINFO"
 #define WALLET_FORMAT		1
@@ -175,88 +175,6 @@ tde_wallet_remove(TdeWallet *w, const char *name)
 }
 
 /* ---------------------------------------------------------------------
- * Auto-login passwords
- * ---------------------------------------------------------------------
- */
-
-#define MACHINE_ID_FILE "/etc/machine-id"
-
-static void
-read_machine_id(char *buf, size_t size)
-{
-	FILE	   *f = fopen(MACHINE_ID_FILE, "r");
-
-	buf[0] = '\0';
-	if (f == NULL)
-		return;
-	if (fgets(buf, size, f) == NULL)
-		buf[0] = '\0';
-	fclose(f);
-	buf[strcspn(buf, "\r\n")] = '\0';
-}
-
-/*
- * A local auto-login wallet made or opened without a machine id is bound
- * to the host name and user id only.  The derivation cannot change (the
- * wallets made so far must keep opening), so say it, once per process.
- */
-static void
-warn_no_machine_id(void)
-{
-	static bool warned = false;
-
-	if (warned)
-		return;
-	warned = true;
-	ereport(WARNING,
-			(errcode(ERRCODE_UNDEFINED_FILE),
-			 errmsg("local auto-login keystore is not bound to a machine id"),
-			 errdetail("\"%s\" is missing or empty, so the local auto-login wallet is bound to the host name and the operating system user only; a copy opens on any host with the same host name and user id.",
-					   MACHINE_ID_FILE),
-			 errhint("Create \"%s\" (systemd-machine-id-setup), then create the local auto-login keystore again with ADMINISTER KEY MANAGEMENT CREATE LOCAL AUTO_LOGIN KEYSTORE FROM KEYSTORE: one made without a machine id does not open once the file exists.",
-					 MACHINE_ID_FILE)));
-}
-
-/*
- * The password of an auto-login wallet.  For a local one it is bound to the
- * host name, the machine id and the server's OS user id, as Oracle binds a
- * local auto-login wallet to the host and the user.
- */
-static char *
-autologin_password(TdeWalletKind kind)
-{
-	unsigned char digest[SHA256_DIGEST_LENGTH];
-	char	   *out;
-	StringInfoData s;
-	char		host[256];
-	char		machine[128];
-
-	initStringInfo(&s);
-	if (kind == TDE_WALLET_LOCAL_AUTOLOGIN)
-	{
-		if (gethostname(host, sizeof(host)) != 0)
-			host[0] = '\0';
-		host[sizeof(host) - 1] = '\0';
-		read_machine_id(machine, sizeof(machine));
-		if (machine[0] == '\0')
-			warn_no_machine_id();
-		appendStringInfo(&s, "tde local auto-login wallet v1|%s|%s|%u",
-						 host, machine, (unsigned) geteuid());
-	}
-	else
-		appendStringInfoString(&s, "tde auto-login wallet v1");
-
-	SHA256((unsigned char *) s.data, s.len, digest);
-	pfree(s.data);
-
-	out = tde_secure_alloc(SHA256_DIGEST_LENGTH * 2 + 1);
-	hex_encode((char *) digest, SHA256_DIGEST_LENGTH, out);
-	out[SHA256_DIGEST_LENGTH * 2] = '\0';
-	explicit_bzero(digest, sizeof(digest));
-	return out;
-}
-
-/* ---------------------------------------------------------------------
  * Writing
  * ---------------------------------------------------------------------
  */
@@ -310,66 +228,79 @@ free_bags_cleansed(STACK_OF(PKCS12_SAFEBAG) *bags)
 	sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
 }
 
+/* Push a secret bag onto bags; false (nothing pushed) on failure. */
+static bool
+push_secret_bag(STACK_OF(PKCS12_SAFEBAG) *bags, const char *name,
+				const unsigned char *value, int len)
+{
+	PKCS12_SAFEBAG *bag = make_secret_bag(name, value, len);
+
+	if (bag == NULL || !sk_PKCS12_SAFEBAG_push(bags, bag))
+	{
+		PKCS12_SAFEBAG_free(bag);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * The plain part: the info bag, naming the format, the kind and the
+ * digest of the encrypted part enc.  NULL on failure.
+ */
+static PKCS7 *
+info_safe(TdeWalletKind kind, PKCS7 *enc)
+{
+	STACK_OF(PKCS12_SAFEBAG) *infobags = sk_PKCS12_SAFEBAG_new_null();
+	unsigned char *encder = NULL;
+	int			enclen;
+	char		digest_hex[SHA256_DIGEST_LENGTH * 2 + 1];
+	char		info[256];
+	PKCS7	   *plain = NULL;
+
+	enclen = i2d_PKCS7(enc, &encder);
+	if (infobags != NULL && enclen > 0)
+	{
+		sha256_hex(encder, enclen, digest_hex);
+		snprintf(info, sizeof(info), "format=%d\nkind=%s\nsha256=%s\n",
+				 WALLET_FORMAT, tde_wallet_kind_name(kind), digest_hex);
+		if (push_secret_bag(infobags, WALLET_INFO_NAME,
+							(unsigned char *) info, strlen(info)))
+			plain = PKCS12_pack_p7data(infobags);
+	}
+	if (infobags)
+		sk_PKCS12_SAFEBAG_pop_free(infobags, PKCS12_SAFEBAG_free);
+	OPENSSL_free(encder);
+	return plain;
+}
+
 static unsigned char *
 wallet_to_der(const TdeWallet *w, const char *pass, int iter, int *derlen)
 {
 	STACK_OF(PKCS12_SAFEBAG) *bags = NULL;
-	STACK_OF(PKCS12_SAFEBAG) *infobags = NULL;
 	STACK_OF(PKCS7) *safes = NULL;
 	PKCS7	   *enc = NULL;
 	PKCS7	   *plain = NULL;
 	PKCS12	   *p12 = NULL;
-	unsigned char *encder = NULL;
 	unsigned char *der = NULL;
-	int			enclen;
 	int			i;
-	char		digest_hex[SHA256_DIGEST_LENGTH * 2 + 1];
-	char		info[256];
 	bool		ok = false;
 
 	*derlen = 0;
 	bags = sk_PKCS12_SAFEBAG_new_null();
-	infobags = sk_PKCS12_SAFEBAG_new_null();
 	safes = sk_PKCS7_new_null();
-	if (!bags || !infobags || !safes)
+	if (!bags || !safes)
 		goto done;
 
 	for (i = 0; i < w->nentries; i++)
-	{
-		PKCS12_SAFEBAG *bag = make_secret_bag(w->entries[i].name,
-											  w->entries[i].value,
-											  w->entries[i].len);
-
-		if (bag == NULL || !sk_PKCS12_SAFEBAG_push(bags, bag))
-		{
-			PKCS12_SAFEBAG_free(bag);
+		if (!push_secret_bag(bags, w->entries[i].name, w->entries[i].value,
+							 w->entries[i].len))
 			goto done;
-		}
-	}
 
 	enc = PKCS12_pack_p7encdata_ex(NID_aes_256_cbc, pass, -1, NULL, 0, iter,
 								   bags, NULL, NULL);
 	if (enc == NULL)
 		goto done;
-	enclen = i2d_PKCS7(enc, &encder);
-	if (enclen <= 0)
-		goto done;
-	sha256_hex(encder, enclen, digest_hex);
-
-	snprintf(info, sizeof(info), "format=%d\nkind=%s\nsha256=%s\n",
-			 WALLET_FORMAT, tde_wallet_kind_name(w->kind), digest_hex);
-	{
-		PKCS12_SAFEBAG *bag = make_secret_bag(WALLET_INFO_NAME,
-											  (unsigned char *) info,
-											  strlen(info));
-
-		if (bag == NULL || !sk_PKCS12_SAFEBAG_push(infobags, bag))
-		{
-			PKCS12_SAFEBAG_free(bag);
-			goto done;
-		}
-	}
-	plain = PKCS12_pack_p7data(infobags);
+	plain = info_safe(w->kind, enc);
 	if (plain == NULL)
 		goto done;
 
@@ -392,14 +323,11 @@ done:
 	/* the plaintext bags: cleanse the values before freeing */
 	if (bags)
 		free_bags_cleansed(bags);
-	if (infobags)
-		sk_PKCS12_SAFEBAG_pop_free(infobags, PKCS12_SAFEBAG_free);
 	if (safes)
 		sk_PKCS7_pop_free(safes, PKCS7_free);
 	PKCS7_free(enc);
 	PKCS7_free(plain);
 	PKCS12_free(p12);
-	OPENSSL_free(encder);
 	if (!ok)
 	{
 		OPENSSL_free(der);
@@ -423,7 +351,7 @@ tde_wallet_encode(const TdeWallet *w, const char *password, int iterations,
 
 	if (w->kind != TDE_WALLET_PASSWORD)
 	{
-		password = autologin_password(w->kind);
+		password = tde_autologin_password(w->kind == TDE_WALLET_LOCAL_AUTOLOGIN);
 		iterations = AUTOLOGIN_ITERATIONS;
 	}
 	Assert(password != NULL && password[0] != '\0');
@@ -567,6 +495,47 @@ copy_bags(STACK_OF(PKCS12_SAFEBAG) *bags, TdeWallet *w)
 	}
 }
 
+/*
+ * bags, decrypted from the intact encrypted part with pass (NULL if that
+ * failed): a wrong password, damage, or a wallet.
+ */
+static TdeWalletResult
+check_decrypted(PKCS12 *p12, STACK_OF(PKCS12_SAFEBAG) *bags, const char *pass,
+				TdeWalletKind kind)
+{
+	TdeWalletResult wrong = (kind == TDE_WALLET_LOCAL_AUTOLOGIN) ?
+		TDE_WALLET_OTHER_HOST : TDE_WALLET_BAD_PASSWORD;
+
+	if (bags == NULL)
+		return wrong;
+	if (!PKCS12_verify_mac(p12, pass, -1))
+		return bags_well_formed(bags) ? TDE_WALLET_CORRUPT : wrong;
+	if (!bags_well_formed(bags))
+		return TDE_WALLET_CORRUPT;	/* a PKCS#12 file, not a wallet */
+	return TDE_WALLET_OK;
+}
+
+/* Is enc, the encrypted part, the one whose digest the info bag gives? */
+static TdeWalletResult
+check_encrypted_digest(PKCS7 *enc, const char *digest_hex)
+{
+	char		actual_hex[SHA256_DIGEST_LENGTH * 2 + 1];
+	unsigned char *encder = NULL;
+	int			enclen = i2d_PKCS7(enc, &encder);
+	TdeWalletResult res = TDE_WALLET_OK;
+
+	if (OBJ_obj2nid(enc->type) != NID_pkcs7_encrypted || enclen <= 0)
+		res = TDE_WALLET_CORRUPT;
+	else
+	{
+		sha256_hex(encder, enclen, actual_hex);
+		if (strcmp(actual_hex, digest_hex) != 0)
+			res = TDE_WALLET_CORRUPT;
+	}
+	OPENSSL_free(encder);
+	return res;
+}
+
 TdeWalletResult
 tde_wallet_load(const char *path, bool autologin, const char *password,
 				TdeWallet **result)
@@ -589,10 +558,6 @@ tde_wallet_load(const char *path, bool autologin, const char *password,
 		const unsigned char *p = (const unsigned char *) file;
 		TdeWalletKind kind = TDE_WALLET_PASSWORD;
 		char		digest_hex[SHA256_DIGEST_LENGTH * 2 + 1];
-		char		actual_hex[SHA256_DIGEST_LENGTH * 2 + 1];
-		unsigned char *encder = NULL;
-		int			enclen;
-		PKCS7	   *enc;
 
 		p12 = d2i_PKCS12(NULL, &p, filelen);
 		if (p12 == NULL || p != (const unsigned char *) file + filelen)
@@ -608,19 +573,7 @@ tde_wallet_load(const char *path, bool autologin, const char *password,
 
 		/* The encrypted part must be the one the info bag describes. */
 		if (res == TDE_WALLET_OK)
-		{
-			enc = sk_PKCS7_value(safes, 1);
-			enclen = i2d_PKCS7(enc, &encder);
-			if (OBJ_obj2nid(enc->type) != NID_pkcs7_encrypted || enclen <= 0)
-				res = TDE_WALLET_CORRUPT;
-			else
-			{
-				sha256_hex(encder, enclen, actual_hex);
-				if (strcmp(actual_hex, digest_hex) != 0)
-					res = TDE_WALLET_CORRUPT;
-			}
-			OPENSSL_free(encder);
-		}
+			res = check_encrypted_digest(sk_PKCS7_value(safes, 1), digest_hex);
 
 		if (res == TDE_WALLET_OK &&
 			autologin != (kind != TDE_WALLET_PASSWORD))
@@ -633,19 +586,11 @@ tde_wallet_load(const char *path, bool autologin, const char *password,
 		 */
 		if (res == TDE_WALLET_OK)
 		{
-			const char *pass = autologin ? autologin_password(kind) : password;
-
-			TdeWalletResult wrong = (kind == TDE_WALLET_LOCAL_AUTOLOGIN) ?
-				TDE_WALLET_OTHER_HOST : TDE_WALLET_BAD_PASSWORD;
+			const char *pass = autologin ? tde_autologin_password(kind == TDE_WALLET_LOCAL_AUTOLOGIN) : password;
 
 			bags = PKCS12_unpack_p7encdata(sk_PKCS7_value(safes, 1), pass, -1);
-			if (bags == NULL)
-				res = wrong;
-			else if (!PKCS12_verify_mac(p12, pass, -1))
-				res = bags_well_formed(bags) ? TDE_WALLET_CORRUPT : wrong;
-			else if (!bags_well_formed(bags))
-				res = TDE_WALLET_CORRUPT;	/* a PKCS#12 file, not a wallet */
-			else
+			res = check_decrypted(p12, bags, pass, kind);
+			if (res == TDE_WALLET_OK)
 			{
 				w = tde_wallet_create(kind);
 				copy_bags(bags, w);

@@ -10,6 +10,42 @@
 #ifndef TDE_KEYS_REWRAP_WORKER_H
 #define TDE_KEYS_REWRAP_WORKER_H
 
+#include "datatype/timestamp.h"
+
+#include "tde/util/keyid.h"
+
+/* Progress of re-wrapping one database's relation keys in the background */
+typedef enum TdeRewrapState
+{
+	TDE_REWRAP_PENDING,
+	TDE_REWRAP_RUNNING,
+	TDE_REWRAP_DONE,
+	TDE_REWRAP_SKIPPED,			/* the database has no tde extension */
+	TDE_REWRAP_WAITING,			/* the keystore is closed */
+	TDE_REWRAP_FAILED
+} TdeRewrapState;
+
+#define TDE_MAX_DATABASES 128
+
+typedef struct TdeRewrapProgress
+{
+	Oid			dboid;
+	TdeRewrapState state;
+	uint8		target_mkid[TDE_MKID_LEN];
+	int64		total;
+	int64		done;
+	TimestampTz started;
+	TimestampTz finished;
+	char		error[256];
+} TdeRewrapProgress;
+
+/* Shared memory for the progress table, from tde.c's hooks */
+extern void tde_rewrap_shmem_request(void);
+extern void tde_rewrap_shmem_startup(void);
+
+/* A copy of the progress entries, for tde.rewrap_progress; returns how many */
+extern int	tde_rewrap_copy_progress(TdeRewrapProgress *out, int max);
+
 /* Mark every database but exclude_db for a re-wrap and start the first. */
 extern void tde_rewrap_launch(Oid exclude_db);
 

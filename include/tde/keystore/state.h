@@ -30,30 +30,6 @@ typedef enum TdeOpenKind
 	TDE_OPEN_LOCAL_AUTOLOGIN	/* cwallet.sso bound to this host */
 } TdeOpenKind;
 
-/* Progress of re-wrapping one database's relation keys in the background */
-typedef enum TdeRewrapState
-{
-	TDE_REWRAP_PENDING,
-	TDE_REWRAP_RUNNING,
-	TDE_REWRAP_DONE,
-	TDE_REWRAP_SKIPPED,			/* the database has no tde extension */
-	TDE_REWRAP_WAITING,			/* the keystore is closed */
-	TDE_REWRAP_FAILED
-} TdeRewrapState;
-
-#define TDE_MAX_DATABASES 128
-
-typedef struct TdeRewrapProgress
-{
-	Oid			dboid;
-	TdeRewrapState state;
-	uint8		target_mkid[TDE_MKID_LEN];
-	int64		total;
-	int64		done;
-	TimestampTz started;
-	TimestampTz finished;
-	char		error[256];
-} TdeRewrapProgress;
 
 /*
  * Shared state.  Locking:
@@ -78,25 +54,7 @@ typedef struct TdeRewrapProgress
  * ever kept: every operation that needs one is given it and checks it
  * against the file.
  */
-typedef struct TdeSharedState
-{
-	LWLock	   *state_lock;
-	pg_atomic_uint64 generation;
-	/* the file wallet */
-	TdeOpenKind open_kind;
-	bool		fully_backed_up;	/* every wallet key is in a backup */
-	TdeKeySet	file_keys;
-	/* the HSM: its credential is here so every backend can log in */
-	bool		hsm_open;
-	uint64		hsm_cred_generation;
-	char		hsm_credential[TDE_HSM_CREDENTIAL_MAX];
-	TdeKeySet	hsm_keys;
-	/* background re-wrap */
-	int			nprogress;		/* rewrap progress entries in use */
-	TdeRewrapProgress progress[TDE_MAX_DATABASES];
-} TdeSharedState;
-
-extern TdeSharedState *tde_shared;
+typedef struct TdeSharedState TdeSharedState;	/* in state.c only */
 
 /* One row of v$encryption_wallet. */
 typedef struct TdeWalletStatus
@@ -112,10 +70,10 @@ typedef struct TdeWalletStatus
 } TdeWalletStatus;
 
 /*
- * The open key sets and their status.  These functions are the only
- * readers and writers of the keystore fields of TdeSharedState outside
- * this unit: each takes state_lock for the copy it makes, and nothing
- * else.  A key set is found only while its keystore is open.
+ * The open key sets and their status.  TdeSharedState is defined in
+ * state.c, and these functions are its only readers and writers: each
+ * takes state_lock for the copy it makes, and nothing else.  A key set is
+ * found only while its keystore is open.
  */
 typedef enum TdeKeySetId
 {
@@ -143,9 +101,8 @@ extern bool tde_state_hsm_credential(char *buf, Size buflen, uint64 *generation)
 extern bool tde_state_find_key(TdeKeySetId id, const uint8 *mkid, TdeMasterKey *out);
 extern bool tde_state_active_key(TdeKeySetId id, TdeMasterKey *out);
 
-/* For the views: copies without key bytes (metadata), and the progress */
+/* For the views: copies of the keys without key bytes (metadata) */
 extern int	tde_state_copy_key_metadata(TdeMasterKey *out, int max);
-extern int	tde_state_copy_progress(TdeRewrapProgress *out, int max);
 /* The open keys changed in a way every backend must see (DROP EXTENSION) */
 extern void tde_state_bump_generation(void);
 

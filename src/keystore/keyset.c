@@ -8,7 +8,11 @@
  * Lookups go first to the keys of a wallet read for this one operation
  * (FORCE KEYSTORE on a closed keystore: Oracle "temporarily opens" it),
  * then to the open keystore in shared memory.  The temporary keys live in
- * the transaction's memory and are wiped when it ends.
+ * an operation's context (util/opmem.h) below TopTransactionContext: it is
+ * deleted, and the keys wiped, when the operation pops them, when the
+ * subtransaction that read them aborts, and at the latest with the
+ * transaction.  Lookups copy a key into the caller's buffer, which is
+ * secure memory at every call site.
  *
  *-------------------------------------------------------------------------
  */
@@ -23,6 +27,7 @@
 #include "tde/keystore/keyset.h"
 #include "tde/keystore/state.h"
 #include "tde/store/hsm.h"
+#include "tde/util/opmem.h"
 #include "tde/util/secure.h"
 
 /* ---------------------------------------------------------------------
@@ -36,6 +41,7 @@
  * ends, when the transaction ends, and when the subtransaction that read
  * them aborts: keys of a change that failed must not serve later work.
  */
+static TdeOpMem temp_mem = {NULL, NULL};
 static TdeMasterKey *temp_keys = NULL;
 static int	ntemp_keys = 0;
 static int	temp_active = -1;
@@ -45,7 +51,8 @@ static bool xact_callback_registered = false;
 static void
 forget_temp_keys(void)
 {
-	/* the memory itself is wiped by its context's reset callback */
+	/* the context itself goes with TopTransactionContext, wiping the keys */
+	temp_mem.context = NULL;
 	temp_keys = NULL;
 	ntemp_keys = 0;
 	temp_active = -1;
@@ -76,8 +83,6 @@ temp_keys_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 void
 tde_masterkey_push_temporary(const TdeWallet *w)
 {
-	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
-
 	if (!xact_callback_registered)
 	{
 		RegisterXactCallback(temp_keys_xact_callback, NULL);
@@ -85,18 +90,20 @@ tde_masterkey_push_temporary(const TdeWallet *w)
 		xact_callback_registered = true;
 	}
 	tde_masterkey_pop_temporary();
+	tde_opmem_begin(&temp_mem, "tde temporary keystore keys", TopTransactionContext);
 	temp_keys = tde_secure_alloc(sizeof(TdeMasterKey) * TDE_MAX_MASTER_KEYS);
 	ntemp_keys = tde_masterkeys_from_wallet(w, temp_keys, TDE_MAX_MASTER_KEYS,
 											&temp_active);
 	temp_subid = GetCurrentSubTransactionId();
-	MemoryContextSwitchTo(old);
+	/* the keys stay until popped: back to the caller's context, not the end */
+	MemoryContextSwitchTo(temp_mem.caller);
 }
 
 void
 tde_masterkey_pop_temporary(void)
 {
-	if (temp_keys)
-		tde_wipe(temp_keys, sizeof(TdeMasterKey) * TDE_MAX_MASTER_KEYS);
+	/* deleting the context wipes the keys */
+	tde_opmem_end(&temp_mem);
 	forget_temp_keys();
 }
 

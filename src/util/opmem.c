@@ -63,6 +63,8 @@ tde_opmem_begin(TdeOpMem *op, const char *name, MemoryContext parent)
 	/* name is a constant, as AllocSetContextCreate asks */
 	op->context = AllocSetContextCreateInternal(parent, name,
 												ALLOCSET_DEFAULT_SIZES);
+	/* pg_backend_memory_contexts shows it as one: ident "tde operation" */
+	MemoryContextSetIdentifier(op->context, TDE_OPMEM_IDENT);
 	MemoryContextSwitchTo(op->context);
 }
 

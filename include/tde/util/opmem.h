@@ -29,12 +29,16 @@
  * statement; the catcher restores CurrentMemoryContext, as it must anyway.
  *
  * The name must be a string constant (it is not copied); every name starts
- * with "tde " so that pg_backend_memory_contexts shows them apart.
+ * with "tde ", and every such context has the identifier TDE_OPMEM_IDENT,
+ * so that pg_backend_memory_contexts (ident = 'tde operation') shows any
+ * left behind.
  *
  *-------------------------------------------------------------------------
  */
 #ifndef TDE_UTIL_OPMEM_H
 #define TDE_UTIL_OPMEM_H
+
+#define TDE_OPMEM_IDENT "tde operation"
 
 typedef struct TdeOpMem
 {

@@ -83,6 +83,10 @@ temp_keys_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 void
 tde_masterkey_push_temporary(const TdeWallet *w)
 {
+	TdeMasterKey *keys;
+	int			n;
+	int			active;
+
 	if (!xact_callback_registered)
 	{
 		RegisterXactCallback(temp_keys_xact_callback, NULL);
@@ -91,9 +95,12 @@ tde_masterkey_push_temporary(const TdeWallet *w)
 	}
 	tde_masterkey_pop_temporary();
 	tde_opmem_begin(&temp_mem, "tde temporary keystore keys", TopTransactionContext);
-	temp_keys = tde_secure_alloc(sizeof(TdeMasterKey) * TDE_MAX_MASTER_KEYS);
-	ntemp_keys = tde_masterkeys_from_wallet(w, temp_keys, TDE_MAX_MASTER_KEYS,
-											&temp_active);
+	keys = tde_secure_alloc(sizeof(TdeMasterKey) * TDE_MAX_MASTER_KEYS);
+	n = tde_masterkeys_from_wallet(w, keys, TDE_MAX_MASTER_KEYS, &active);
+	/* only a complete set is used: an error above leaves none */
+	temp_keys = keys;
+	ntemp_keys = n;
+	temp_active = active;
 	temp_subid = GetCurrentSubTransactionId();
 	/* the keys stay until popped: back to the caller's context, not the end */
 	MemoryContextSwitchTo(temp_mem.caller);

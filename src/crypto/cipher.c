@@ -3,6 +3,29 @@
  * cipher.c
  *	  Symmetric cryptography for tde, on OpenSSL.  See crypto/cipher.h.
  *
+ * Key schedules and their lifetime.  Every EVP context here that holds a
+ * key schedule is freed with EVP_CIPHER_CTX_free, which OpenSSL documents
+ * as clearing the context "so sensitive information does not remain in
+ * memory" (EVP_EncryptInit(3)); EVP_CIPHER_CTX_reset is documented only as
+ * clearing it for reuse, so it is not relied on to cleanse.  There are
+ * three kinds:
+ *
+ *	- the wrapping context (wrap_ctx below), keyed with a master key by
+ *	  tde_wrap and tde_unwrap (GCM and SEED alike): one per backend, reused
+ *	  within an operation (a re-wrap of 100,000 keys sets it up once per
+ *	  master key, not per call), and freed by a resource-release callback
+ *	  whenever a resource owner is released: at the end of every portal,
+ *	  subtransaction and top-level transaction, on commit, abort and
+ *	  PREPARE alike.  No master-key schedule outlives the statement that
+ *	  used it.
+ *	- TdeGcmKey (tde_gcm_key_init): the two contexts of a cached relation
+ *	  key, owned by the caller's cache (keys/relkey.c), which frees them
+ *	  with tde_gcm_key_free when it drops an entry (a new generation, an
+ *	  abort that made a key, DROP EXTENSION).
+ *	- HMAC for SEED128 (seed_mac): the one-shot HMAC(), whose context
+ *	  OpenSSL allocates and frees inside the call; the derived MAC key is
+ *	  cleansed here.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -21,13 +44,13 @@
 
 /*
  * The per-backend context for wrapping under master keys, created on first
- * use.  It holds the schedule of the last master key used until the
- * statement's resources are released: a resource-release callback resets
- * (and so cleanses) it at the end of every (sub)transaction and portal,
- * on success and on error alike, so no key schedule outlives the
- * operation; within one (a re-wrap of many rows) it is reused.
+ * use after each release.  It holds the schedule of the last master key
+ * used until the statement's resources are released: the resource-release
+ * callback frees (and so cleanses) it at the end of every (sub)transaction
+ * and portal, on success and on error alike; within one operation (a
+ * re-wrap of many rows) it is reused.
  */
-static EVP_CIPHER_CTX *gcm_ctx = NULL;
+static EVP_CIPHER_CTX *wrap_ctx = NULL;
 static bool release_callback_registered = false;
 static EVP_CIPHER *aes_gcm = NULL;
 static EVP_CIPHER *aria_gcm = NULL;
@@ -49,13 +72,23 @@ tde_random_bytes(void *buf, int len)
 		crypto_error("could not generate random bytes");
 }
 
+/* Free the wrapping context: EVP_CIPHER_CTX_free cleanses the schedule */
 static void
 done_ctx(void)
 {
-	if (gcm_ctx != NULL)
-		EVP_CIPHER_CTX_reset(gcm_ctx);
+	if (wrap_ctx != NULL)
+	{
+		EVP_CIPHER_CTX_free(wrap_ctx);
+		wrap_ctx = NULL;
+	}
 }
 
+/*
+ * Called for every resource owner released, of a portal, a subtransaction
+ * or the top-level transaction, committing or aborting.  The context is
+ * not in use then: it is only used within one call of tde_wrap or
+ * tde_unwrap, which calls nothing that releases resources.
+ */
 static void
 crypto_release_callback(ResourceReleasePhase phase, bool isCommit,
 						bool isTopLevel, void *arg)
@@ -72,13 +105,13 @@ get_ctx(void)
 		RegisterResourceReleaseCallback(crypto_release_callback, NULL);
 		release_callback_registered = true;
 	}
-	if (gcm_ctx == NULL)
+	if (wrap_ctx == NULL)
 	{
-		gcm_ctx = EVP_CIPHER_CTX_new();
-		if (gcm_ctx == NULL)
+		wrap_ctx = EVP_CIPHER_CTX_new();
+		if (wrap_ctx == NULL)
 			crypto_error("could not allocate a cipher context");
 	}
-	return gcm_ctx;
+	return wrap_ctx;
 }
 
 static EVP_CIPHER *

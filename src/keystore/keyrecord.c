@@ -9,6 +9,14 @@
  * unwrap what they wrapped, in old backups and in rows not yet re-wrapped.
  * Serialized records hold the key, so they are in secure memory.
  *
+ * Memory: the work on records (a serialized record, the parse buffer of
+ * each record read, the keys marked backed up) is done in an operation's
+ * context (util/opmem.h) deleted before the function returns, so its
+ * secure chunks are wiped then and not when the caller's context goes.
+ * What a function hands back (keys[], a key set, wallet entries) is in the
+ * caller's context: tde_keyset_read's set is there, and its callers build
+ * and install it in an operation's context of their own.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -17,6 +25,7 @@
 #include "utils/builtins.h"
 
 #include "tde/keystore/keyrecord.h"
+#include "tde/util/opmem.h"
 #include "tde/util/secure.h"
 
 #define MK_PREFIX		"TDE.MK."
@@ -102,14 +111,16 @@ append_place(StringInfo buf, const char *prefix, const TdeKeyPlace *p)
 
 /*
  * Serialize a record; the result is secure memory (it holds the key).  The
- * key goes in last, into room reserved before: a StringInfo that grows is
- * repalloc'd, and the old buffer would keep the key unwiped.
+ * metadata is formatted in palloc'd memory; the key is hex-encoded straight
+ * into the secure result, so no copy of it is ever in plain memory (a
+ * StringInfo that grows is repalloc'd, and the old buffer would keep it).
  */
 static char *
 serialize(const TdeMasterKey *mk, int *len)
 {
 	StringInfoData buf;
 	char	   *out;
+	int			n;
 
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "format=1\nmkid=%s\n", mkid_hex(mk->mkid));
@@ -128,20 +139,20 @@ serialize(const TdeMasterKey *mk, int *len)
 	append_place(&buf, "created_at", &mk->created_at);
 	append_place(&buf, "activated_at", &mk->activated_at);
 
+	/* room for "key=" + hex + "\n" and the terminator */
+	out = tde_secure_alloc(buf.len + (mk->in_hsm ? 0 : 4 + mk->keylen * 2 + 1) + 1);
+	memcpy(out, buf.data, buf.len);
+	n = buf.len;
 	if (!mk->in_hsm)
 	{
-		/* "key=" + hex + "\n" fits without growing the buffer */
-		enlargeStringInfo(&buf, 4 + mk->keylen * 2 + 2);
-		appendBinaryStringInfo(&buf, "key=", 4);
-		hex_encode((const char *) mk->key, mk->keylen, buf.data + buf.len);
-		buf.len += mk->keylen * 2;
-		appendStringInfoChar(&buf, '\n');
+		memcpy(out + n, "key=", 4);
+		n += 4;
+		hex_encode((const char *) mk->key, mk->keylen, out + n);
+		n += mk->keylen * 2;
+		out[n++] = '\n';
 	}
-
-	out = tde_secure_alloc(buf.len + 1);
-	memcpy(out, buf.data, buf.len + 1);
-	*len = buf.len;
-	explicit_bzero(buf.data, buf.maxlen);
+	out[n] = '\0';
+	*len = n;
 	pfree(buf.data);
 	return out;
 }
@@ -244,7 +255,10 @@ tde_masterkeys_from_wallet(const TdeWallet *w, TdeMasterKey *keys, int maxkeys,
 	bool		have_active = false;
 	int			n = 0;
 	int			i;
+	TdeOpMem	op;
 
+	/* the parse buffers go when this returns; keys[] is the caller's */
+	tde_opmem_begin(&op, "tde read key records", NULL);
 	if (act != NULL)
 		have_active = tde_parse_hex((const char *) act->value, act->len,
 								active_mkid, TDE_MKID_LEN);
@@ -266,22 +280,33 @@ tde_masterkeys_from_wallet(const TdeWallet *w, TdeMasterKey *keys, int maxkeys,
 			*active = n;
 		n++;
 	}
+	tde_opmem_end(&op);
 	return n;
 }
 
+/* Write a key's record into a wallet (the entry in the caller's context) */
 void
 tde_masterkey_store(TdeWallet *w, const TdeMasterKey *mk)
 {
+	TdeOpMem	op;
 	int			len;
-	char	   *rec = serialize(mk, &len);
+	char	   *rec;
+	char	   *name;
 
-	tde_wallet_put(w, entry_name(mk->mkid), rec, len);
-	tde_wipe(rec, len);
+	tde_opmem_begin(&op, "tde write key record", NULL);
+	rec = serialize(mk, &len);
+	name = entry_name(mk->mkid);
+	MemoryContextSwitchTo(op.caller);
+	tde_wallet_put(w, name, rec, len);
+	/* wipes rec */
+	tde_opmem_end(&op);
 }
 
 /*
  * A wallet's keys in secure memory, read outside any lock, ready for
- * tde_keyset_install (w NULL: an empty set).
+ * tde_keyset_install (w NULL: an empty set).  The set (about 460 kB) is in
+ * the current context: the caller reads and installs it in an operation's
+ * context (util/opmem.h) and ends it once installed.
  */
 TdeKeySet *
 tde_keyset_read(const TdeWallet *w, bool in_hsm)
@@ -326,12 +351,18 @@ tde_keyset_install(TdeKeySet *dst, const TdeKeySet *src)
 bool
 tde_masterkeys_mark_backed_up(TdeWallet *w)
 {
-	TdeMasterKey *keys = tde_secure_alloc(sizeof(TdeMasterKey) * TDE_MAX_MASTER_KEYS);
+	TdeOpMem	op;
+	TdeMasterKey *keys;
 	int			active;
-	int			n = tde_masterkeys_from_wallet(w, keys, TDE_MAX_MASTER_KEYS, &active);
+	int			n;
 	int			i;
 	bool		changed = false;
 
+	tde_opmem_begin(&op, "tde mark keys backed up", NULL);
+	keys = tde_secure_alloc(sizeof(TdeMasterKey) * TDE_MAX_MASTER_KEYS);
+	n = tde_masterkeys_from_wallet(w, keys, TDE_MAX_MASTER_KEYS, &active);
+	/* the wallet's entries are the caller's */
+	MemoryContextSwitchTo(op.caller);
 	for (i = 0; i < n; i++)
 	{
 		if (keys[i].backed_up)
@@ -340,6 +371,7 @@ tde_masterkeys_mark_backed_up(TdeWallet *w)
 		tde_masterkey_store(w, &keys[i]);
 		changed = true;
 	}
+	tde_opmem_end(&op);
 	return changed;
 }
 

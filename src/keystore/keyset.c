@@ -4,8 +4,11 @@
  *	  The temporary keys of one operation (FORCE KEYSTORE on a closed
  *	  keystore).  See keystore/keyset.h.
  *
- * The temporary keys live in the transaction's secure memory and are
- * wiped when it ends.
+ * The temporary keys live in an operation's context (util/opmem.h) below
+ * TopTransactionContext: it is deleted, and the keys wiped, when the
+ * operation pops them, when the subtransaction that read them aborts, and
+ * at the latest with the transaction.  Lookups copy a key into the
+ * caller's buffer, which is secure memory at every call site.
  *
  *-------------------------------------------------------------------------
  */
@@ -15,6 +18,7 @@
 #include "utils/memutils.h"
 
 #include "tde/keystore/keyset.h"
+#include "tde/util/opmem.h"
 #include "tde/util/secure.h"
 
 /*
@@ -23,6 +27,7 @@
  * ends, when the transaction ends, and when the subtransaction that read
  * them aborts: keys of a change that failed must not serve later work.
  */
+static TdeOpMem temp_mem = {NULL, NULL};
 static TdeMasterKey *temp_keys = NULL;
 static int	ntemp_keys = 0;
 static int	temp_active = -1;
@@ -32,7 +37,8 @@ static bool xact_callback_registered = false;
 static void
 forget_temp_keys(void)
 {
-	/* the memory itself is wiped by its context's reset callback */
+	/* the context itself goes with TopTransactionContext, wiping the keys */
+	temp_mem.context = NULL;
 	temp_keys = NULL;
 	ntemp_keys = 0;
 	temp_active = -1;
@@ -63,7 +69,9 @@ temp_keys_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 void
 tde_masterkey_push_temporary(const TdeWallet *w)
 {
-	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+	TdeMasterKey *keys;
+	int			n;
+	int			active;
 
 	if (!xact_callback_registered)
 	{
@@ -72,18 +80,23 @@ tde_masterkey_push_temporary(const TdeWallet *w)
 		xact_callback_registered = true;
 	}
 	tde_masterkey_pop_temporary();
-	temp_keys = tde_secure_alloc(sizeof(TdeMasterKey) * TDE_MAX_MASTER_KEYS);
-	ntemp_keys = tde_masterkeys_from_wallet(w, temp_keys, TDE_MAX_MASTER_KEYS,
-											&temp_active);
+	tde_opmem_begin(&temp_mem, "tde temporary keystore keys", TopTransactionContext);
+	keys = tde_secure_alloc(sizeof(TdeMasterKey) * TDE_MAX_MASTER_KEYS);
+	n = tde_masterkeys_from_wallet(w, keys, TDE_MAX_MASTER_KEYS, &active);
+	/* only a complete set is used: an error above leaves none */
+	temp_keys = keys;
+	ntemp_keys = n;
+	temp_active = active;
 	temp_subid = GetCurrentSubTransactionId();
-	MemoryContextSwitchTo(old);
+	/* the keys stay until popped: back to the caller's context, not the end */
+	MemoryContextSwitchTo(temp_mem.caller);
 }
 
 void
 tde_masterkey_pop_temporary(void)
 {
-	if (temp_keys)
-		tde_wipe(temp_keys, sizeof(TdeMasterKey) * TDE_MAX_MASTER_KEYS);
+	/* deleting the context wipes the keys */
+	tde_opmem_end(&temp_mem);
 	forget_temp_keys();
 }
 

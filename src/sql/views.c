@@ -7,6 +7,14 @@
  * Column names and values are Oracle's.  A PostgreSQL instance maps onto
  * a non-CDB Oracle database: KEYSTORE_MODE is NONE and CON_ID is 0.
  *
+ * Memory: each function builds its rows in an operation's context
+ * (util/opmem.h), below the caller's, and ends it before it returns: the
+ * copies of shared state, the status strings and the column values go
+ * with it; the tuplestore (made by InitMaterializedSRF in the query's
+ * memory) holds its own copy of each row.  v$encryption_keys copies key
+ * metadata only (tde_masterkey_copy_metadata leaves the key bytes zero),
+ * so no key byte is ever in this memory.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -22,6 +30,7 @@
 #include "tde/keystore/keystore.h"
 #include "tde/sql/privs.h"
 #include "tde/util/keyid.h"
+#include "tde/util/opmem.h"
 
 PG_FUNCTION_INFO_V1(tde_encryption_wallet);
 
@@ -34,11 +43,13 @@ tde_encryption_wallet(PG_FUNCTION_ARGS)
 	TdeWalletStatus rows[2];
 	int			n;
 	int			i;
+	TdeOpMem	op;
 
 	tde_require_loaded();
 	tde_require_monitor();
 
 	InitMaterializedSRF(fcinfo, 0);
+	tde_opmem_begin(&op, "tde v$encryption_wallet", NULL);
 	n = tde_keystore_get_status(rows);
 
 	for (i = 0; i < n; i++)
@@ -60,6 +71,7 @@ tde_encryption_wallet(PG_FUNCTION_ARGS)
 		values[7] = Int32GetDatum(row->con_id);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
+	tde_opmem_end(&op);
 	return (Datum) 0;
 }
 
@@ -106,6 +118,7 @@ tde_encryption_keys(PG_FUNCTION_ARGS)
 	TdeMasterKey *keys;
 	int			n;
 	int			i;
+	TdeOpMem	op;
 
 	tde_require_loaded();
 	tde_require_monitor();
@@ -114,7 +127,11 @@ tde_encryption_keys(PG_FUNCTION_ARGS)
 	/* querying the keys is a use: an auto-login wallet opens now */
 	(void) tde_keystore_autoopen(WARNING);
 
-	/* both keystores' keys, the HSM's then the wallet's: metadata only */
+	/*
+	 * Both keystores' keys, the HSM's then the wallet's: metadata only, so
+	 * plain memory will do.
+	 */
+	tde_opmem_begin(&op, "tde v$encryption_keys", NULL);
 	keys = palloc(sizeof(TdeMasterKey) * TDE_MAX_MASTER_KEYS * 2);
 	n = tde_state_copy_key_metadata(keys, TDE_MAX_MASTER_KEYS * 2);
 
@@ -149,7 +166,7 @@ tde_encryption_keys(PG_FUNCTION_ARGS)
 		nulls[30] = false;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
-	pfree(keys);
+	tde_opmem_end(&op);
 	return (Datum) 0;
 }
 
@@ -204,11 +221,13 @@ tde_rewrap_progress(PG_FUNCTION_ARGS)
 	TdeRewrapProgress *copy;
 	int			n;
 	int			i;
+	TdeOpMem	op;
 
 	tde_require_loaded();
 	tde_require_monitor();
 	InitMaterializedSRF(fcinfo, 0);
 
+	tde_opmem_begin(&op, "tde rewrap_progress", NULL);
 	copy = palloc(sizeof(TdeRewrapProgress) * TDE_MAX_DATABASES);
 	n = tde_rewrap_copy_progress(copy, TDE_MAX_DATABASES);
 
@@ -240,5 +259,6 @@ tde_rewrap_progress(PG_FUNCTION_ARGS)
 		nulls[8] = copy[i].error[0] == '\0';
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
+	tde_opmem_end(&op);
 	return (Datum) 0;
 }

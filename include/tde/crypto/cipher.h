@@ -8,8 +8,11 @@
  * with HMAC-SHA-256, encrypt-then-MAC (SEED128, from OpenSSL's legacy
  * provider).  Data is always AES-256-GCM under the relation key.
  *
- * Cipher contexts are allocated once per backend and reused; every buffer
- * that held a key is cleansed.
+ * The context that wraps under master keys is reused within an operation
+ * and freed, cleansing its key schedule, whenever a resource owner is
+ * released (end of portal, subtransaction, transaction; commit or abort);
+ * a TdeGcmKey lives as long as its owner's cache.  Every buffer that held a
+ * key is cleansed.
  *
  *-------------------------------------------------------------------------
  */

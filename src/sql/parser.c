@@ -18,42 +18,23 @@
  *
  * Bounds: a statement is at most TDE_STATEMENT_MAX_BYTES long (54000
  * otherwise, before anything is read), and all work is linear in its
- * length.  The lexer makes one pass: it counts character positions
- * incrementally from the previous token, copies every token's text into
- * one secure buffer of twice the statement's length (a token's text is at
- * most its source plus a terminator), and checks for interrupts in every
- * loop.  The grammar reads each token once; a clause given twice is a
- * syntax error, so no loop repeats without consuming input.
+ * length.  The lexer (sql/lexer.c) makes one pass.  The grammar reads each
+ * token once; a clause given twice is a syntax error, so no loop repeats
+ * without consuming input.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 
+#include "tde/sql/lexer.h"
 #include "tde/sql/parser.h"
 #include "tde/util/secure.h"
 
-typedef enum TokKind
-{
-	TOK_WORD,
-	TOK_DQUOTED,
-	TOK_SQUOTED,
-	TOK_PUNCT,
-	TOK_END
-} TokKind;
-
-typedef struct Token
-{
-	TokKind		kind;
-	char	   *text;			/* in the secure buffer: it may be a password */
-	int			pos;			/* 1-based character position */
-} Token;
-
 typedef struct Parser
 {
-	Token	   *toks;
+	TdeToken   *toks;
 	int			ntoks;
 	int			cur;
 	bool		secret_seen;	/* a secret has been (or is being) read */
@@ -87,16 +68,16 @@ is_keyword(const char *w)
 static void
 syntax_error_detail(Parser *p, int tokidx, const char *detail)
 {
-	Token	   *t = &p->toks[tokidx];
+	TdeToken	   *t = &p->toks[tokidx];
 
-	if (t->kind == TOK_END)
+	if (t->kind == TDE_TOK_END)
 		ereport(ERROR,
 				(errcode(ERRCODE_SYNTAX_ERROR),
 				 errmsg("syntax error at end of key management statement"),
 				 detail ? errdetail_internal("%s", detail) : 0));
 	else if (p->secret_seen &&
-			 !(t->kind == TOK_WORD && is_keyword(t->text)) &&
-			 t->kind != TOK_PUNCT)
+			 !(t->kind == TDE_TOK_WORD && is_keyword(t->text)) &&
+			 t->kind != TDE_TOK_PUNCT)
 		ereport(ERROR,
 				(errcode(ERRCODE_SYNTAX_ERROR),
 				 errmsg("syntax error at position %d of key management statement", t->pos),
@@ -118,22 +99,9 @@ syntax_error_at(Parser *p, int tokidx, const char *expected)
 }
 
 /* ---------------------------------------------------------------------
- * Lexer
+ * Length
  * ---------------------------------------------------------------------
  */
-
-/* white space is ASCII only, so a token never starts inside a character */
-static bool
-is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
-static bool
-is_punct(char c)
-{
-	return c == ';' || c == ',' || c == '=' || c == '(' || c == ')';
-}
 
 void
 tde_check_statement_length(Size len)
@@ -146,113 +114,21 @@ tde_check_statement_length(Size len)
 						   len, TDE_STATEMENT_MAX_BYTES)));
 }
 
-/*
- * One pass over s (len bytes).  Positions are counted in characters, as
- * PostgreSQL reports them, from the previous token's start on, so each
- * byte is counted once; a token always starts at a character boundary,
- * since it starts after an ASCII byte or at the start.
- */
-static void
-lex(Parser *p, const char *s, Size len)
-{
-	int			max = 16;
-	const char *c = s;
-	const char *mark = s;		/* where the character count stands */
-	int			markpos = 1;	/* the character position of mark */
-	char	   *out;
-
-	/* every token's text, terminated; at most 2 * len + 1 bytes */
-	out = tde_secure_alloc(2 * len + 1);
-
-	p->toks = palloc(sizeof(Token) * max);
-	p->ntoks = 0;
-
-	for (;;)
-	{
-		Token	   *t;
-
-		while (is_space(*c))
-		{
-			CHECK_FOR_INTERRUPTS();
-			c++;
-		}
-		if (p->ntoks + 1 >= max)
-		{
-			max *= 2;
-			p->toks = repalloc(p->toks, sizeof(Token) * max);
-		}
-		t = &p->toks[p->ntoks++];
-		markpos += pg_mbstrlen_with_len(mark, (int) (c - mark));
-		mark = c;
-		t->pos = markpos;
-		if (*c == '\0')
-		{
-			t->kind = TOK_END;
-			t->text = "";
-			return;
-		}
-		t->text = out;
-		if (is_punct(*c))
-		{
-			t->kind = TOK_PUNCT;
-			*out++ = *c++;
-		}
-		else if (*c == '\'' || *c == '"')
-		{
-			char		q = *c++;
-
-			t->kind = (q == '\'') ? TOK_SQUOTED : TOK_DQUOTED;
-			/* copy, undoubling quotes, straight into secure memory */
-			for (;;)
-			{
-				if (*c == '\0')
-				{
-					p->secret_seen = true;	/* the text may be a password */
-					ereport(ERROR,
-							(errcode(ERRCODE_SYNTAX_ERROR),
-							 errmsg("unterminated quoted string at position %d of key management statement",
-									t->pos)));
-				}
-				if (*c == q && c[1] != q)
-					break;
-				if (*c == q)
-					c++;		/* the first of a doubled quote */
-				*out++ = *c++;
-				CHECK_FOR_INTERRUPTS();
-			}
-			c++;
-		}
-		else
-		{
-			/* a bare word: anything up to white space, a quote or punctuation */
-			t->kind = TOK_WORD;
-			while (*c && !is_space(*c) && *c != '\'' &&
-				   *c != '"' && !is_punct(*c))
-			{
-				CHECK_FOR_INTERRUPTS();
-				*out++ = *c++;
-			}
-		}
-		*out++ = '\0';
-		CHECK_FOR_INTERRUPTS();
-	}
-}
-
 /* ---------------------------------------------------------------------
  * Grammar helpers
  * ---------------------------------------------------------------------
  */
 
-static Token *
+static TdeToken *
 peek(Parser *p)
 {
 	return &p->toks[p->cur];
 }
 
 static bool
-word_is(Token *t, const char *w)
+word_is(TdeToken *t, const char *w)
 {
-	return t->kind == TOK_WORD && pg_strcasecmp(t->text, w) == 0;
+	return t->kind == TDE_TOK_WORD && pg_strcasecmp(t->text, w) == 0;
 }
 
 static bool
@@ -265,7 +141,7 @@ peek_word(Parser *p, const char *w)
 static bool
 peek_second_word(Parser *p, const char *w)
 {
-	return peek(p)->kind != TOK_END && word_is(&p->toks[p->cur + 1], w);
+	return peek(p)->kind != TDE_TOK_END && word_is(&p->toks[p->cur + 1], w);
 }
 
 static bool
@@ -287,9 +163,9 @@ expect(Parser *p, const char *w)
 static bool
 accept_punct(Parser *p, char c)
 {
-	Token	   *t = peek(p);
+	TdeToken	   *t = peek(p);
 
-	if (t->kind != TOK_PUNCT || t->text[0] != c)
+	if (t->kind != TDE_TOK_PUNCT || t->text[0] != c)
 		return false;
 	p->cur++;
 	return true;
@@ -305,9 +181,9 @@ duplicate_clause(Parser *p, int tokidx, const char *clause)
 static char *
 single_quoted(Parser *p, const char *what)
 {
-	Token	   *t = peek(p);
+	TdeToken	   *t = peek(p);
 
-	if (t->kind != TOK_SQUOTED)
+	if (t->kind != TDE_TOK_SQUOTED)
 		syntax_error_at(p, p->cur, psprintf("%s in single quotes", what));
 	p->cur++;
 	return t->text;
@@ -316,9 +192,9 @@ single_quoted(Parser *p, const char *what)
 static char *
 optional_single_quoted(Parser *p)
 {
-	Token	   *t = peek(p);
+	TdeToken	   *t = peek(p);
 
-	if (t->kind != TOK_SQUOTED)
+	if (t->kind != TDE_TOK_SQUOTED)
 		return NULL;
 	p->cur++;
 	return t->text;
@@ -328,12 +204,12 @@ optional_single_quoted(Parser *p)
 static char *
 password(Parser *p)
 {
-	Token	   *t = peek(p);
+	TdeToken	   *t = peek(p);
 
 	p->secret_seen = true;
-	if (t->kind != TOK_WORD && t->kind != TOK_DQUOTED)
+	if (t->kind != TDE_TOK_WORD && t->kind != TDE_TOK_DQUOTED)
 		syntax_error_at(p, p->cur, "a password");
-	if (t->kind == TOK_WORD && t->text[0] == '\0')
+	if (t->kind == TDE_TOK_WORD && t->text[0] == '\0')
 		syntax_error_at(p, p->cur, "a password");
 	p->cur++;
 	return t->text;
@@ -347,10 +223,10 @@ password(Parser *p)
 static char *
 client_secret(Parser *p)
 {
-	Token	   *t = peek(p);
+	TdeToken	   *t = peek(p);
 
 	p->secret_seen = true;
-	if ((t->kind != TOK_SQUOTED && t->kind != TOK_WORD) ||
+	if ((t->kind != TDE_TOK_SQUOTED && t->kind != TDE_TOK_WORD) ||
 		(word_is(t, "FOR") && peek_second_word(p, "CLIENT")))
 		syntax_error_at(p, p->cur, "the secret, in single quotes or as a bare word");
 	p->cur++;
@@ -418,7 +294,7 @@ end_of_statement(Parser *p)
 {
 	container_clause(p);
 	(void) accept_punct(p, ';');
-	if (peek(p)->kind != TOK_END)
+	if (peek(p)->kind != TDE_TOK_END)
 		syntax_error_at(p, p->cur, "end of statement");
 }
 
@@ -504,7 +380,7 @@ static TdeStatement *
 parse_key(Parser *p, TdeStatement *stmt, TdeStmtKind kind)
 {
 	stmt->kind = kind;
-	if (peek(p)->kind == TOK_SQUOTED)
+	if (peek(p)->kind == TDE_TOK_SQUOTED)
 	{
 		p->secret_seen = true;	/* a user-supplied key is a secret */
 		stmt->user_key = single_quoted(p, "a master key");
@@ -686,6 +562,45 @@ parse_secret(Parser *p, TdeStatement *stmt, TdeStmtKind kind)
 	return stmt;
 }
 
+/*
+ * Statements of a later version, recognised by their leading words only
+ * (they fail as not supported, with a reason); NULL if none begins here.
+ */
+static TdeStatement *
+parse_later(Parser *p, TdeStatement *stmt)
+{
+	/* verb [ENCRYPTION] KEYS, or verb KEYSTORE */
+	static const struct
+	{
+		const char *verb;
+		bool		keys;
+		const char *feature;
+	}			later[] = {
+		{"EXPORT", true, "EXPORT KEYS"},
+		{"IMPORT", true, "IMPORT KEYS"},
+		{"MOVE", true, "MOVE KEYS"},
+		{"MERGE", false, "MERGE KEYSTORE"},
+		{"ISOLATE", false, "ISOLATE KEYSTORE"},
+		{"UNITE", false, "UNITE KEYSTORE"},
+	};
+	int			i;
+
+	for (i = 0; i < (int) lengthof(later); i++)
+	{
+		if (!accept(p, later[i].verb))
+			continue;
+		if (later[i].keys)
+		{
+			(void) accept(p, "ENCRYPTION");
+			expect(p, "KEYS");
+		}
+		else
+			expect(p, "KEYSTORE");
+		return unsupported(stmt, later[i].feature);
+	}
+	return NULL;
+}
+
 TdeStatement *
 tde_parse_statement(const char *text)
 {
@@ -696,7 +611,7 @@ tde_parse_statement(const char *text)
 
 	tde_check_statement_length(len);
 	stmt = palloc0(sizeof(TdeStatement));
-	lex(&p, text, len);
+	tde_lex(text, len, &p.toks, &p.ntoks);
 
 	if (accept(&p, "ADMINISTER"))
 	{
@@ -728,40 +643,7 @@ tde_parse_statement(const char *text)
 		key_options(&p, stmt, false);
 		result = key_statement_tail(&p, stmt);
 	}
-	else if (accept(&p, "EXPORT"))
-	{
-		(void) accept(&p, "ENCRYPTION");
-		expect(&p, "KEYS");
-		result = unsupported(stmt, "EXPORT KEYS");
-	}
-	else if (accept(&p, "IMPORT"))
-	{
-		(void) accept(&p, "ENCRYPTION");
-		expect(&p, "KEYS");
-		result = unsupported(stmt, "IMPORT KEYS");
-	}
-	else if (accept(&p, "MERGE"))
-	{
-		expect(&p, "KEYSTORE");
-		result = unsupported(stmt, "MERGE KEYSTORE");
-	}
-	else if (accept(&p, "MOVE"))
-	{
-		(void) accept(&p, "ENCRYPTION");
-		expect(&p, "KEYS");
-		result = unsupported(stmt, "MOVE KEYS");
-	}
-	else if (accept(&p, "ISOLATE"))
-	{
-		expect(&p, "KEYSTORE");
-		result = unsupported(stmt, "ISOLATE KEYSTORE");
-	}
-	else if (accept(&p, "UNITE"))
-	{
-		expect(&p, "KEYSTORE");
-		result = unsupported(stmt, "UNITE KEYSTORE");
-	}
-	else
+	else if ((result = parse_later(&p, stmt)) == NULL)
 		syntax_error_at(&p, p.cur, "a key management statement");
 
 	/* a later version's statement is recognised by its leading words only */

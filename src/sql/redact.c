@@ -85,6 +85,7 @@
 #include "utils/memutils.h"
 
 #include "tde/sql/redact.h"
+#include "tde/sql/sensitive.h"
 
 #define REDACTED "<redacted by tde>"
 
@@ -104,21 +105,6 @@ static emit_log_hook_type prev_emit_log_hook = NULL;
 static post_parse_analyze_hook_type prev_post_parse_analyze_hook = NULL;
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 
-static const char *const sensitive_words[] = {
-	"administer_key_management",
-	"keystore",
-	"secret",
-	"password",
-	"identified",
-	"set_key",
-	"create_key",
-	"use_key",
-	"set_tag",
-	"export_keys",
-	"import_keys",
-	"migrate",
-	NULL
-};
 
 /* Formats (untranslated) of the server's messages around a statement's text. */
 static const char *const statement_formats[] = {
@@ -176,91 +162,12 @@ static uint64 chunk_pow;		/* HASH_BASE ^ (CHUNK_LEN - 1) */
 
 #define HASH_BASE UINT64CONST(1099511628211)
 
-/* ---------------------------------------------------------------------
- * Recognising a sensitive text
- * ---------------------------------------------------------------------
- */
-
-static bool
-text_is_sensitive(const char *s)
-{
-	const char *p;
-
-	if (s == NULL)
-		return false;
-	for (p = s; *p; p++)
-	{
-		char		c = pg_ascii_tolower((unsigned char) *p);
-		const char *const *w;
-
-		if (c != 'a' && c != 'k' && c != 's' && c != 'p' && c != 'i' &&
-			c != 'c' && c != 'u' && c != 'e' && c != 'm')
-			continue;
-		for (w = sensitive_words; *w; w++)
-			if ((*w)[0] == c && pg_strncasecmp(p, *w, strlen(*w)) == 0)
-				return true;
-	}
-	return false;
-}
-
-static bool
-is_ident_char(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		(c >= '0' && c <= '9') || c == '_' || c == '$' || c >= 0x80;
-}
-
-/*
- * For each word EXECUTE in s followed by a name, the prepared statement of
- * that name, if there is one; call fn for it.  A false match (the word in
- * a string literal) can only make more statements sensitive.
- */
-static void
-for_each_executed(const char *s, void (*fn) (PreparedStatement *ps))
-{
-	const char *p;
-
-	if (s == NULL)
-		return;
-	for (p = s; *p; p++)
-	{
-		char		name[NAMEDATALEN];
-		int			n = 0;
-		const char *q;
-		PreparedStatement *ps;
-
-		if (pg_strncasecmp(p, "execute", 7) != 0 ||
-			(p > s && is_ident_char((unsigned char) p[-1])) ||
-			!isspace((unsigned char) p[7]))
-			continue;
-		for (q = p + 7; isspace((unsigned char) *q); q++)
-			;
-		if (*q == '"')
-		{
-			for (q++; *q && n < NAMEDATALEN - 1; q++)
-			{
-				if (*q == '"' && q[1] == '"')
-					q++;
-				else if (*q == '"')
-					break;
-				name[n++] = *q;
-			}
-		}
-		else
-			for (; is_ident_char((unsigned char) *q) && n < NAMEDATALEN - 1; q++)
-				name[n++] = pg_ascii_tolower((unsigned char) *q);
-		name[n] = '\0';
-		if (n > 0 && (ps = FetchPreparedStatement(name, false)) != NULL)
-			fn(ps);
-	}
-}
-
 static bool found_sensitive_prepared;
 
 static void
 note_if_sensitive(PreparedStatement *ps)
 {
-	if (text_is_sensitive(ps->plansource->query_string))
+	if (tde_text_is_sensitive(ps->plansource->query_string))
 		found_sensitive_prepared = true;
 }
 
@@ -297,11 +204,11 @@ sync_statement(void)
 	st.valid = true;
 	st.query = debug_query_string;
 	st.start = start;
-	st.sensitive = text_is_sensitive(debug_query_string);
+	st.sensitive = tde_text_is_sensitive(debug_query_string);
 	if (!st.sensitive)
 	{
 		found_sensitive_prepared = false;
-		for_each_executed(debug_query_string, note_if_sensitive);
+		tde_for_each_executed(debug_query_string, note_if_sensitive);
 		st.sensitive = found_sensitive_prepared;
 	}
 }
@@ -366,7 +273,7 @@ take_texts(void)
 	if (debug_query_string != NULL)
 	{
 		add_text(debug_query_string);
-		for_each_executed(debug_query_string, add_prepared_text);
+		tde_for_each_executed(debug_query_string, add_prepared_text);
 	}
 }
 
@@ -677,7 +584,7 @@ tde_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 	bool		sensitive = statement_is_sensitive();
 
 	/* a nested statement naming a key-management word marks its caller */
-	if (!sensitive && pstate != NULL && text_is_sensitive(pstate->p_sourcetext))
+	if (!sensitive && pstate != NULL && tde_text_is_sensitive(pstate->p_sourcetext))
 	{
 		st.marked = true;
 		sensitive = true;

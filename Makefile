@@ -63,9 +63,9 @@ EXTRA_CLEAN = test/regress.conf test/regress-keys.conf tmp_wallet_root \
 # which no pg_regress test uses, so the two kinds never share an expected
 # file.  They run in this order on one server and share its keystore, which
 # each spec's setup creates, opens and gives a master key when it lacks
-# them, so each also runs alone.  specs/iso_cancel_wait.spec (issue 8,
-# item 5) is not listed: it fails until waits for another session's
-# keystore change can be cancelled.
+# them, so each also runs alone.  iso_cancel_wait shows that a session
+# waiting for another's keystore change can be cancelled (it writes the
+# wallet at the default 600,000 KDF iterations, then back at 1000).
 ISOLATION_SPECS = iso_rekey_encrypt iso_close_encrypt iso_two_rekeys iso_cancel_wait
 test/regress-iso.conf: test/regress.conf.in
 	sed 's|@WALLET_ROOT@|$(CURDIR)/tmp_wallet_root_iso|' $< > $@

@@ -137,14 +137,18 @@ tde_require_location_access(const char *path)
  * does): a second flock on a new descriptor of the same directory would
  * wait for this backend itself.  The descriptor is a transient file,
  * closed (and so the flock released) when the (sub)transaction that took
- * it aborts; the callbacks below forget it then.
+ * it aborts; the callbacks below forget it then.  Each take remembers its
+ * subtransaction, so that one aborted while nested gives back its takes
+ * too: the lock is held no longer than the outermost take's holder wants.
  */
+#define MAX_LOCK_DEPTH 16
+
 typedef struct HeldLock
 {
 	char		dir[MAXPGPATH];
 	int			fd;				/* -1: the directory did not exist */
-	int			depth;
-	SubTransactionId subid;		/* the subtransaction that opened fd */
+	int			depth;			/* takes not yet given back; 0: free slot */
+	SubTransactionId taken[MAX_LOCK_DEPTH];	/* each take's; [0] opened fd */
 } HeldLock;
 
 #define MAX_HELD_LOCKS 4		/* the wallet and the external store */
@@ -163,16 +167,25 @@ free_slot(int i)
 		nheld--;
 }
 
-/* The descriptors are closed by now: forget them. */
+/*
+ * The takes of subid (Invalid: the transaction's, all) end with it; a
+ * descriptor it opened is closed by now.
+ */
 static void
 forget_locks(SubTransactionId subid)
 {
 	int			i;
 
 	for (i = nheld - 1; i >= 0; i--)
-		if (held[i].depth > 0 &&
-			(subid == InvalidSubTransactionId || held[i].subid == subid))
+	{
+		HeldLock   *h = &held[i];
+
+		while (h->depth > 0 &&
+			   (subid == InvalidSubTransactionId || h->taken[h->depth - 1] == subid))
+			h->depth--;
+		if (h->depth == 0 && h->dir[0] != '\0')
 			free_slot(i);
+	}
 }
 
 static void
@@ -194,8 +207,13 @@ lock_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		forget_locks(mySubid);
 	else if (event == SUBXACT_EVENT_COMMIT_SUB)
 		for (i = 0; i < nheld; i++)
-			if (held[i].subid == mySubid)
-				held[i].subid = parentSubid;
+		{
+			int			d;
+
+			for (d = 0; d < held[i].depth; d++)
+				if (held[i].taken[d] == mySubid)
+					held[i].taken[d] = parentSubid;
+		}
 }
 
 /*
@@ -214,7 +232,9 @@ tde_keystore_lock(const char *dir, bool create, const char *missing_file)
 	for (i = 0; i < nheld; i++)
 		if (held[i].depth > 0 && strcmp(held[i].dir, dir) == 0)
 		{
-			held[i].depth++;
+			if (held[i].depth >= MAX_LOCK_DEPTH)
+				elog(ERROR, "keystore lock taken too many times");
+			held[i].taken[held[i].depth++] = GetCurrentSubTransactionId();
 			return i;
 		}
 	for (i = 0; i < nheld && held[i].depth > 0; i++)
@@ -235,8 +255,8 @@ tde_keystore_lock(const char *dir, bool create, const char *missing_file)
 	h = &held[i];
 	h->fd = tde_dir_exists(dir) ? tde_dir_lock(dir) : -1;
 	strlcpy(h->dir, dir, sizeof(h->dir));
+	h->taken[0] = GetCurrentSubTransactionId();
 	h->depth = 1;
-	h->subid = GetCurrentSubTransactionId();
 	if (i == nheld)
 		nheld++;
 	return i;

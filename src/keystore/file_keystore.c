@@ -33,6 +33,7 @@
 #include "tde/keystore/file_keystore.h"
 #include "tde/keystore/keyset.h"
 #include "tde/store/wallet.h"
+#include "tde/util/opmem.h"
 #include "tde/util/fileio.h"
 #include "tde/util/secure.h"
 
@@ -75,14 +76,19 @@ tde_keystore_open_kind(void)
 static void
 publish(const TdeWallet *w, TdeOpenKind kind)
 {
-	TdeKeySet  *set = tde_keyset_read(w, false);
-	bool		fully = set->nkeys > 0;
+	TdeOpMem	op;
+	TdeKeySet  *set;
+	bool		fully;
 	int			i;
 
+	/* the set (452 kB of secure memory) is wiped once installed */
+	tde_opmem_begin(&op, "tde publish file keys", NULL);
+	set = tde_keyset_read(w, false);
+	fully = set->nkeys > 0;
 	for (i = 0; i < set->nkeys; i++)
 		fully = fully && set->keys[i].backed_up;
-
 	tde_state_publish_file(set, kind, fully);
+	tde_opmem_end(&op);
 }
 
 static TdeOpenKind

@@ -34,6 +34,7 @@
 #include "tde/store/hsm.h"
 #include "tde/store/wallet.h"
 #include "tde/util/fileio.h"
+#include "tde/util/opmem.h"
 #include "tde/util/secure.h"
 
 #define HSM_METADATA_FILE "hsm_keys.sso"
@@ -65,8 +66,13 @@ read_metadata(void)
 static void
 publish_hsm(const TdeWallet *meta, const char *credential)
 {
+	TdeOpMem	op;
+
+	/* the set (452 kB of secure memory) is wiped once installed */
+	tde_opmem_begin(&op, "tde publish HSM keys", NULL);
 	tde_state_publish_hsm(tde_keyset_read(credential ? meta : NULL, true),
 						  credential);
+	tde_opmem_end(&op);
 }
 
 bool
@@ -221,10 +227,14 @@ tde_hsm_keystore_credential_matches(const char *credential)
 void
 tde_hsm_keystore_session(void)
 {
-	char	   *credential = tde_secure_alloc(TDE_HSM_CREDENTIAL_MAX);
+	TdeOpMem	op;
+	char	   *credential;
 	uint64		gen;
 	bool		open;
 
+	/* one call per wrap or unwrap: the copy goes at once, not with the statement */
+	tde_opmem_begin(&op, "tde HSM session", NULL);
+	credential = tde_secure_alloc(TDE_HSM_CREDENTIAL_MAX);
 	open = tde_state_hsm_credential(credential, TDE_HSM_CREDENTIAL_MAX, &gen);
 	if (!open)
 		ereport(ERROR,
@@ -233,7 +243,7 @@ tde_hsm_keystore_session(void)
 				 errdetail("ORA-28365: wallet is not open"),
 				 errhint("Open it with ADMINISTER KEY MANAGEMENT SET KEYSTORE OPEN IDENTIFIED BY \"credential\".")));
 	tde_hsm_login(credential, gen);
-	tde_wipe(credential, TDE_HSM_CREDENTIAL_MAX);
+	tde_opmem_end(&op);
 }
 
 void

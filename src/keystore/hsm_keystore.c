@@ -122,6 +122,27 @@ tde_hsm_keystore_open(const char *credential, bool force)
 }
 
 /*
+ * In a PG_CATCH block of an open that may fail and be reported instead:
+ * the error, copied into cxt, with the state the open left behind undone
+ * (LWLocks, keystore locks taken since depth).  A cancel or a
+ * statement_timeout is not caught: it ends the statement.
+ */
+static ErrorData *
+caught_error(MemoryContext cxt, int depth)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+		PG_RE_THROW();
+	FlushErrorState();
+	LWLockReleaseAll();
+	tde_keystore_unlock_to(depth);
+	return edata;
+}
+
+/*
  * After a reverse migration the HSM is secondary: it opens with its
  * password from the external store (client HSM_PASSWORD), or with the
  * wallet's password; failing that it stays closed, with a notice.
@@ -142,16 +163,8 @@ tde_hsm_keystore_open_secondary(const char *wallet_password)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData  *edata = caught_error(cxt, depth);
 
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		/* a cancel or statement_timeout while waiting for the lock ends it */
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-			PG_RE_THROW();
-		FlushErrorState();
-		LWLockReleaseAll();
-		tde_keystore_unlock_to(depth);
 		ereport(NOTICE,
 				(errcode(edata->sqlerrcode),
 				 errmsg("the secondary HSM keystore stays closed: %s", edata->message),
@@ -192,14 +205,7 @@ tde_hsm_keystore_autoopen(int elevel)
 
 		if (elevel >= ERROR)
 			PG_RE_THROW();
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		/* a cancel or statement_timeout while waiting for the lock ends it */
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-			PG_RE_THROW();
-		FlushErrorState();
-		LWLockReleaseAll();
-		tde_keystore_unlock_to(depth);
+		edata = caught_error(cxt, depth);
 		ereport(elevel,
 				(errcode(edata->sqlerrcode),
 				 errmsg("the HSM keystore could not be opened automatically: %s", edata->message)));

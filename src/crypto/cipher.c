@@ -358,9 +358,9 @@ seed_unwrap(const uint8 *key, int keylen, const uint8 *aad, int aadlen,
  * ---------------------------------------------------------------------
  */
 
-int
-tde_wrap(TdeAlgorithm alg, const uint8 *key, int keylen,
-		 const uint8 *aad, int aadlen, const uint8 *in, int inlen, uint8 *out)
+/* The cipher of alg; an error if this platform's OpenSSL has none. */
+static EVP_CIPHER *
+available_cipher(TdeAlgorithm alg)
 {
 	EVP_CIPHER *cipher = fetch_cipher(alg);
 
@@ -369,6 +369,15 @@ tde_wrap(TdeAlgorithm alg, const uint8 *key, int keylen,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("master key algorithm %s is not available on this platform",
 						tde_algorithm_name(alg))));
+	return cipher;
+}
+
+int
+tde_wrap(TdeAlgorithm alg, const uint8 *key, int keylen,
+		 const uint8 *aad, int aadlen, const uint8 *in, int inlen, uint8 *out)
+{
+	EVP_CIPHER *cipher = available_cipher(alg);
+
 	if (alg == TDE_ALG_SEED128)
 		return seed_wrap(key, keylen, aad, aadlen, in, inlen, out);
 
@@ -384,14 +393,9 @@ tde_unwrap(TdeAlgorithm alg, const uint8 *key, int keylen,
 		   const uint8 *aad, int aadlen, const uint8 *in, int inlen,
 		   uint8 *out, int *outlen)
 {
-	EVP_CIPHER *cipher = fetch_cipher(alg);
+	EVP_CIPHER *cipher = available_cipher(alg);
 	int			ctlen = inlen - TDE_GCM_IV_LEN - TDE_GCM_TAG_LEN;
 
-	if (cipher == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("master key algorithm %s is not available on this platform",
-						tde_algorithm_name(alg))));
 	if (alg == TDE_ALG_SEED128)
 		return seed_unwrap(key, keylen, aad, aadlen, in, inlen, out, outlen);
 	if (ctlen <= 0)

@@ -81,6 +81,17 @@ tde_hsm_keystore_is_open(void)
 	return tde_state_is_open(TDE_HSM_KEYS);
 }
 
+/* An open HSM's credential must be this one; detail names Oracle's error. */
+static void
+require_open_credential(const char *credential, const char *detail)
+{
+	if (tde_hsm_keystore_is_open() && !tde_hsm_keystore_credential_matches(credential))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PASSWORD),
+				 errmsg("incorrect HSM credential"),
+				 errdetail("%s", detail)));
+}
+
 static void
 check_credential(const char *credential)
 {
@@ -301,11 +312,8 @@ tde_hsm_keystore_change(const TdeCredential *cred, bool force, bool with_backup,
 					 errhint("Open it with SET KEYSTORE OPEN, or add FORCE KEYSTORE to the statement.")));
 		open_locked(credential);
 	}
-	else if (!tde_hsm_keystore_credential_matches(credential))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PASSWORD),
-				 errmsg("incorrect HSM credential"),
-				 errdetail("ORA-28353: failed to open wallet")));
+	else
+		require_open_credential(credential, "ORA-28353: failed to open wallet");
 	tde_hsm_keystore_session();
 
 	meta = read_metadata();
@@ -331,21 +339,8 @@ hsm_autoopen(int elevel)
 static void
 hsm_check_close(const char *credential)
 {
-	if (tde_hsm_keystore_is_open() && !tde_hsm_keystore_credential_matches(credential))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PASSWORD),
-				 errmsg("incorrect HSM credential"),
-				 errdetail("ORA-28391: cannot close wallet or HSM, password mismatch")));
-}
-
-static void
-require_open_credential(const char *credential)
-{
-	if (tde_hsm_keystore_is_open() && !tde_hsm_keystore_credential_matches(credential))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PASSWORD),
-				 errmsg("incorrect HSM credential"),
-				 errdetail("ORA-28353: failed to open wallet")));
+	require_open_credential(credential,
+							"ORA-28391: cannot close wallet or HSM, password mismatch");
 }
 
 static void
@@ -358,7 +353,7 @@ hsm_change(const TdeChangeRequest *req, TdeWalletChange change, void *arg)
 static void
 hsm_prove(const char *credential)
 {
-	require_open_credential(credential);
+	require_open_credential(credential, "ORA-28353: failed to open wallet");
 	tde_hsm_login(credential, 0);
 }
 
@@ -369,7 +364,7 @@ hsm_open_for_migration(const char *credential, bool with_backup,
 	if (!tde_hsm_keystore_is_open())
 		tde_hsm_keystore_open(credential, false);
 	else
-		require_open_credential(credential);
+		require_open_credential(credential, "ORA-28353: failed to open wallet");
 }
 
 /* A token key whose metadata was lost still unwraps: ask the HSM. */

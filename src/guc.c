@@ -6,7 +6,7 @@
  * Check hooks validate; assign hooks do not exist, so setting a parameter
  * can never fail half way.  The "tde" prefix is reserved.  Each variable
  * is defined in the lowest unit that reads it (keystore/config.c,
- * store/hsm.c); this file only registers the parameters on them.
+ * store/hsm_session.c); this file only registers the parameters on them.
  *
  *-------------------------------------------------------------------------
  */
@@ -15,7 +15,7 @@
 #include "utils/guc.h"
 
 #include "tde/keystore/config.h"
-#include "tde/store/hsm.h"
+#include "tde/store/hsm_session.h"
 #include "tde/tde.h"
 
 static bool

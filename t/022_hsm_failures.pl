@@ -1,6 +1,7 @@
 # HSM misconfiguration and wrong credentials: a PKCS#11 library that cannot
 # be loaded (58P01, with its path) or is no PKCS#11 module, a token label
-# that matches no token (42704), a wrong PIN (28P01), and one C_Login per
+# that matches no token (42704), a wrong PIN (28P01), a locked PIN (28000),
+# and one C_Login per
 # attempt (counted by TdeTest.pm's fault-injecting module): a wrong
 # credential costs the token's lockout counter one try, never two.  After each failure
 # the server is alive (no crash, no crash-restart), v$encryption_wallet
@@ -27,6 +28,9 @@ if (my $why = softhsm_missing() // faulty_pkcs11_missing())
 # the fault-injecting module's call log, in the postmaster's environment
 my $call_log = PostgreSQL::Test::Utils::tempdir() . '/hsm_calls';
 $ENV{TDE_TEST_HSM_LOG} = $call_log;
+# the fault-injecting module's state (absent: no fault)
+my $hsm_state = PostgreSQL::Test::Utils::tempdir() . '/hsm_state';
+$ENV{TDE_TEST_HSM_STATE} = $hsm_state;
 $ENV{TDE_TEST_PKCS11_REAL} = $TdeTest::SOFTHSM_LIB;
 
 my $pin = $TdeTest::HSM_PIN;
@@ -222,6 +226,23 @@ for my $cred ("tde_user:$pin", $pin)
 	is($node->safe_psql('postgres', $check_sql), '20|20', "one login: '$cred': rows decrypt");
 	tde_sql_ok($node, qq{SELECT tde.close_keystore(password => '$cred')}, "one login: close ('$cred')");
 }
+
+# --- a locked PIN ---------------------------------------------------------------
+#
+# A token that locked its user PIN after too many wrong tries answers
+# CKR_PIN_LOCKED: 28000, its own message, and nothing opens.
+
+faulty_pkcs11_state($hsm_state, 'up 0 pinlocked');
+$err = tde_sql_fails_like($node, open_sql($pin), '28000', qr/the HSM user PIN is locked/,
+	'locked PIN: open refused');
+like($err, qr/CKR_PIN_LOCKED/, 'locked PIN: CKR_PIN_LOCKED in the detail');
+is($node->safe_psql('postgres', $wallet_sql), 'HSM|CLOSED|HSM|SINGLE',
+	'locked PIN: the keystore stays CLOSED');
+server_alive('locked PIN');
+faulty_pkcs11_state($hsm_state, 'up 0');
+tde_sql_ok($node, open_sql($pin), 'PIN unlocked: open works');
+is($node->safe_psql('postgres', $check_sql), '20|20', 'PIN unlocked: rows decrypt');
+tde_sql_ok($node, qq{SELECT tde.close_keystore(password => '$pin')}, 'PIN unlocked: close');
 
 # A PIN with a colon: the part after the first colon is the PIN, so it is
 # given behind one more "user:" part.

@@ -18,6 +18,7 @@
 #include "utils/acl.h"
 
 #include "tde/keystore/config.h"
+#include "tde/keystore/report.h"
 #include "tde/keystore/state.h"
 #include "tde/store/wallet.h"
 #include "tde/util/fileio.h"

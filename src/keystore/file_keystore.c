@@ -32,9 +32,10 @@
 #include "tde/keystore/file_backup.h"
 #include "tde/keystore/file_keystore.h"
 #include "tde/keystore/keyset.h"
+#include "tde/keystore/report.h"
 #include "tde/store/wallet.h"
-#include "tde/util/opmem.h"
 #include "tde/util/fileio.h"
+#include "tde/util/opmem.h"
 #include "tde/util/secure.h"
 
 #define KEYSTORE_INFO_ENTRY "TDE.KEYSTORE"

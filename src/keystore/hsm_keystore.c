@@ -29,9 +29,11 @@
 #include "tde/keystore/config.h"
 #include "tde/keystore/hsm_keystore.h"
 #include "tde/keystore/keyrecord.h"
+#include "tde/keystore/report.h"
 #include "tde/keystore/seps.h"
 #include "tde/keystore/state.h"
 #include "tde/store/hsm.h"
+#include "tde/store/hsm_session.h"
 #include "tde/store/wallet.h"
 #include "tde/util/fileio.h"
 #include "tde/util/opmem.h"
@@ -75,6 +77,16 @@ publish_hsm(const TdeWallet *meta, const char *credential)
 	tde_opmem_end(&op);
 }
 
+/* A logged-in session for the credential; generation 0: a fresh C_Login. */
+static void
+login(const char *credential, uint64 generation)
+{
+	TdeHsmError err;
+
+	(void) tde_hsm_login(credential, generation, &err);
+	tde_hsm_report(&err);
+}
+
 bool
 tde_hsm_keystore_is_open(void)
 {
@@ -109,7 +121,7 @@ open_locked(const char *credential)
 	TdeWallet  *meta;
 
 	/* a fresh login, not the session of an earlier credential */
-	tde_hsm_login(credential, 0);
+	login(credential, 0);
 	meta = read_metadata();
 	publish_hsm(meta, credential);
 	/* align this backend's session with the shared credential */
@@ -259,7 +271,7 @@ tde_hsm_keystore_session(void)
 				 errmsg("HSM keystore is not open"),
 				 errdetail("ORA-28365: wallet is not open"),
 				 errhint("Open it with ADMINISTER KEY MANAGEMENT SET KEYSTORE OPEN IDENTIFIED BY \"credential\".")));
-	tde_hsm_login(credential, gen);
+	login(credential, gen);
 	tde_opmem_end(&op);
 }
 
@@ -354,7 +366,7 @@ static void
 hsm_prove(const char *credential)
 {
 	require_open_credential(credential, "ORA-28353: failed to open wallet");
-	tde_hsm_login(credential, 0);
+	login(credential, 0);
 }
 
 static void
@@ -371,10 +383,15 @@ hsm_open_for_migration(const char *credential, bool with_backup,
 static bool
 hsm_find_device(const uint8 *mkid, TdeMasterKey *out)
 {
+	TdeHsmError err;
+	bool		found;
+
 	if (!tde_hsm_keystore_is_open())
 		return false;
 	tde_hsm_keystore_session();
-	if (!tde_hsm_has_key(mkid))
+	(void) tde_hsm_has_key(mkid, &found, &err);
+	tde_hsm_report(&err);
+	if (!found)
 		return false;
 	memset(out, 0, sizeof(TdeMasterKey));
 	memcpy(out->mkid, mkid, TDE_MKID_LEN);
@@ -386,23 +403,38 @@ hsm_find_device(const uint8 *mkid, TdeMasterKey *out)
 static void
 hsm_generate(const TdeMasterKey *mk)
 {
-	tde_hsm_generate_key(mk->mkid);
+	TdeHsmError err;
+
+	(void) tde_hsm_generate_key(mk->mkid, &err);
+	tde_hsm_report(&err);
 }
 
 static int
 hsm_wrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
 		 const uint8 *in, int inlen, uint8 *out)
 {
+	TdeHsmError err;
+	int			outlen = 0;
+
 	tde_hsm_keystore_session();
-	return tde_hsm_wrap(mk->mkid, aad, aadlen, in, inlen, out);
+	(void) tde_hsm_wrap(mk->mkid, aad, aadlen, in, inlen, out, &outlen, &err);
+	tde_hsm_report(&err);
+	return outlen;
 }
 
+/* false: the blob does not authenticate under this key */
 static bool
 hsm_unwrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
 		   const uint8 *in, int inlen, uint8 *out, int *outlen)
 {
+	TdeHsmError err;
+
 	tde_hsm_keystore_session();
-	return tde_hsm_unwrap(mk->mkid, aad, aadlen, in, inlen, out, outlen);
+	if (tde_hsm_unwrap(mk->mkid, aad, aadlen, in, inlen, out, outlen, &err) ==
+		TDE_HSM_NOT_AUTHENTIC)
+		return false;
+	tde_hsm_report(&err);
+	return true;
 }
 
 const TdeKeystoreOps tde_hsm_keystore_ops = {

@@ -15,6 +15,7 @@
 #include "postgres.h"
 
 #include "tde/keystore/config.h"
+#include "tde/keystore/report.h"
 #include "tde/keystore/seps.h"
 #include "tde/store/wallet.h"
 #include "tde/util/fileio.h"

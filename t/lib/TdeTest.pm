@@ -515,6 +515,8 @@ push @EXPORT, qw(tde_session session_sql session_close);
 #   moduleiv  a FIPS-mode HSM: C_EncryptInit with CKM_AES_GCM refuses a
 #             caller's IV (CKR_MECHANISM_PARAM_INVALID) and, given a zeroed
 #             one, writes its own into the caller's IV buffer
+#   pinlocked C_Login answers CKR_PIN_LOCKED (a token whose user PIN was
+#             locked by too many wrong tries)
 #   handles=N object handles are shown as real + N * 2^20; a handle of
 #             another N is CKR_KEY_HANDLE_INVALID (an HSM whose handles
 #             changed, after a restore or a fail-over)
@@ -534,7 +536,7 @@ static CK_FUNCTION_LIST_PTR real = NULL;
 static CK_FUNCTION_LIST shim;
 static long seen_epoch = -1;
 static int initialized = 0;
-static int f_nogcm, f_moduleiv;
+static int f_nogcm, f_moduleiv, f_pinlocked;
 static unsigned long f_handles;
 
 #define HANDLE_SPAN 0x100000UL
@@ -549,7 +551,7 @@ hsm_down(void)
 	ssize_t n;
 	char *h;
 
-	f_nogcm = f_moduleiv = 0;
+	f_nogcm = f_moduleiv = f_pinlocked = 0;
 	f_handles = 0;
 	if (path == NULL || (fd = open(path, O_RDONLY)) < 0)
 		return 0;
@@ -562,6 +564,7 @@ hsm_down(void)
 	epoch = strtol(buf + (down ? 4 : 2), NULL, 10);
 	f_nogcm = strstr(buf, "nogcm") != NULL;
 	f_moduleiv = strstr(buf, "moduleiv") != NULL;
+	f_pinlocked = strstr(buf, "pinlocked") != NULL;
 	if ((h = strstr(buf, "handles=")) != NULL)
 		f_handles = strtoul(h + 8, NULL, 10);
 	if (seen_epoch >= 0 && epoch != seen_epoch && initialized)
@@ -618,7 +621,8 @@ static CK_RV s_OpenSession(CK_SLOT_ID s, CK_FLAGS f, void *a, CK_NOTIFY n, CK_SE
 static CK_RV s_CloseSession(CK_SESSION_HANDLE h)
 { CHECK(); return real->C_CloseSession(h); }
 static CK_RV s_Login(CK_SESSION_HANDLE h, CK_USER_TYPE u, CK_UTF8CHAR_PTR p, CK_ULONG l)
-{ CK_RV rv; if (hsm_down()) rv = CKR_DEVICE_REMOVED; else rv = real->C_Login(h, u, p, l);
+{ CK_RV rv; if (hsm_down()) rv = CKR_DEVICE_REMOVED;
+  else if (f_pinlocked) rv = CKR_PIN_LOCKED; else rv = real->C_Login(h, u, p, l);
   logcall("C_Login", 0, rv); return rv; }
 static CK_RV s_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR t, CK_ULONG n)
 { CK_RV rv; if (hsm_down()) rv = CKR_DEVICE_REMOVED; else rv = real->C_FindObjectsInit(h, t, n);

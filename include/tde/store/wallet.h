@@ -61,10 +61,6 @@ extern bool tde_wallet_remove(TdeWallet *w, const char *name);
  */
 extern TdeWalletResult tde_wallet_load(const char *path, bool autologin,
 									   const char *password, TdeWallet **result);
-extern void tde_wallet_report(TdeWalletResult result, const char *path,
-							  int elevel);
-extern TdeWallet *tde_wallet_read(const char *path, bool autologin,
-								  const char *password);
 
 /* Write atomically; password is ignored (derived) for auto-login kinds. */
 extern char *tde_wallet_encode(const TdeWallet *w, const char *password,

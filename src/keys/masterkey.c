@@ -36,6 +36,7 @@
 #include "tde/crypto/cipher.h"
 #include "tde/keys/masterkey.h"
 #include "tde/keys/relkey.h"
+#include "tde/keys/relkey_rewrap.h"
 #include "tde/keys/rewrap_worker.h"
 #include "tde/keystore/file_keystore.h"
 #include "tde/keystore/hsm_keystore.h"

@@ -45,6 +45,7 @@
 #include "utils/timestamp.h"
 
 #include "tde/keys/relkey.h"
+#include "tde/keys/relkey_rewrap.h"
 #include "tde/keys/rewrap_worker.h"
 #include "tde/keystore/keyset.h"
 #include "tde/keystore/keystore.h"

@@ -60,6 +60,7 @@
 
 #include "tde/crypto/cipher.h"
 #include "tde/keys/relkey.h"
+#include "tde/keys/relkey_rewrap.h"
 #include "tde/keystore/state.h"
 #include "tde/sql/privs.h"
 

@@ -1,0 +1,216 @@
+/*-------------------------------------------------------------------------
+ *
+ * relkey_rewrap.c
+ *	  Re-wrapping this database's relation keys under the active master key.
+ *
+ * See keys/relkey_rewrap.h.  SET KEY re-wraps the current database in its
+ * own transaction (tde_relkey_rewrap_database); the background workers
+ * (keys/rewrap_worker.c) re-wrap the others in pages
+ * (tde_relkey_rewrap_batch); both run UPDATEs that call
+ * tde.rewrap_relation_key (tde_relkey_rewrap_one) per row, so a row is
+ * re-wrapped in the statement that changes it, transactionally.
+ *
+ * Locking: a new relation key takes RowExclusiveLock on tde.relation_key
+ * before it reads the active master key; a rekey takes
+ * ShareRowExclusiveLock (tde_relkey_lock_for_rekey) before it changes the
+ * active master key and holds it to commit.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type_d.h"
+#include "executor/spi.h"
+#include "storage/lmgr.h"
+#include "utils/builtins.h"
+
+#include "tde/keys/relkey_rewrap.h"
+#include "tde/keys/relkey_row.h"
+#include "tde/keystore/keyset.h"
+#include "tde/keystore/keystore.h"
+#include "tde/util/secure.h"
+
+void
+tde_relkey_lock_for_rekey(void)
+{
+	LockRelationOid(tde_relation_key_table(), ShareRowExclusiveLock);
+}
+
+static const char *const rewrap_sql =
+"UPDATE tde.relation_key "
+"SET wrapped_key = tde.rewrap_relation_key(key_id, key_version, master_key_id, wrapped_key, $1), "
+"    master_key_id = $1, rewrapped_at = pg_catalog.now() "
+"WHERE master_key_id OPERATOR(pg_catalog.<>) $1";
+
+/*
+ * The background re-wrap walks the primary key in pages, so each batch
+ * costs the same however far it has come: find the page's last key, then
+ * re-wrap the stale rows up to it.
+ */
+static const char *const page_end_sql =
+"SELECT key_id, key_version FROM tde.relation_key "
+"WHERE (key_id, key_version) > ($1, $2) "
+"ORDER BY key_id, key_version OFFSET $3 LIMIT 1";
+
+static const char *const rewrap_page_sql =
+"UPDATE tde.relation_key "
+"SET wrapped_key = tde.rewrap_relation_key(key_id, key_version, master_key_id, wrapped_key, $1), "
+"    master_key_id = $1, rewrapped_at = now() "
+"WHERE master_key_id <> $1 AND (key_id, key_version) > ($2, $3) "
+"  AND ($4 OR (key_id, key_version) <= ($5, $6))";
+
+/* Re-wrap every relation key of this database under the active key. */
+int64
+tde_relkey_rewrap_database(void)
+{
+	TdeMasterKey *mk = tde_secure_alloc(sizeof(TdeMasterKey));
+	TdeCatalogAccess ca;
+	Oid			argtypes[1] = {BYTEAOID};
+	Datum		values[1];
+	uint8		dbident[16];
+	int64		n;
+
+	tde_require_active_key(mk);
+	values[0] = PointerGetDatum(tde_mkid_bytea(mk->mkid));
+	tde_wipe(mk, sizeof(TdeMasterKey));
+
+	tde_catalog_begin(&ca);
+	if (!tde_database_identity(false, dbident))
+	{
+		tde_catalog_end(&ca);
+		return 0;				/* no relation key was ever made here */
+	}
+	if (SPI_execute_with_args(rewrap_sql, 1, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not re-wrap relation keys");
+	n = SPI_processed;
+	tde_catalog_end(&ca);
+	return n;
+}
+
+/*
+ * One page for the background worker: re-wraps the stale keys among the
+ * next `limit` keys after the cursor and moves the cursor past them.
+ * *pass_done is set when the page reached the end of the table.
+ */
+int64
+tde_relkey_rewrap_batch(int limit, TdeRewrapCursor *cursor, bool *pass_done)
+{
+	TdeMasterKey *mk = tde_secure_alloc(sizeof(TdeMasterKey));
+	TdeCatalogAccess ca;
+	Oid			page_types[3] = {UUIDOID, INT4OID, INT4OID};
+	Datum		page_values[3];
+	Oid			argtypes[6] = {BYTEAOID, UUIDOID, INT4OID, BOOLOID, UUIDOID, INT4OID};
+	Datum		values[6];
+	uint8		dbident[16];
+	uint8		end_id[TDE_RELKEY_ID_LEN];
+	int32		end_version = 0;
+	int64		n;
+
+	/*
+	 * Lock before reading the active key, so that a rekey committing
+	 * meanwhile is either waited for or waits: never re-wrap back to a key
+	 * that has just been replaced.
+	 */
+	LockRelationOid(tde_relation_key_table(), RowExclusiveLock);
+	tde_require_active_key(mk);
+	values[0] = PointerGetDatum(tde_mkid_bytea(mk->mkid));
+	tde_wipe(mk, sizeof(TdeMasterKey));
+
+	tde_catalog_begin(&ca);
+	if (!tde_database_identity(false, dbident))
+	{
+		tde_catalog_end(&ca);
+		*pass_done = true;
+		return 0;
+	}
+
+	page_values[0] = tde_uuid_datum(cursor->key_id);
+	page_values[1] = Int32GetDatum(cursor->version);
+	page_values[2] = Int32GetDatum(limit - 1);
+	if (SPI_execute_with_args(page_end_sql, 3, page_types, page_values, NULL,
+							  false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not page through tde.relation_key");
+	*pass_done = SPI_processed == 0;
+	if (!*pass_done)
+	{
+		tde_spi_uuid(1, end_id);
+		end_version = DatumGetInt32(tde_spi_value(2));
+	}
+
+	values[1] = page_values[0];
+	values[2] = page_values[1];
+	values[3] = BoolGetDatum(*pass_done);
+	values[4] = tde_uuid_datum(*pass_done ? cursor->key_id : end_id);
+	values[5] = Int32GetDatum(end_version);
+	if (SPI_execute_with_args(rewrap_page_sql, 6, argtypes, values, NULL,
+							  false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not re-wrap relation keys");
+	n = SPI_processed;
+	tde_catalog_end(&ca);
+
+	if (!*pass_done)
+	{
+		memcpy(cursor->key_id, end_id, TDE_RELKEY_ID_LEN);
+		cursor->version = end_version;
+	}
+	return n;
+}
+
+/* Relation keys of this database not wrapped by the active key. */
+int64
+tde_relkey_count_stale(void)
+{
+	TdeMasterKey *mk = tde_secure_alloc(sizeof(TdeMasterKey));
+	TdeCatalogAccess ca;
+	Oid			argtypes[1] = {BYTEAOID};
+	Datum		values[1];
+	int64		n;
+
+	tde_require_active_key(mk);
+	values[0] = PointerGetDatum(tde_mkid_bytea(mk->mkid));
+	tde_wipe(mk, sizeof(TdeMasterKey));
+
+	tde_catalog_begin(&ca);
+	if (SPI_execute_with_args("SELECT count(*) FROM tde.relation_key WHERE master_key_id <> $1",
+							  1, argtypes, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not count relation keys");
+	n = DatumGetInt64(tde_spi_value(1));
+	tde_catalog_end(&ca);
+	return n;
+}
+
+/*
+ * tde.rewrap_relation_key (sql/data_sql.c) after its privilege check: the
+ * wrapped key under the new master key.  It returns ciphertext, never a
+ * key.
+ */
+bytea *
+tde_relkey_rewrap_one(const uint8 *key_id, int32 version, bytea *old_mkid,
+					  bytea *wrapped, bytea *new_mkid)
+{
+	TdeMasterKey *mk = tde_secure_alloc(sizeof(TdeMasterKey));
+	uint8	   *key = tde_secure_alloc(TDE_RELKEY_LEN);
+	uint8		dbident[16];
+	bytea	   *result;
+
+	if (VARSIZE_ANY_EXHDR(new_mkid) != TDE_MKID_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a master key id is 16 bytes")));
+
+	/* kept by the re-wrap; a direct call reads it through its own SPI */
+	if (!tde_kept_database_identity(dbident))
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		tde_require_database_identity(dbident);
+		SPI_finish();
+	}
+	tde_relkey_unwrap_row(dbident, key_id, version, old_mkid, wrapped, key);
+	if (!tde_masterkey_find((const uint8 *) VARDATA_ANY(new_mkid), mk))
+		tde_missing_master_key((const uint8 *) VARDATA_ANY(new_mkid));
+	result = tde_relkey_wrap(mk, dbident, key_id, version, key);
+	tde_wipe(key, TDE_RELKEY_LEN);
+	tde_wipe(mk, sizeof(TdeMasterKey));
+	return result;
+}

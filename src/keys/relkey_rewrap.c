@@ -59,20 +59,30 @@ static const char *const rewrap_page_sql =
 "WHERE master_key_id <> $1 AND (key_id, key_version) > ($2, $3) "
 "  AND ($4 OR (key_id, key_version) <= ($5, $6))";
 
+/* The active master key's MKID as a bytea Datum, or a clear error. */
+static Datum
+active_mkid(void)
+{
+	TdeMasterKey *mk = tde_secure_alloc(sizeof(TdeMasterKey));
+	bytea	   *mkid;
+
+	tde_require_active_key(mk);
+	mkid = tde_mkid_bytea(mk->mkid);
+	tde_wipe(mk, sizeof(TdeMasterKey));
+	return PointerGetDatum(mkid);
+}
+
 /* Re-wrap every relation key of this database under the active key. */
 int64
 tde_relkey_rewrap_database(void)
 {
-	TdeMasterKey *mk = tde_secure_alloc(sizeof(TdeMasterKey));
 	TdeCatalogAccess ca;
 	Oid			argtypes[1] = {BYTEAOID};
 	Datum		values[1];
 	uint8		dbident[16];
 	int64		n;
 
-	tde_require_active_key(mk);
-	values[0] = PointerGetDatum(tde_mkid_bytea(mk->mkid));
-	tde_wipe(mk, sizeof(TdeMasterKey));
+	values[0] = active_mkid();
 
 	tde_catalog_begin(&ca);
 	if (!tde_database_identity(false, dbident))
@@ -95,7 +105,6 @@ tde_relkey_rewrap_database(void)
 int64
 tde_relkey_rewrap_batch(int limit, TdeRewrapCursor *cursor, bool *pass_done)
 {
-	TdeMasterKey *mk = tde_secure_alloc(sizeof(TdeMasterKey));
 	TdeCatalogAccess ca;
 	Oid			page_types[3] = {UUIDOID, INT4OID, INT4OID};
 	Datum		page_values[3];
@@ -112,9 +121,7 @@ tde_relkey_rewrap_batch(int limit, TdeRewrapCursor *cursor, bool *pass_done)
 	 * that has just been replaced.
 	 */
 	LockRelationOid(tde_relation_key_table(), RowExclusiveLock);
-	tde_require_active_key(mk);
-	values[0] = PointerGetDatum(tde_mkid_bytea(mk->mkid));
-	tde_wipe(mk, sizeof(TdeMasterKey));
+	values[0] = active_mkid();
 
 	tde_catalog_begin(&ca);
 	if (!tde_database_identity(false, dbident))
@@ -160,15 +167,12 @@ tde_relkey_rewrap_batch(int limit, TdeRewrapCursor *cursor, bool *pass_done)
 int64
 tde_relkey_count_stale(void)
 {
-	TdeMasterKey *mk = tde_secure_alloc(sizeof(TdeMasterKey));
 	TdeCatalogAccess ca;
 	Oid			argtypes[1] = {BYTEAOID};
 	Datum		values[1];
 	int64		n;
 
-	tde_require_active_key(mk);
-	values[0] = PointerGetDatum(tde_mkid_bytea(mk->mkid));
-	tde_wipe(mk, sizeof(TdeMasterKey));
+	values[0] = active_mkid();
 
 	tde_catalog_begin(&ca);
 	if (SPI_execute_with_args("SELECT count(*) FROM tde.relation_key WHERE master_key_id <> $1",

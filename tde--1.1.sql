@@ -73,6 +73,48 @@ AS 'MODULE_PATHNAME', 'tde_backup_keystore_sql'
 LANGUAGE C VOLATILE;
 
 /*
+ * Master keys between keystores and clusters (Oracle's EXPORT KEYS and
+ * IMPORT KEYS): an export file under a secret.  Both return the number of
+ * keys; export_keys exports every key when key_ids is NULL.
+ */
+CREATE FUNCTION tde.export_keys(secret text, path text,
+								password text DEFAULT NULL,
+								external_store boolean DEFAULT false,
+								force_keystore boolean DEFAULT false,
+								key_ids text[] DEFAULT NULL)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'tde_export_keys_sql'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION tde.import_keys(secret text, path text,
+								password text DEFAULT NULL,
+								external_store boolean DEFAULT false,
+								force_keystore boolean DEFAULT false,
+								with_backup boolean DEFAULT false,
+								backup_identifier text DEFAULT NULL)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'tde_import_keys_sql'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION tde.merge_into_new_keystore(location1 text, location2 text,
+											new_location text, new_password text,
+											password1 text DEFAULT NULL,
+											password2 text DEFAULT NULL)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'tde_merge_into_new_keystore_sql'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION tde.merge_into_existing_keystore(location text, existing_location text,
+												 password text DEFAULT NULL,
+												 existing_password text DEFAULT NULL,
+												 external_store boolean DEFAULT false,
+												 with_backup boolean DEFAULT false,
+												 backup_identifier text DEFAULT NULL)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'tde_merge_into_existing_keystore_sql'
+LANGUAGE C VOLATILE;
+
+/*
  * The external password store: <wallet_root>/tde_seps/cwallet.sso.
  */
 CREATE FUNCTION tde.add_external_store_secret(secret text, client text,

@@ -150,7 +150,9 @@ WHERE err ~ 'hunter2' OR err !~ '^(42601|54000)';
 
 --
 -- Statements of later versions: recognised, and refused with 0A000 before
--- anything runs (SET/CREATE/USE KEY and SET TAG are the keys suite's)
+-- anything runs (SET/CREATE/USE KEY and SET TAG are the keys suite's);
+-- EXPORT and IMPORT KEYS run (the keystore is closed here, and the file
+-- missing): they are the transfer file's
 --
 SELECT tde_test.akm('EXPORT KEYS WITH SECRET "s" TO ''/tmp/x.exp'' IDENTIFIED BY regress_pw1');
 SELECT tde_test.akm('EXPORT ENCRYPTION KEYS WITH SECRET "s" TO ''/tmp/x.exp'' IDENTIFIED BY regress_pw1');

@@ -99,6 +99,20 @@ tde_check_password(const char *password, const char *what)
 				 errmsg("%s is longer than %d bytes", what, MAX_PASSWORD_LEN)));
 }
 
+/* Is path tde.wallet_root or under it? */
+static bool
+under_wallet_root(const char *path)
+{
+	size_t		rootlen;
+
+	if (tde_wallet_root == NULL || tde_wallet_root[0] == '\0')
+		return false;
+	rootlen = strlen(tde_wallet_root);
+	return strncmp(path, tde_wallet_root, rootlen) == 0 &&
+		(path[rootlen] == '\0' || path[rootlen] == '/') &&
+		strstr(path + rootlen, "/..") == NULL;
+}
+
 /*
  * A location outside tde.wallet_root is a file the server writes on the
  * caller's behalf, so it needs what COPY TO a file needs.
@@ -106,21 +120,26 @@ tde_check_password(const char *password, const char *what)
 void
 tde_require_location_access(const char *path)
 {
-	size_t		rootlen;
-
-	if (tde_wallet_root != NULL && tde_wallet_root[0] != '\0')
-	{
-		rootlen = strlen(tde_wallet_root);
-		if (strncmp(path, tde_wallet_root, rootlen) == 0 &&
-			(path[rootlen] == '\0' || path[rootlen] == '/') &&
-			strstr(path + rootlen, "/..") == NULL)
-			return;
-	}
+	if (under_wallet_root(path))
+		return;
 	if (!has_privs_of_role(GetUserId(), ROLE_PG_WRITE_SERVER_FILES))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to write keystore files outside tde.wallet_root"),
 				 errhint("Only superusers and members of \"pg_write_server_files\" may name another location.")));
+}
+
+/* ... and one it reads needs what COPY FROM a file needs. */
+void
+tde_require_location_read_access(const char *path)
+{
+	if (under_wallet_root(path))
+		return;
+	if (!has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to read keystore files outside tde.wallet_root"),
+				 errhint("Only superusers and members of \"pg_read_server_files\" may name another location.")));
 }
 
 /*

@@ -183,13 +183,25 @@ add_autologin(TdeFileSet *fs, const TdeWallet *w)
  * ---------------------------------------------------------------------
  */
 
+/* A new, empty password wallet: its TDE.KEYSTORE entry only. */
+TdeWallet *
+tde_keystore_new_wallet(void)
+{
+	TdeWallet  *w = tde_wallet_create(TDE_WALLET_PASSWORD);
+	char	   *info = psprintf("format=1\ncreated=%s\ncreator=%s\n",
+								timestamptz_to_str(GetCurrentTimestamp()),
+								GetUserNameFromId(GetUserId(), false));
+
+	tde_wallet_put(w, KEYSTORE_INFO_ENTRY, info, strlen(info));
+	return w;
+}
+
 void
 tde_keystore_create(const char *location, const char *password)
 {
 	char	   *dir;
 	char	   *ewallet;
 	TdeWallet  *w;
-	char	   *info;
 	int			lockfd;
 
 	tde_check_password(password, "keystore password");
@@ -205,11 +217,7 @@ tde_keystore_create(const char *location, const char *password)
 				 errmsg("keystore \"%s\" already exists", ewallet),
 				 errdetail("ORA-46630: keystore cannot be created at the specified location")));
 
-	w = tde_wallet_create(TDE_WALLET_PASSWORD);
-	info = psprintf("format=1\ncreated=%s\ncreator=%s\n",
-					timestamptz_to_str(GetCurrentTimestamp()),
-					GetUserNameFromId(GetUserId(), false));
-	tde_wallet_put(w, KEYSTORE_INFO_ENTRY, info, strlen(info));
+	w = tde_keystore_new_wallet();
 	tde_wallet_write(ewallet, w, password, tde_wallet_kdf_iterations);
 
 	tde_keystore_unlock(lockfd);
@@ -423,6 +431,32 @@ file_change(const TdeChangeRequest *req, TdeWalletChange change, void *arg)
 		tde_masterkey_push_temporary(w);
 
 	tde_keystore_unlock(lockfd);
+}
+
+/*
+ * The password wallet's keys, for EXPORT KEYS: the keystore must be open
+ * with its password, or FORCE KEYSTORE given; reading the wallet with the
+ * password proves it.  keys[] has room for TDE_MAX_MASTER_KEYS.
+ */
+int
+tde_file_keystore_keys(const TdeCredential *cred, bool force, TdeMasterKey *keys)
+{
+	char	   *dir = tde_wallet_dir();
+	char	   *ewallet = tde_join_path(dir, TDE_EWALLET_FILE);
+	TdeOpMem	op;
+	int			lockfd;
+	int			active;
+	int			n;
+
+	require_password_keystore(force);
+	lockfd = tde_keystore_lock(dir, false, ewallet);
+	tde_opmem_begin(&op, "tde read keys", NULL);
+	n = tde_masterkeys_from_wallet(tde_wallet_read(ewallet, false,
+												   tde_credential_password(cred, TDE_CLIENT_TDE_WALLET)),
+								   keys, TDE_MAX_MASTER_KEYS, &active);
+	tde_opmem_end(&op);
+	tde_keystore_unlock(lockfd);
+	return n;
 }
 
 char *

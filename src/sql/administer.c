@@ -28,6 +28,7 @@
 #include "tde/sql/parser.h"
 #include "tde/sql/privs.h"
 #include "tde/sql/redact.h"
+#include "tde/sql/transfer_sql.h"
 #include "tde/util/secure.h"
 
 PG_FUNCTION_INFO_V1(tde_administer_key_management);
@@ -117,14 +118,17 @@ run_statement(TdeStatement *stmt)
 		case TDE_STMT_DELETE_SECRET:
 			secret_change(TDE_SECRET_DELETE, stmt);
 			return "keystore altered.";
+		case TDE_STMT_EXPORT_KEYS:
+			(void) tde_masterkey_export(tde_transfer_request(stmt));
+			return "keystore altered.";
+		case TDE_STMT_IMPORT_KEYS:
+			(void) tde_masterkey_import(tde_transfer_request(stmt));
+			return "keystore altered.";
+		case TDE_STMT_MERGE:
+			(void) tde_merge_statement(stmt);
+			return "keystore altered.";
 		case TDE_STMT_UNSUPPORTED:
 			/* with an HSM, say why these cannot be, not only that they are not */
-			if (strcmp(stmt->feature, "EXPORT KEYS") == 0)
-				tde_keystore_require_file_primary("EXPORT KEYS",
-												  "Master keys never leave the HSM; to move keys, reverse migrate to a software keystore first.");
-			if (strcmp(stmt->feature, "MERGE KEYSTORE") == 0)
-				tde_keystore_require_file_primary("MERGE KEYSTORE",
-												  "An HSM keystore is not a file; merge software keystores before migrating them to the HSM.");
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("ADMINISTER KEY MANAGEMENT %s is not supported by this version of tde",
@@ -168,6 +172,8 @@ tde_administer_key_management(PG_FUNCTION_ARGS)
 	tde_redact_secret(stmt->secret);
 	tde_redact_secret(stmt->user_key);
 	tde_redact_secret(stmt->migrate_password);
+	tde_redact_secret(stmt->merge_from_password[0]);
+	tde_redact_secret(stmt->merge_from_password[1]);
 	PG_RETURN_TEXT_P(cstring_to_text(run_statement(stmt)));
 }
 
@@ -187,6 +193,9 @@ static const char *const kind_names[] = {
 	[TDE_STMT_SET_TAG] = "SET TAG",
 	[TDE_STMT_MIGRATE] = "SET KEY ... MIGRATE",
 	[TDE_STMT_REVERSE_MIGRATE] = "SET KEY ... REVERSE MIGRATE",
+	[TDE_STMT_EXPORT_KEYS] = "EXPORT KEYS",
+	[TDE_STMT_IMPORT_KEYS] = "IMPORT KEYS",
+	[TDE_STMT_MERGE] = "MERGE KEYSTORE",
 	[TDE_STMT_UNSUPPORTED] = "not supported",
 };
 
@@ -238,5 +247,14 @@ tde_describe_statement(PG_FUNCTION_ARGS)
 	describe_flag(&buf, "migrate_password", stmt->migrate_password != NULL);
 	describe_flag(&buf, "with_backup", stmt->with_backup);
 	describe_string(&buf, "backup_id", stmt->backup_id);
+	for (int i = 0; i < stmt->nkey_ids; i++)
+		describe_string(&buf, "key_id", stmt->key_ids[i]);
+	describe_string(&buf, "key_query", stmt->key_query);
+	for (int i = 0; i < stmt->nmerge_from; i++)
+	{
+		describe_string(&buf, "merge_from", stmt->merge_from[i]);
+		describe_flag(&buf, "with_password", stmt->merge_from_password[i] != NULL);
+	}
+	describe_flag(&buf, "into_new", stmt->merge_into_new);
 	PG_RETURN_TEXT_P(cstring_to_text(buf.data));
 }

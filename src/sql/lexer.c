@@ -104,6 +104,7 @@ tde_lex(const char *s, Size len, TdeToken **toks_out, int *ntoks_out)
 		markpos += pg_mbstrlen_with_len(mark, (int) (c - mark));
 		mark = c;
 		t->pos = markpos;
+		t->off = (int) (c - s);
 		if (*c == '\0')
 		{
 			t->kind = TDE_TOK_END;

@@ -22,6 +22,7 @@
 extern const TdeKeystoreOps tde_file_keystore_ops;
 
 extern void tde_keystore_create(const char *location, const char *password);
+extern TdeWallet *tde_keystore_new_wallet(void);
 extern void tde_keystore_create_autologin(const char *location,
 										  const char *password, bool local);
 extern void tde_file_keystore_alter_password(const char *old_password,
@@ -32,5 +33,7 @@ extern char *tde_file_keystore_backup(const TdeCredential *cred,
 									  const char *backup_id,
 									  const char *location, bool force);
 extern TdeOpenKind tde_keystore_open_kind(void);
+extern int	tde_file_keystore_keys(const TdeCredential *cred, bool force,
+								   TdeMasterKey *keys);
 
 #endif							/* TDE_KEYSTORE_FILE_KEYSTORE_H */

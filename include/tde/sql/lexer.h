@@ -27,6 +27,7 @@ typedef struct TdeToken
 	TdeTokKind	kind;
 	char	   *text;			/* in secure memory: it may be a password */
 	int			pos;			/* 1-based character position */
+	int			off;			/* 0-based byte offset in the statement */
 } TdeToken;
 
 /* The tokens of s (len bytes), the last one TDE_TOK_END; palloc'd. */

@@ -2,7 +2,8 @@
 # an existing one with a backup, an auto-login keystore as a source, the
 # merge reversed from that backup (4.1.8.5), and a merge into the
 # configured keystore that makes another cluster's data decrypt once the
-# keystore is opened again.  The result is always a password wallet that
+# keystore is opened again, and a restored backup that lacks a key in use,
+# named by the open.  The result is always a password wallet that
 # openssl opens; the sources are never written; a refused merge leaves
 # every file as it was; no password reaches the log.
 
@@ -132,6 +133,33 @@ is($c2->safe_psql('postgres', q{SELECT count(*) FROM v$encryption_keys}), '3', '
 is($c2->safe_psql('postgres', q{SELECT tag FROM v$encryption_keys ORDER BY activation_time DESC NULLS LAST LIMIT 1}),
 	'c2 own', 'c2: its own key is still the active one');
 is($c2->safe_psql('postgres', $check_sql), '50|50', 'c2: c1\'s rows decrypt');
+
+# --- a restored backup that lacks a key in use -------------------------------------
+# c1: a backup, then a new key that re-wraps every relation key; putting
+# the backup back loses that key, and the open names it.
+tde_akm_ok($c1, qq{BACKUP KEYSTORE USING 'before_c' IDENTIFIED BY "$pw1"}, 'c1: a backup');
+my ($c1_backup) = glob(wallet_dir($c1) . '/ewallet_*_before_c.p12');
+ok(defined $c1_backup, 'c1: the backup is there');
+tde_akm_ok($c1, qq{SET KEY USING TAG 'c1 c' IDENTIFIED BY "$pw1" WITH BACKUP}, 'c1: key c re-wraps the relation keys');
+my $key_c = $c1->safe_psql('postgres', q{SELECT key_id FROM v$encryption_keys WHERE tag = 'c1 c'});
+is($c1->safe_psql('postgres', q{SELECT string_agg(DISTINCT master_key_id, ',') FROM tde.relation_keys}),
+	$key_c, 'c1: every relation key is under key c');
+my $newest = slurp_file(ewallet_path($c1));
+tde_akm_ok($c1, qq{SET KEYSTORE CLOSE IDENTIFIED BY "$pw1"}, 'c1: close to restore');
+unlink(cwallet_path($c1));
+copy($c1_backup, ewallet_path($c1) . '.new') or die;
+rename(ewallet_path($c1) . '.new', ewallet_path($c1)) or die;
+my ($out, $err) = tde_akm_ok($c1, qq{SET KEYSTORE OPEN IDENTIFIED BY "$pw1"}, 'c1: open the old backup');
+like($err, qr/WARNING:.*lacks 1 master key that relation keys of this database need/,
+	'c1: the open warns that a key in use is missing');
+like($err, qr/\Q$key_c\E/, 'c1: the warning names its KEY_ID');
+tde_sql_fails($c1, $check_sql, '42704', 'c1: the rows do not decrypt');
+tde_akm_ok($c1, qq{SET KEYSTORE CLOSE IDENTIFIED BY "$pw1"}, 'c1: close again');
+spew_file(ewallet_path($c1), $newest);
+chmod 0600, ewallet_path($c1);
+($out, $err) = tde_akm_ok($c1, qq{SET KEYSTORE OPEN IDENTIFIED BY "$pw1"}, 'c1: open the newest wallet put back');
+unlike($err, qr/WARNING/, 'c1: no warning: every key in use is there');
+is($c1->safe_psql('postgres', $check_sql), '50|50', 'c1: the rows decrypt again');
 
 for my $n ([ 'c1', $c1 ], [ 'c2', $c2 ])
 {

@@ -19,15 +19,19 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type_d.h"
+#include "lib/stringinfo.h"
 #include "executor/spi.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 
 #include "tde/keys/relkey_rewrap.h"
 #include "tde/keys/relkey_row.h"
 #include "tde/keystore/keyset.h"
 #include "tde/keystore/keystore.h"
+#include "tde/util/keyid.h"
 #include "tde/util/secure.h"
 
 void
@@ -217,4 +221,57 @@ tde_relkey_rewrap_one(const uint8 *key_id, int32 version, bytea *old_mkid,
 	tde_wipe(key, TDE_RELKEY_LEN);
 	tde_wipe(mk, sizeof(TdeMasterKey));
 	return result;
+}
+
+/*
+ * After SET KEYSTORE OPEN: a WARNING naming the master keys that relation
+ * keys of this database need and the open keystores lack, as after a
+ * wallet restored from a backup older than a key in use.  Other databases
+ * are checked by their background re-wrap (tde.rewrap_progress).
+ */
+void
+tde_relkey_warn_missing_master_keys(void)
+{
+	TdeMasterKey *mk;
+	TdeCatalogAccess ca;
+	StringInfoData ids;
+	uint8		dbident[16];
+	int			nmissing = 0;
+	uint64		i;
+
+	if (!OidIsValid(get_namespace_oid("tde", true)) ||
+		!OidIsValid(get_relname_relid("relation_key", get_namespace_oid("tde", true))))
+		return;
+	mk = tde_secure_alloc(sizeof(TdeMasterKey));
+	initStringInfo(&ids);
+	tde_catalog_begin(&ca);
+	if (tde_database_identity(false, dbident) &&
+		SPI_execute("SELECT DISTINCT master_key_id FROM tde.relation_key ORDER BY 1",
+					true, 0) == SPI_OK_SELECT)
+	{
+		for (i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+			bytea	   *mkid = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[i],
+															 SPI_tuptable->tupdesc, 1, &isnull));
+			char		key_id[TDE_KEY_ID_LEN + 1];
+
+			if (VARSIZE_ANY_EXHDR(mkid) != TDE_MKID_LEN ||
+				tde_masterkey_find((const uint8 *) VARDATA_ANY(mkid), mk))
+				continue;
+			tde_mkid_to_key_id((const uint8 *) VARDATA_ANY(mkid), key_id);
+			if (nmissing++ < 10)
+				appendStringInfo(&ids, "%s%s", ids.len ? ", " : "", key_id);
+		}
+	}
+	tde_catalog_end(&ca);
+	tde_wipe(mk, sizeof(TdeMasterKey));
+	if (nmissing > 0)
+		ereport(WARNING,
+				(errcode(ERRCODE_WARNING),
+				 errmsg_plural("the open keystore lacks %d master key that relation keys of this database need",
+							   "the open keystore lacks %d master keys that relation keys of this database need",
+							   nmissing, nmissing),
+				 errdetail("Missing: %s%s.", ids.data, nmissing > 10 ? ", ..." : ""),
+				 errhint("The keystore may have been restored from a backup older than these keys: restore one that holds them, or import them.")));
 }

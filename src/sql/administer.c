@@ -24,6 +24,7 @@
 #include "utils/builtins.h"
 
 #include "tde/keys/masterkey.h"
+#include "tde/keys/relkey_rewrap.h"
 #include "tde/keystore/keystore.h"
 #include "tde/sql/parser.h"
 #include "tde/sql/privs.h"
@@ -96,6 +97,7 @@ run_statement(TdeStatement *stmt)
 			return "keystore created.";
 		case TDE_STMT_OPEN:
 			tde_keystore_open(&stmt->cred, stmt->force_keystore);
+			tde_relkey_warn_missing_master_keys();
 			return "keystore altered.";
 		case TDE_STMT_CLOSE:
 			tde_keystore_close(stmt->has_cred ? &stmt->cred : NULL);

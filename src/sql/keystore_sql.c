@@ -14,6 +14,7 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 
+#include "tde/keys/relkey_rewrap.h"
 #include "tde/keystore/keystore.h"
 #include "tde/sql/sql_args.h"
 #include "tde/sql/privs.h"
@@ -62,6 +63,7 @@ tde_open_keystore_sql(PG_FUNCTION_ARGS)
 {
 	enter();
 	tde_keystore_open(tde_arg_credential(fcinfo, 0, 1, false), tde_arg_bool(fcinfo, 2));
+	tde_relkey_warn_missing_master_keys();
 	PG_RETURN_VOID();
 }
 

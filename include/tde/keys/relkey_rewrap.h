@@ -32,4 +32,7 @@ extern bytea *tde_relkey_rewrap_one(const uint8 *key_id, int32 version,
 									 bytea *old_mkid, bytea *wrapped,
 									 bytea *new_mkid);
 
+/* After SET KEYSTORE OPEN: a WARNING naming master keys this database needs and lacks */
+extern void tde_relkey_warn_missing_master_keys(void);
+
 #endif							/* TDE_RELKEY_REWRAP_H */

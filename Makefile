@@ -35,7 +35,7 @@ reset-wallet-root:
 
 # Master keys need a keystore of their own from a known start, so their
 # suite runs on a second temporary server after the keystore suite.
-REGRESS_KEYS = keys_setup masterkeys relation_keys encryption runbook_file encrypt_kinds transfer
+REGRESS_KEYS = keys_setup masterkeys relation_keys encryption runbook_file encrypt_kinds transfer secrets
 test/regress-keys.conf: test/regress.conf.in
 	sed 's|@WALLET_ROOT@|$(CURDIR)/tmp_wallet_root_keys|' $< > $@
 

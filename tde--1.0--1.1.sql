@@ -49,6 +49,56 @@ RETURNS integer
 AS 'MODULE_PATHNAME', 'tde_merge_into_existing_keystore_sql'
 LANGUAGE C VOLATILE;
 
+/*
+ * Client secrets in the password keystore (ADD / UPDATE / DELETE SECRET
+ * ... IDENTIFIED BY), and v$client_secrets, for tde_admin only.
+ */
+CREATE FUNCTION tde.add_secret(secret text, client text, tag text DEFAULT NULL,
+							   password text DEFAULT NULL,
+							   external_store boolean DEFAULT false,
+							   force_keystore boolean DEFAULT false,
+							   with_backup boolean DEFAULT false,
+							   backup_identifier text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'tde_add_secret_sql'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION tde.update_secret(secret text, client text, tag text DEFAULT NULL,
+								  password text DEFAULT NULL,
+								  external_store boolean DEFAULT false,
+								  force_keystore boolean DEFAULT false,
+								  with_backup boolean DEFAULT false,
+								  backup_identifier text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'tde_update_secret_sql'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION tde.delete_secret(client text,
+								  password text DEFAULT NULL,
+								  external_store boolean DEFAULT false,
+								  force_keystore boolean DEFAULT false,
+								  with_backup boolean DEFAULT false,
+								  backup_identifier text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'tde_delete_secret_sql'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION tde.client_secrets(
+	OUT client text,
+	OUT secret_tag text,
+	OUT creation_time timestamptz,
+	OUT activation_time timestamptz,
+	OUT keystore_type text,
+	OUT keystore_location text,
+	OUT backed_up text,
+	OUT con_id integer)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'tde_client_secrets'
+LANGUAGE C STRICT VOLATILE;
+
+CREATE VIEW public."v$client_secrets" AS
+	SELECT * FROM tde.client_secrets();
+
 REVOKE ALL ON FUNCTION tde.export_keys(text, text, text, boolean, boolean, text[]),
 	tde.import_keys(text, text, text, boolean, boolean, boolean, text),
 	tde.merge_into_new_keystore(text, text, text, text, text, text),
@@ -57,3 +107,13 @@ GRANT EXECUTE ON FUNCTION tde.export_keys(text, text, text, boolean, boolean, te
 	tde.import_keys(text, text, text, boolean, boolean, boolean, text),
 	tde.merge_into_new_keystore(text, text, text, text, text, text),
 	tde.merge_into_existing_keystore(text, text, text, text, boolean, boolean, text) TO tde_admin;
+REVOKE ALL ON FUNCTION tde.add_secret(text, text, text, text, boolean, boolean, boolean, text),
+	tde.update_secret(text, text, text, text, boolean, boolean, boolean, text),
+	tde.delete_secret(text, text, boolean, boolean, boolean, text),
+	tde.client_secrets() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION tde.add_secret(text, text, text, text, boolean, boolean, boolean, text),
+	tde.update_secret(text, text, text, text, boolean, boolean, boolean, text),
+	tde.delete_secret(text, text, boolean, boolean, boolean, text),
+	tde.client_secrets() TO tde_admin;
+REVOKE ALL ON public."v$client_secrets" FROM PUBLIC;
+GRANT SELECT ON public."v$client_secrets" TO tde_admin;

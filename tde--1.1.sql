@@ -115,6 +115,56 @@ AS 'MODULE_PATHNAME', 'tde_merge_into_existing_keystore_sql'
 LANGUAGE C VOLATILE;
 
 /*
+ * Client secrets in the password keystore (ADD / UPDATE / DELETE SECRET
+ * ... IDENTIFIED BY), and v$client_secrets, for tde_admin only.
+ */
+CREATE FUNCTION tde.add_secret(secret text, client text, tag text DEFAULT NULL,
+							   password text DEFAULT NULL,
+							   external_store boolean DEFAULT false,
+							   force_keystore boolean DEFAULT false,
+							   with_backup boolean DEFAULT false,
+							   backup_identifier text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'tde_add_secret_sql'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION tde.update_secret(secret text, client text, tag text DEFAULT NULL,
+								  password text DEFAULT NULL,
+								  external_store boolean DEFAULT false,
+								  force_keystore boolean DEFAULT false,
+								  with_backup boolean DEFAULT false,
+								  backup_identifier text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'tde_update_secret_sql'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION tde.delete_secret(client text,
+								  password text DEFAULT NULL,
+								  external_store boolean DEFAULT false,
+								  force_keystore boolean DEFAULT false,
+								  with_backup boolean DEFAULT false,
+								  backup_identifier text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'tde_delete_secret_sql'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION tde.client_secrets(
+	OUT client text,
+	OUT secret_tag text,
+	OUT creation_time timestamptz,
+	OUT activation_time timestamptz,
+	OUT keystore_type text,
+	OUT keystore_location text,
+	OUT backed_up text,
+	OUT con_id integer)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'tde_client_secrets'
+LANGUAGE C STRICT VOLATILE;
+
+CREATE VIEW public."v$client_secrets" AS
+	SELECT * FROM tde.client_secrets();
+
+/*
  * The external password store: <wallet_root>/tde_seps/cwallet.sso.
  */
 CREATE FUNCTION tde.add_external_store_secret(secret text, client text,
@@ -440,6 +490,8 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA tde FROM PUBLIC;
 REVOKE ALL ON PROCEDURE tde.reencrypt(regclass, name, integer) FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA tde FROM PUBLIC;
 REVOKE ALL ON public."v$encryption_wallet", public."v$encryption_keys" FROM PUBLIC;
+REVOKE ALL ON public."v$client_secrets" FROM PUBLIC;
+GRANT SELECT ON public."v$client_secrets" TO tde_admin;
 
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA tde TO tde_admin;
 GRANT EXECUTE ON PROCEDURE tde.reencrypt(regclass, name, integer) TO tde_admin;

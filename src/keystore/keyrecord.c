@@ -30,6 +30,7 @@
 
 #define MK_PREFIX		"TDE.MK."
 #define ACTIVE_ENTRY	"TDE.ACTIVE"
+#define SECRET_PREFIX	"TDE.SECRET."
 
 /* ---------------------------------------------------------------------
  * Names
@@ -320,6 +321,8 @@ tde_keyset_read(const TdeWallet *w, bool in_hsm)
 												&set->active);
 	for (i = 0; i < set->nkeys; i++)
 		set->keys[i].in_hsm = set->keys[i].in_hsm || in_hsm;
+	if (w != NULL)
+		set->nsecrets = tde_secrets_from_wallet(w, set->secrets, TDE_MAX_CLIENT_SECRETS);
 	return set;
 }
 
@@ -342,6 +345,8 @@ tde_keyset_install(TdeKeySet *dst, const TdeKeySet *src)
 	memcpy(dst->keys, src->keys, sizeof(TdeMasterKey) * src->nkeys);
 	dst->nkeys = src->nkeys;
 	dst->active = src->active;
+	memcpy(dst->secrets, src->secrets, sizeof(TdeSecretMeta) * src->nsecrets);
+	dst->nsecrets = src->nsecrets;
 }
 
 /*
@@ -402,4 +407,112 @@ tde_masterkey_set_active(TdeWallet *w, const uint8 *mkid)
 	char	   *hex = mkid_hex(mkid);
 
 	tde_wallet_put(w, ACTIVE_ENTRY, hex, TDE_MKID_LEN * 2);
+}
+
+/* ---------------------------------------------------------------------
+ * Client secrets
+ * ---------------------------------------------------------------------
+ */
+
+char *
+tde_secret_entry_name(const char *client)
+{
+	size_t		len = strlen(client);
+	char	   *name = palloc(strlen(SECRET_PREFIX) + 2 * len + 1);
+
+	strcpy(name, SECRET_PREFIX);
+	hex_encode(client, len, name + strlen(SECRET_PREFIX));
+	name[strlen(SECRET_PREFIX) + 2 * len] = '\0';
+	return name;
+}
+
+/* Write a secret's record (its value hex-encoded in secure memory). */
+void
+tde_secret_store(TdeWallet *w, const TdeSecretMeta *meta, const char *secret)
+{
+	TdeOpMem	op;
+	size_t		slen = strlen(secret);
+	char	   *hex;
+	char	   *rec;
+	char	   *name;
+
+	tde_opmem_begin(&op, "tde write secret record", NULL);
+	hex = tde_secure_alloc(2 * slen + 1);
+	hex_encode(secret, slen, hex);
+	hex[2 * slen] = '\0';
+	rec = tde_secure_alloc(2 * slen + TDE_CLIENT_MAX + TDE_TAG_MAX + 128);
+	sprintf(rec, "format=1\nclient=%s\ntag=%s\ncreated=" INT64_FORMAT
+			"\nactivated=" INT64_FORMAT "\nbacked_up=%d\nsecret=%s\n",
+			meta->client, meta->tag, (int64) meta->created,
+			(int64) meta->activated, meta->backed_up ? 1 : 0, hex);
+	name = tde_secret_entry_name(meta->client);
+	MemoryContextSwitchTo(op.caller);
+	tde_wallet_put(w, name, rec, strlen(rec));
+	tde_opmem_end(&op);
+}
+
+/* The value of line "name=" in a record, up to its newline, or NULL. */
+static char *
+record_field(const char *rec, const char *name)
+{
+	size_t		nlen = strlen(name);
+	const char *p = rec;
+
+	while (p && *p)
+	{
+		const char *nl = strchr(p, '\n');
+
+		if (strncmp(p, name, nlen) == 0 && p[nlen] == '=')
+			return nl ? pnstrdup(p + nlen + 1, nl - p - nlen - 1) : pstrdup(p + nlen + 1);
+		p = nl ? nl + 1 : NULL;
+	}
+	return NULL;
+}
+
+/* A secret record's metadata (never its value); false if it is damaged. */
+bool
+tde_secret_meta(const TdeWalletEntry *e, TdeSecretMeta *meta)
+{
+	char	   *rec = pnstrdup((const char *) e->value, e->len);
+	char	   *client = record_field(rec, "client");
+	char	   *tag = record_field(rec, "tag");
+	char	   *created = record_field(rec, "created");
+	char	   *activated = record_field(rec, "activated");
+	char	   *backed_up = record_field(rec, "backed_up");
+	bool		ok = client && tag && created && activated && backed_up &&
+		strlen(client) < TDE_CLIENT_MAX && strlen(tag) < TDE_TAG_MAX;
+
+	memset(meta, 0, sizeof(*meta));
+	if (ok)
+	{
+		strlcpy(meta->client, client, sizeof(meta->client));
+		strlcpy(meta->tag, tag, sizeof(meta->tag));
+		meta->created = (TimestampTz) strtoll(created, NULL, 10);
+		meta->activated = (TimestampTz) strtoll(activated, NULL, 10);
+		meta->backed_up = strcmp(backed_up, "1") == 0;
+	}
+	/* the record holds the secret: wiped before it is freed */
+	explicit_bzero(rec, e->len);
+	pfree(rec);
+	return ok;
+}
+
+int
+tde_secrets_from_wallet(const TdeWallet *w, TdeSecretMeta *out, int max)
+{
+	int			n = 0;
+	int			i;
+
+	for (i = 0; i < w->nentries && n < max; i++)
+	{
+		if (strncmp(w->entries[i].name, SECRET_PREFIX, strlen(SECRET_PREFIX)) != 0)
+			continue;
+		if (!tde_secret_meta(&w->entries[i], &out[n]))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("client secret entry \"%s\" in the keystore is damaged",
+							w->entries[i].name)));
+		n++;
+	}
+	return n;
 }

@@ -181,3 +181,23 @@ tde_seps_get_optional(const char *client)
 	secret[e->len] = '\0';
 	return secret;
 }
+
+/*
+ * The clients the external store holds a secret for (names only), into
+ * out[] (palloc'd); 0 if there is no store.
+ */
+int
+tde_seps_clients(char **out, int max)
+{
+	TdeWallet  *w = NULL;
+	int			n = 0;
+	int			i;
+
+	if (tde_wallet_root == NULL || tde_wallet_root[0] == '\0' ||
+		tde_wallet_load(seps_file(), true, NULL, &w) != TDE_WALLET_OK)
+		return 0;
+	for (i = 0; i < w->nentries && n < max; i++)
+		if (strncmp(w->entries[i].name, CLIENT_PREFIX, strlen(CLIENT_PREFIX)) == 0)
+			out[n++] = pstrdup(w->entries[i].name + strlen(CLIENT_PREFIX));
+	return n;
+}

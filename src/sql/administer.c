@@ -25,6 +25,8 @@
 
 #include "tde/keys/masterkey.h"
 #include "tde/keys/relkey_rewrap.h"
+#include "tde/keystore/client_secret.h"
+#include "tde/keystore/config.h"
 #include "tde/keystore/keystore.h"
 #include "tde/sql/parser.h"
 #include "tde/sql/privs.h"
@@ -55,6 +57,28 @@ key_request(TdeStatement *stmt, bool activate)
 static void
 secret_change(TdeSecretOp op, TdeStatement *stmt)
 {
+	if (stmt->has_cred)
+	{
+		/* the password keystore's: IDENTIFIED BY, maybe TO KEYSTORE its location */
+		TdeChangeRequest req = {0};
+
+		if (stmt->location != NULL &&
+			strcmp(tde_canonical_location(stmt->location, "keystore location"),
+				   tde_wallet_dir()) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("a client secret can be kept only in the configured keystore or an auto-login keystore"),
+					 errhint("Name <tde.wallet_root>/tde, or leave out TO KEYSTORE.")));
+		req.cred = &stmt->cred;
+		req.force = stmt->force_keystore;
+		req.with_backup = stmt->with_backup;
+		req.backup_required = true;
+		req.backup_id = stmt->backup_id;
+		tde_client_secret_change(op, stmt->client,
+								 op == TDE_SECRET_DELETE ? NULL : stmt->secret,
+								 stmt->tag, &req);
+		return;
+	}
 	tde_seps_change(op, stmt->location, stmt->client,
 					op == TDE_SECRET_DELETE ? NULL : stmt->secret, stmt->local);
 	if (stmt->with_backup)

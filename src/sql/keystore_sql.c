@@ -15,6 +15,7 @@
 #include "utils/builtins.h"
 
 #include "tde/keys/relkey_rewrap.h"
+#include "tde/keystore/client_secret.h"
 #include "tde/keystore/keystore.h"
 #include "tde/sql/sql_args.h"
 #include "tde/sql/privs.h"
@@ -28,6 +29,9 @@ PG_FUNCTION_INFO_V1(tde_backup_keystore_sql);
 PG_FUNCTION_INFO_V1(tde_add_external_store_secret_sql);
 PG_FUNCTION_INFO_V1(tde_update_external_store_secret_sql);
 PG_FUNCTION_INFO_V1(tde_delete_external_store_secret_sql);
+PG_FUNCTION_INFO_V1(tde_add_secret_sql);
+PG_FUNCTION_INFO_V1(tde_update_secret_sql);
+PG_FUNCTION_INFO_V1(tde_delete_secret_sql);
 
 static void
 enter(void)
@@ -134,5 +138,55 @@ tde_delete_external_store_secret_sql(PG_FUNCTION_ARGS)
 	tde_arg_require(fcinfo, 0, "client");
 	tde_seps_change(TDE_SECRET_DELETE, tde_arg_text(fcinfo, 1), tde_arg_text(fcinfo, 0),
 					NULL, tde_arg_bool(fcinfo, 2));
+	PG_RETURN_VOID();
+}
+
+/*
+ * Secrets in the password keystore:
+ * tde.add_secret / tde.update_secret(secret, client, tag, password,
+ *		external_store, force_keystore, with_backup, backup_identifier)
+ * tde.delete_secret(client, password, external_store, force_keystore,
+ *		with_backup, backup_identifier)
+ */
+static void
+keystore_secret(FunctionCallInfo fcinfo, TdeSecretOp op)
+{
+	int			first = op == TDE_SECRET_DELETE ? 1 : 3;
+	TdeChangeRequest req = {0};
+
+	enter();
+	if (op != TDE_SECRET_DELETE)
+		tde_arg_require(fcinfo, 0, "secret");
+	tde_arg_require(fcinfo, op == TDE_SECRET_DELETE ? 0 : 1, "client");
+	req.cred = tde_arg_credential(fcinfo, first, first + 1, false);
+	req.force = tde_arg_bool(fcinfo, first + 2);
+	req.with_backup = tde_arg_bool(fcinfo, first + 3);
+	req.backup_required = true;
+	req.backup_id = tde_arg_text(fcinfo, first + 4);
+	if (op == TDE_SECRET_DELETE)
+		tde_client_secret_change(op, tde_arg_text(fcinfo, 0), NULL, NULL, &req);
+	else
+		tde_client_secret_change(op, tde_arg_text(fcinfo, 1), tde_arg_secret(fcinfo, 0),
+								 tde_arg_text(fcinfo, 2), &req);
+}
+
+Datum
+tde_add_secret_sql(PG_FUNCTION_ARGS)
+{
+	keystore_secret(fcinfo, TDE_SECRET_ADD);
+	PG_RETURN_VOID();
+}
+
+Datum
+tde_update_secret_sql(PG_FUNCTION_ARGS)
+{
+	keystore_secret(fcinfo, TDE_SECRET_UPDATE);
+	PG_RETURN_VOID();
+}
+
+Datum
+tde_delete_secret_sql(PG_FUNCTION_ARGS)
+{
+	keystore_secret(fcinfo, TDE_SECRET_DELETE);
 	PG_RETURN_VOID();
 }

@@ -257,11 +257,11 @@ parse_backup(TdeParser *p, TdeStatement *stmt)
  * DELETE SECRET FOR CLIENT 'client'
  *		[FROM [[LOCAL] AUTO_LOGIN] KEYSTORE 'location'] ... likewise
  *
- * tde implements the external password store: an AUTO_LOGIN keystore
- * location and no IDENTIFIED BY.  A secret in the keystore itself (a
- * KEYSTORE location without AUTO_LOGIN, or FORCE KEYSTORE or IDENTIFIED
- * BY) is a statement of a later version.  INTO is the word of §4.3.3's
- * example.
+ * With an AUTO_LOGIN keystore location and no IDENTIFIED BY, the secret is
+ * the external password store's (keystore/seps.h).  With IDENTIFIED BY
+ * (and optionally FORCE KEYSTORE, or TO KEYSTORE '<wallet_root>/tde') it
+ * is the password keystore's (keystore/client_secret.h).  INTO is the word
+ * of §4.3.3's example.
  */
 static TdeStatement *
 parse_secret(TdeParser *p, TdeStatement *stmt, TdeStmtKind kind)
@@ -270,6 +270,7 @@ parse_secret(TdeParser *p, TdeStatement *stmt, TdeStmtKind kind)
 		kind == TDE_STMT_UPDATE_SECRET ? "UPDATE SECRET in the keystore" :
 		"DELETE SECRET from the keystore";
 	bool		has_location = false;
+	bool		auto_login = false;
 
 	stmt->kind = kind;
 	tde_gram_expect(p, "SECRET");
@@ -286,8 +287,6 @@ parse_secret(TdeParser *p, TdeStatement *stmt, TdeStmtKind kind)
 	if (kind == TDE_STMT_DELETE_SECRET ? tde_gram_accept(p, "FROM") :
 		(tde_gram_accept(p, "TO") || tde_gram_accept(p, "INTO")))
 	{
-		bool		auto_login;
-
 		if (tde_gram_accept(p, "LOCAL"))
 		{
 			stmt->local = true;
@@ -297,17 +296,21 @@ parse_secret(TdeParser *p, TdeStatement *stmt, TdeStmtKind kind)
 		auto_login = tde_gram_accept(p, "AUTO_LOGIN");
 		tde_gram_expect(p, "KEYSTORE");
 		stmt->location = tde_gram_single_quoted(p, "a keystore location");
-		if (!auto_login)
-			return tde_gram_unsupported(stmt, in_keystore);
 		has_location = true;
 	}
-	if (tde_gram_peek_word(p, "FORCE") || tde_gram_peek_word(p, "IDENTIFIED"))
-		return tde_gram_unsupported(stmt, in_keystore);
-	if (!has_location)
+	if (!auto_login && (tde_gram_peek_word(p, "FORCE") || tde_gram_peek_word(p, "IDENTIFIED")))
+	{
+		/* the password keystore's secret */
+		tde_gram_force_keystore(p, stmt);
+		tde_gram_identified_by(p, stmt);
+	}
+	else if (!has_location || !auto_login)
 		tde_gram_syntax_error_at(p, p->cur,
-						kind == TDE_STMT_DELETE_SECRET ?
-						"FROM, FORCE KEYSTORE or IDENTIFIED BY" :
-						"TO, FORCE KEYSTORE or IDENTIFIED BY");
+								 kind == TDE_STMT_DELETE_SECRET ?
+								 "FROM, FORCE KEYSTORE or IDENTIFIED BY" :
+								 "TO, FORCE KEYSTORE or IDENTIFIED BY");
+	else if (tde_gram_peek_word(p, "FORCE") || tde_gram_peek_word(p, "IDENTIFIED"))
+		return tde_gram_unsupported(stmt, in_keystore);
 	tde_gram_with_backup(p, stmt);
 	return stmt;
 }

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * views.c
- *	  The monitoring views: v$encryption_wallet, v$encryption_keys and
+ *	  The views: v$encryption_wallet, v$encryption_keys, v$client_secrets and
  *	  tde.rewrap_progress.
  *
  * Column names and values are Oracle's.  A PostgreSQL instance maps onto
@@ -27,7 +27,10 @@
 #include "utils/timestamp.h"
 
 #include "tde/keys/rewrap_worker.h"
+#include "tde/keystore/config.h"
 #include "tde/keystore/keystore.h"
+#include "tde/keystore/seps.h"
+#include "tde/keystore/state.h"
 #include "tde/sql/privs.h"
 #include "tde/util/keyid.h"
 #include "tde/util/opmem.h"
@@ -259,6 +262,66 @@ tde_rewrap_progress(PG_FUNCTION_ARGS)
 		nulls[8] = copy[i].error[0] == '\0';
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
+	tde_opmem_end(&op);
+	return (Datum) 0;
+}
+
+/*
+ * v$client_secrets: one row per client secret of the open password
+ * keystore, then one per client of the external store.  Never a secret's
+ * value.  tde_admin only: client names can be sensitive.
+ */
+#define CLIENT_SECRETS_COLS 8
+PG_FUNCTION_INFO_V1(tde_client_secrets);
+
+static void
+put_secret_row(ReturnSetInfo *rsinfo, const char *client, const TdeSecretMeta *m,
+			   const char *type, const char *location)
+{
+	Datum		values[CLIENT_SECRETS_COLS];
+	bool		nulls[CLIENT_SECRETS_COLS] = {0};
+
+	values[0] = CStringGetTextDatum(client);
+	nulls[1] = m == NULL || m->tag[0] == '\0';
+	if (!nulls[1])
+		values[1] = CStringGetTextDatum(m->tag);
+	nulls[2] = nulls[3] = m == NULL;
+	if (m != NULL)
+	{
+		values[2] = TimestampTzGetDatum(m->created);
+		values[3] = TimestampTzGetDatum(m->activated);
+	}
+	values[4] = CStringGetTextDatum(type);
+	values[5] = CStringGetTextDatum(location);
+	values[6] = CStringGetTextDatum(m == NULL ? "UNDEFINED" : m->backed_up ? "YES" : "NO");
+	values[7] = Int32GetDatum(0);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+Datum
+tde_client_secrets(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TdeSecretMeta *secrets;
+	char	   *clients[8];
+	int			n;
+	int			i;
+	TdeOpMem	op;
+
+	tde_require_loaded();
+	tde_require_admin();
+	InitMaterializedSRF(fcinfo, 0);
+	(void) tde_keystore_autoopen(WARNING);
+
+	tde_opmem_begin(&op, "tde v$client_secrets", NULL);
+	secrets = palloc(sizeof(TdeSecretMeta) * TDE_MAX_CLIENT_SECRETS);
+	n = tde_state_copy_secret_metadata(secrets, TDE_MAX_CLIENT_SECRETS);
+	for (i = 0; i < n; i++)
+		put_secret_row(rsinfo, secrets[i].client, &secrets[i], "SOFTWARE KEYSTORE",
+					   tde_wallet_dir());
+	n = tde_seps_clients(clients, lengthof(clients));
+	for (i = 0; i < n; i++)
+		put_secret_row(rsinfo, clients[i], NULL, "EXTERNAL STORE", tde_seps_dir());
 	tde_opmem_end(&op);
 	return (Datum) 0;
 }

@@ -57,12 +57,31 @@ typedef struct TdeMasterKey
 	TdeKeyPlace activated_at;
 } TdeMasterKey;
 
+/*
+ * A client secret kept in a keystore (ADD SECRET ... IDENTIFIED BY): entry
+ * "TDE.SECRET.<client in hex>" holding "name=value" lines, the secret in
+ * hexadecimal.  What v$client_secrets shows is this, without the secret.
+ */
+#define TDE_CLIENT_MAX			128 /* bytes, with the terminator */
+#define TDE_MAX_CLIENT_SECRETS	64
+
+typedef struct TdeSecretMeta
+{
+	char		client[TDE_CLIENT_MAX];
+	char		tag[TDE_TAG_MAX];
+	TimestampTz created;
+	TimestampTz activated;		/* the last ADD or UPDATE */
+	bool		backed_up;
+} TdeSecretMeta;
+
 /* The master keys of one keystore (the file wallet, or the HSM) */
 typedef struct TdeKeySet
 {
 	int			nkeys;
 	int			active;			/* index of this keystore's active key, or -1 */
 	TdeMasterKey keys[TDE_MAX_MASTER_KEYS];
+	int			nsecrets;		/* the client secrets it holds: metadata only */
+	TdeSecretMeta secrets[TDE_MAX_CLIENT_SECRETS];
 } TdeKeySet;
 
 /* A change to a wallet's entries, applied by the keystore that holds it */
@@ -80,6 +99,13 @@ extern int	tde_masterkey_count(const TdeWallet *w);
 extern void tde_masterkey_set_active(TdeWallet *w, const uint8 *mkid);
 extern void tde_masterkey_copy_metadata(TdeMasterKey *dst, const TdeMasterKey *src);
 extern bool tde_masterkeys_mark_backed_up(TdeWallet *w);
+
+/* Client secrets <-> records */
+extern char *tde_secret_entry_name(const char *client);
+extern void tde_secret_store(TdeWallet *w, const TdeSecretMeta *meta,
+							 const char *secret);
+extern bool tde_secret_meta(const TdeWalletEntry *e, TdeSecretMeta *meta);
+extern int	tde_secrets_from_wallet(const TdeWallet *w, TdeSecretMeta *out, int max);
 
 /* Key sets: read from a wallet outside any lock, then installed under state_lock */
 extern TdeKeySet *tde_keyset_read(const TdeWallet *w, bool in_hsm);

@@ -38,4 +38,7 @@ extern char *tde_seps_get_optional(const char *client);
 extern const char *tde_credential_password(const TdeCredential *cred,
 										   const char *client);
 
+/* the clients of the external store, by name */
+extern int	tde_seps_clients(char **out, int max);
+
 #endif							/* TDE_KEYSTORE_SEPS_H */

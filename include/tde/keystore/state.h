@@ -103,6 +103,7 @@ extern bool tde_state_active_key(TdeKeySetId id, TdeMasterKey *out);
 
 /* For the views: copies of the keys without key bytes (metadata) */
 extern int	tde_state_copy_key_metadata(TdeMasterKey *out, int max);
+extern int	tde_state_copy_secret_metadata(TdeSecretMeta *out, int max);
 /* The open keys changed in a way every backend must see (DROP EXTENSION) */
 extern void tde_state_bump_generation(void);
 

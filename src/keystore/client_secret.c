@@ -1,0 +1,142 @@
+/*-------------------------------------------------------------------------
+ *
+ * client_secret.c
+ *	  Client secrets in the password keystore.  See keystore/client_secret.h.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "utils/timestamp.h"
+
+#include "tde/keystore/client_secret.h"
+#include "tde/keystore/config.h"
+#include "tde/keystore/keyrecord.h"
+#include "tde/keystore/keyset.h"
+#include "tde/keystore/keystore.h"
+#include "tde/util/keyid.h"
+#include "tde/util/secure.h"
+
+typedef struct SecretArg
+{
+	TdeSecretOp op;
+	const char *client;
+	const char *secret;
+	const char *tag;
+	bool		with_backup;
+} SecretArg;
+
+static void
+check_text(const char *s, int max, const char *what)
+{
+	const char *p;
+
+	if (s == NULL || s[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be empty", what)));
+	if ((int) strlen(s) >= max)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s is longer than %d bytes", what, max - 1)));
+	for (p = s; *p; p++)
+		if ((unsigned char) *p < 0x20)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must not contain control characters", what)));
+}
+
+/* Every record now in the wallet is in the backup being written. */
+static void
+mark_backed_up(TdeWallet *w)
+{
+	int			i;
+
+	for (i = 0; i < w->nentries; i++)
+	{
+		TdeSecretMeta meta;
+		const TdeWalletEntry *e = &w->entries[i];
+		char	   *secret;
+		char	   *rec;
+		char	   *hex;
+
+		if (strncmp(e->name, "TDE.SECRET.", 11) != 0 || !tde_secret_meta(e, &meta) ||
+			meta.backed_up)
+			continue;
+		rec = tde_secure_alloc(e->len + 1);
+		memcpy(rec, e->value, e->len);
+		rec[e->len] = '\0';
+		if ((hex = strstr(rec, "\nsecret=")) == NULL)
+			continue;
+		hex += 8;
+		hex[strcspn(hex, "\n")] = '\0';
+		secret = tde_secure_alloc(strlen(hex) / 2 + 1);
+		if (!tde_parse_hex(hex, strlen(hex), (uint8 *) secret, strlen(hex) / 2))
+			continue;
+		meta.backed_up = true;
+		tde_secret_store(w, &meta, secret);
+	}
+}
+
+static void
+secret_change(TdeWallet *w, void *varg)
+{
+	SecretArg  *arg = varg;
+	char	   *name = tde_secret_entry_name(arg->client);
+	const TdeWalletEntry *e = tde_wallet_get(w, name);
+	TdeSecretMeta meta;
+
+	if (arg->op == TDE_SECRET_ADD && e != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("the keystore already has a secret for client \"%s\"", arg->client),
+				 errhint("Use UPDATE SECRET to change it.")));
+	if (arg->op != TDE_SECRET_ADD && e == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the keystore has no secret for client \"%s\"", arg->client)));
+	if (arg->op == TDE_SECRET_ADD &&
+		tde_secrets_from_wallet(w, palloc(sizeof(TdeSecretMeta) * TDE_MAX_CLIENT_SECRETS),
+								TDE_MAX_CLIENT_SECRETS) >= TDE_MAX_CLIENT_SECRETS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the keystore holds %d client secrets, the most it can", TDE_MAX_CLIENT_SECRETS)));
+	if (arg->with_backup)
+		mark_backed_up(w);
+	if (arg->op == TDE_SECRET_DELETE)
+	{
+		(void) tde_wallet_remove(w, name);
+		return;
+	}
+	memset(&meta, 0, sizeof(meta));
+	if (e != NULL && !tde_secret_meta(tde_wallet_get(w, name), &meta))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("client secret entry \"%s\" in the keystore is damaged", name)));
+	strlcpy(meta.client, arg->client, sizeof(meta.client));
+	if (arg->tag != NULL || arg->op == TDE_SECRET_ADD)
+		strlcpy(meta.tag, arg->tag ? arg->tag : "", sizeof(meta.tag));
+	if (arg->op == TDE_SECRET_ADD)
+		meta.created = GetCurrentTimestamp();
+	meta.activated = GetCurrentTimestamp();
+	meta.backed_up = false;
+	tde_secret_store(w, &meta, arg->secret);
+}
+
+void
+tde_client_secret_change(TdeSecretOp op, const char *client, const char *secret,
+						 const char *tag, const TdeChangeRequest *req)
+{
+	SecretArg	arg = {op, client, secret, tag, req->with_backup};
+
+	tde_keystore_require_file_primary(op == TDE_SECRET_DELETE ? "DELETE SECRET" :
+									  op == TDE_SECRET_ADD ? "ADD SECRET" : "UPDATE SECRET",
+									  "Keep the secret in the external store, or in a software keystore.");
+	check_text(client, TDE_CLIENT_MAX, "client identifier");
+	if (op != TDE_SECRET_DELETE)
+		tde_check_password(secret, "secret");
+	if (tag != NULL && tag[0] != '\0')
+		check_text(tag, TDE_TAG_MAX, "tag");
+	tde_keystore_change(req, secret_change, &arg);
+	tde_masterkey_pop_temporary();
+}

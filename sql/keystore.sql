@@ -28,7 +28,8 @@ SELECT tde_test.try($$SELECT tde.create_keystore('')$$);
 SELECT tde_test.try($$SELECT tde.create_keystore(NULL)$$);
 SELECT tde_test.akm('CREATE KEYSTORE IDENTIFIED BY ""');
 SELECT tde_test.try($$SELECT tde.create_keystore(repeat('x', 1025))$$);
--- the location, if given, must be <root>/tde
+-- the location: <root>/tde, or another directory (not the wallet root itself
+-- nor tde_seps); <root>/other gets a keystore of its own
 SELECT tde_test.try(format('SELECT tde.create_keystore(%L, %L)', 'regress_pw1',
 						   current_setting('tde.wallet_root')));
 SELECT tde_test.akm(format('CREATE KEYSTORE %L IDENTIFIED BY regress_pw1',

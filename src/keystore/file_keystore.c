@@ -45,18 +45,33 @@
  * ---------------------------------------------------------------------
  */
 
-/* An optional location must be the wallet directory itself. */
-static void
-check_wallet_location(const char *location)
+/*
+ * The directory of a keystore to create: the wallet directory, or another
+ * one (a keystore to merge, or to keep secrets in), which under
+ * tde.wallet_root any tde_admin may name and elsewhere only who may write
+ * server files.  Only <wallet_root>/tde is opened and used for the
+ * server's own keys.
+ */
+static char *
+keystore_dir(const char *location)
 {
 	char	   *dir = tde_wallet_dir();
+	char	   *loc;
 
-	if (location != NULL && strcmp(tde_canonical_location(location, "keystore location"), dir) != 0)
+	if (location == NULL)
+		return dir;
+	loc = tde_canonical_location(location, "keystore location");
+	if (strcmp(loc, dir) == 0)
+		return dir;
+	if ((tde_wallet_root != NULL && strcmp(loc, tde_wallet_root) == 0) ||
+		strcmp(loc, tde_seps_dir()) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("keystore location must be \"%s\"", dir),
-				 errdetail("With tde.wallet_root set, the keystore lives in <tde.wallet_root>/%s.",
-						   TDE_WALLET_DIR)));
+				 errmsg("a keystore cannot be created in \"%s\"", loc),
+				 errdetail("tde.wallet_root holds the keystores' directories, and tde_seps is the external password store."),
+				 errhint("Name <tde.wallet_root>/tde, or another directory.")));
+	tde_require_location_access(loc);
+	return loc;
 }
 
 /* ---------------------------------------------------------------------
@@ -205,8 +220,7 @@ tde_keystore_create(const char *location, const char *password)
 	int			lockfd;
 
 	tde_check_password(password, "keystore password");
-	dir = tde_wallet_dir();
-	check_wallet_location(location);
+	dir = keystore_dir(location);
 	ewallet = tde_join_path(dir, TDE_EWALLET_FILE);
 
 	lockfd = tde_keystore_lock(dir, true, NULL);
@@ -233,8 +247,7 @@ tde_keystore_create_autologin(const char *location, const char *password,
 	int			lockfd;
 
 	tde_check_password(password, "keystore password");
-	dir = tde_wallet_dir();
-	check_wallet_location(location);
+	dir = keystore_dir(location);
 
 	lockfd = tde_keystore_lock(dir, false, tde_join_path(dir, TDE_EWALLET_FILE));
 
@@ -242,8 +255,9 @@ tde_keystore_create_autologin(const char *location, const char *password,
 	sso = tde_wallet_copy(w, local ? TDE_WALLET_LOCAL_AUTOLOGIN : TDE_WALLET_AUTOLOGIN);
 	tde_wallet_write(tde_join_path(dir, TDE_CWALLET_FILE), sso, NULL, 0);
 	/* an open auto-login keystore is now this one */
-	if (tde_keystore_open_kind() == TDE_OPEN_AUTOLOGIN ||
-		tde_keystore_open_kind() == TDE_OPEN_LOCAL_AUTOLOGIN)
+	if (strcmp(dir, tde_wallet_dir()) == 0 &&
+		(tde_keystore_open_kind() == TDE_OPEN_AUTOLOGIN ||
+		 tde_keystore_open_kind() == TDE_OPEN_LOCAL_AUTOLOGIN))
 		publish(sso, open_kind_of(sso->kind));
 
 	tde_keystore_unlock(lockfd);

@@ -64,6 +64,21 @@ SELECT * FROM kt.secrets WHERE keystore_type = 'EXTERNAL STORE';
 SELECT tde_test.akm($$DELETE SECRET FOR CLIENT 'OGG3' IDENTIFIED BY EXTERNAL STORE WITH BACKUP$$);
 
 --
+-- An auto-login keystore of secrets in another directory (Oracle's
+-- example of 4.3.3, INTO [LOCAL] AUTO_LOGIN KEYSTORE)
+--
+SELECT tde_test.akm(format($$ADMINISTER KEY MANAGEMENT ADD SECRET 'okv_Secret_1' FOR CLIENT 'OKV_PASSWORD' INTO LOCAL AUTO_LOGIN KEYSTORE %L$$, :'root' || '/okv'));
+SELECT * FROM tde_test.ls('okv');
+SELECT tde_test.akm(format($$ADD SECRET 'x' FOR CLIENT 'OKV_PASSWORD' TO LOCAL AUTO_LOGIN KEYSTORE %L$$, :'root' || '/okv'));
+SELECT tde_test.akm(format($$UPDATE SECRET okv_Secret_2 FOR CLIENT 'OKV_PASSWORD' USING TAG 'okv' TO LOCAL AUTO_LOGIN KEYSTORE %L$$, :'root' || '/okv'));
+SELECT tde_test.akm(format($$DELETE SECRET FOR CLIENT 'nobody' FROM LOCAL AUTO_LOGIN KEYSTORE %L$$, :'root' || '/okv'));
+SELECT tde_test.akm(format($$DELETE SECRET FOR CLIENT 'OKV_PASSWORD' FROM LOCAL AUTO_LOGIN KEYSTORE %L$$, :'root' || '/okv'));
+SELECT tde_test.akm(format($$UPDATE SECRET 'x' FOR CLIENT 'c' TO AUTO_LOGIN KEYSTORE %L$$, :'root' || '/nothing_here'));
+-- a directory with a password wallet: the secret belongs in the wallet
+SELECT tde_test.akm(format($$ADD SECRET 'x' FOR CLIENT 'c' TO AUTO_LOGIN KEYSTORE %L$$, :'root' || '/tde'));
+SELECT tde_test.akm($$ADD SECRET 'x' FOR CLIENT 'c' TO AUTO_LOGIN KEYSTORE '/tmp/okv'$$);
+
+--
 -- Who may read v$client_secrets: tde_admin, not pg_monitor
 --
 RESET ROLE;

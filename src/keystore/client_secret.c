@@ -14,6 +14,9 @@
 #include "tde/keystore/keyrecord.h"
 #include "tde/keystore/keyset.h"
 #include "tde/keystore/keystore.h"
+#include "tde/keystore/report.h"
+#include "tde/store/wallet.h"
+#include "tde/util/fileio.h"
 #include "tde/util/keyid.h"
 #include "tde/util/secure.h"
 
@@ -123,6 +126,17 @@ secret_change(TdeWallet *w, void *varg)
 	tde_secret_store(w, &meta, arg->secret);
 }
 
+static void
+check_arguments(TdeSecretOp op, const char *client, const char *secret,
+				const char *tag)
+{
+	check_text(client, TDE_CLIENT_MAX, "client identifier");
+	if (op != TDE_SECRET_DELETE)
+		tde_check_password(secret, "secret");
+	if (tag != NULL && tag[0] != '\0')
+		check_text(tag, TDE_TAG_MAX, "tag");
+}
+
 void
 tde_client_secret_change(TdeSecretOp op, const char *client, const char *secret,
 						 const char *tag, const TdeChangeRequest *req)
@@ -132,11 +146,54 @@ tde_client_secret_change(TdeSecretOp op, const char *client, const char *secret,
 	tde_keystore_require_file_primary(op == TDE_SECRET_DELETE ? "DELETE SECRET" :
 									  op == TDE_SECRET_ADD ? "ADD SECRET" : "UPDATE SECRET",
 									  "Keep the secret in the external store, or in a software keystore.");
-	check_text(client, TDE_CLIENT_MAX, "client identifier");
-	if (op != TDE_SECRET_DELETE)
-		tde_check_password(secret, "secret");
-	if (tag != NULL && tag[0] != '\0')
-		check_text(tag, TDE_TAG_MAX, "tag");
+	check_arguments(op, client, secret, tag);
 	tde_keystore_change(req, secret_change, &arg);
 	tde_masterkey_pop_temporary();
+}
+
+/*
+ * ADD / UPDATE / DELETE SECRET ... {TO | INTO | FROM} [LOCAL] AUTO_LOGIN
+ * KEYSTORE 'dir' for a directory other than the external store: the
+ * secret in dir/cwallet.sso, an auto-login keystore of secrets (Oracle's
+ * example of 4.3.3, for a keystore without a password wallet).  A
+ * directory that holds an ewallet.p12 is refused: its cwallet.sso is that
+ * wallet's copy, and the secret belongs in the wallet (IDENTIFIED BY).
+ */
+void
+tde_autologin_secret_change(TdeSecretOp op, const char *location,
+							const char *client, const char *secret,
+							const char *tag, bool local)
+{
+	char	   *dir = tde_canonical_location(location, "keystore location");
+	char	   *path = tde_join_path(dir, TDE_CWALLET_FILE);
+	SecretArg	arg = {op, client, secret, tag, false};
+	TdeWallet  *w = NULL;
+	TdeWalletResult res;
+	int			lockfd;
+
+	if (tde_wallet_root != NULL && strcmp(dir, tde_wallet_root) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a keystore cannot be created in \"%s\"", dir),
+				 errhint("Name a directory under it.")));
+	tde_require_location_access(dir);
+	check_arguments(op, client, secret, tag);
+
+	lockfd = tde_keystore_lock(dir, op == TDE_SECRET_ADD, path);
+	if (tde_file_exists(tde_join_path(dir, TDE_EWALLET_FILE)))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("keystore \"%s\" has a password wallet", dir),
+				 errdetail("Its cwallet.sso is the password wallet's auto-login copy."),
+				 errhint("Keep the secret in the password wallet with IDENTIFIED BY: the copy follows.")));
+	res = tde_wallet_load(path, true, NULL, &w);
+	if (res == TDE_WALLET_MISSING && op == TDE_SECRET_ADD)
+		w = tde_wallet_create(local ? TDE_WALLET_LOCAL_AUTOLOGIN : TDE_WALLET_AUTOLOGIN);
+	else
+		tde_wallet_report(res, path, ERROR);
+	secret_change(w, &arg);
+	/* [LOCAL] decides the kind the keystore is written as */
+	w->kind = local ? TDE_WALLET_LOCAL_AUTOLOGIN : TDE_WALLET_AUTOLOGIN;
+	tde_wallet_write(path, w, NULL, 0);
+	tde_keystore_unlock(lockfd);
 }

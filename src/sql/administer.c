@@ -79,6 +79,15 @@ secret_change(TdeSecretOp op, TdeStatement *stmt)
 								 stmt->tag, &req);
 		return;
 	}
+	if (strcmp(tde_canonical_location(stmt->location, "keystore location"),
+			   tde_seps_dir()) != 0)
+	{
+		/* an auto-login keystore of secrets elsewhere */
+		tde_autologin_secret_change(op, stmt->location, stmt->client,
+									op == TDE_SECRET_DELETE ? NULL : stmt->secret,
+									stmt->tag, stmt->local);
+		return;
+	}
 	tde_seps_change(op, stmt->location, stmt->client,
 					op == TDE_SECRET_DELETE ? NULL : stmt->secret, stmt->local);
 	if (stmt->with_backup)

@@ -23,4 +23,9 @@ extern void tde_client_secret_change(TdeSecretOp op, const char *client,
 									 const char *secret, const char *tag,
 									 const TdeChangeRequest *req);
 
+/* The same in an auto-login keystore of secrets, dir/cwallet.sso */
+extern void tde_autologin_secret_change(TdeSecretOp op, const char *location,
+										const char *client, const char *secret,
+										const char *tag, bool local);
+
 #endif							/* TDE_KEYSTORE_CLIENT_SECRET_H */

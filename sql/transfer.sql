@@ -121,6 +121,7 @@ SET ROLE regress_keyadm;
 SELECT tde_test.akm(format($$EXPORT KEYS WITH SECRET s TO %L IDENTIFIED BY regress_pw1 WITH IDENTIFIER IN (SELECT key_id FROM tde_test.hidden)$$, :'root' || '/x.exp'));
 SELECT tde_test.try(format($$SELECT tde.export_keys('s', %L, password => 'regress_pw1', key_ids => ARRAY[NULL])$$, :'root' || '/x.exp'));
 SELECT tde_test.try(format($$SELECT tde.export_keys('', %L, password => 'regress_pw1')$$, :'root' || '/x.exp'));
+SELECT tde_test.try(format($$SELECT tde.export_keys('s', %L, password => 'regress_pw1', key_ids => array_fill('x'::text, ARRAY[100000]))$$, :'root' || '/x.exp'));
 SELECT tde_test.try($$SELECT tde.export_keys('s', 'relative.exp', password => 'regress_pw1')$$);
 SELECT tde_test.try($$SELECT tde.export_keys('s', '/tmp/outside.exp', password => 'regress_pw1')$$);
 SELECT tde_test.try(format($$SELECT tde.export_keys('s', %L, password => 'regress_pw1')$$, :'root' || '/no_such_dir/x.exp'));

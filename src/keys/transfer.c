@@ -18,6 +18,7 @@
 #include "postgres.h"
 
 #include "access/xlog.h"
+#include "miscadmin.h"
 
 #include "tde/keys/transfer.h"
 #include "tde/keystore/config.h"
@@ -30,6 +31,7 @@
 #include "tde/util/secure.h"
 
 #define ALL_KEYS_SIZE	(sizeof(TdeMasterKey) * TDE_MAX_MASTER_KEYS)
+#define MAX_KEY_IDS		(16 * TDE_MAX_MASTER_KEYS)
 
 static void
 check_request(const TdeTransferRequest *req, const char *operation,
@@ -71,11 +73,17 @@ select_keys(const TdeTransferRequest *req, const TdeMasterKey *all, int n,
 		memcpy(out, all, sizeof(TdeMasterKey) * n);
 		return n;
 	}
+	/* more names than a keystore can hold keys is a mistake, not a list */
+	if (req->nkey_ids > MAX_KEY_IDS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("at most %d key identifiers can be named", MAX_KEY_IDS)));
 	for (i = 0; i < req->nkey_ids; i++)
 	{
 		uint8		mkid[TDE_MKID_LEN];
 		int			k;
 
+		CHECK_FOR_INTERRUPTS();
 		if (req->key_ids[i] == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),

@@ -7,8 +7,10 @@
  */
 #include "postgres.h"
 
+#include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "tde/crypto/cipher.h"
 #include "tde/keystore/client_secret.h"
 #include "tde/keystore/config.h"
 #include "tde/keystore/keyrecord.h"
@@ -27,6 +29,7 @@ typedef struct SecretArg
 	const char *secret;
 	const char *tag;
 	bool		with_backup;
+	bool		in_hsm;			/* the HSM's metadata file: seal the secret */
 } SecretArg;
 
 static void
@@ -77,8 +80,55 @@ mark_backed_up(TdeWallet *w)
 		if (!tde_parse_hex(hex, strlen(hex), (uint8 *) secret, strlen(hex) / 2))
 			continue;
 		meta.backed_up = true;
-		tde_secret_store(w, &meta, secret);
+		tde_secret_store(w, &meta, secret);	/* in_hsm kept: sealed stays sealed */
 	}
+}
+
+#define SEAL_AAD_LABEL "TDE-CS1"
+#define SEAL_DEK_LEN	32
+
+/*
+ * An HSM keystore's secret, sealed so that only the HSM opens it: a random
+ * data key encrypts the secret (AES-256-GCM, crypto/cipher.h) and is
+ * itself wrapped by the HSM's active master key (C_Encrypt inside the
+ * HSM, store/hsm.h).  The text kept is "<mkid>:<wrapped key>:<sealed
+ * secret>" in hexadecimal; the associated data binds both to the client.
+ */
+static char *
+seal_in_hsm(const char *client, const char *secret)
+{
+	TdeMasterKey *mk = tde_secure_alloc(sizeof(TdeMasterKey));
+	uint8	   *dek = tde_secure_alloc(SEAL_DEK_LEN);
+	int			slen = strlen(secret);
+	char	   *aad = psprintf(SEAL_AAD_LABEL "%s", client);
+	uint8		wrapped[SEAL_DEK_LEN + TDE_WRAP_MAX_OVERHEAD];
+	uint8	   *ct = palloc(slen + TDE_WRAP_MAX_OVERHEAD);
+	int			wlen;
+	int			clen;
+	char	   *out;
+	char	   *p;
+
+	if (!tde_masterkey_active(mk) || !mk->in_hsm)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("no master key is set in the HSM to seal the secret with"),
+				 errdetail("ORA-28361: master key not yet set"),
+				 errhint("Set one with ADMINISTER KEY MANAGEMENT SET KEY.")));
+	tde_random_bytes(dek, SEAL_DEK_LEN);
+	wlen = tde_mk_wrap(mk, (const uint8 *) aad, strlen(aad), dek, SEAL_DEK_LEN, wrapped);
+	clen = tde_wrap(TDE_ALG_AES256, dek, SEAL_DEK_LEN, (const uint8 *) aad, strlen(aad),
+					(const uint8 *) secret, slen, ct);
+	tde_wipe(dek, SEAL_DEK_LEN);
+	out = tde_secure_alloc(2 * (TDE_MKID_LEN + wlen + clen) + 3);
+	p = out;
+	p += hex_encode((const char *) mk->mkid, TDE_MKID_LEN, p);
+	*p++ = ':';
+	p += hex_encode((const char *) wrapped, wlen, p);
+	*p++ = ':';
+	p += hex_encode((const char *) ct, clen, p);
+	*p = '\0';
+	tde_wipe(mk, sizeof(TdeMasterKey));
+	return out;
 }
 
 static void
@@ -123,7 +173,8 @@ secret_change(TdeWallet *w, void *varg)
 		meta.created = GetCurrentTimestamp();
 	meta.activated = GetCurrentTimestamp();
 	meta.backed_up = false;
-	tde_secret_store(w, &meta, arg->secret);
+	meta.in_hsm = arg->in_hsm;
+	tde_secret_store(w, &meta, arg->in_hsm ? seal_in_hsm(arg->client, arg->secret) : arg->secret);
 }
 
 static void
@@ -141,11 +192,9 @@ void
 tde_client_secret_change(TdeSecretOp op, const char *client, const char *secret,
 						 const char *tag, const TdeChangeRequest *req)
 {
-	SecretArg	arg = {op, client, secret, tag, req->with_backup};
+	bool		in_hsm = tde_keystore_primary()->generates_keys;
+	SecretArg	arg = {op, client, secret, tag, req->with_backup && !in_hsm, in_hsm};
 
-	tde_keystore_require_file_primary(op == TDE_SECRET_DELETE ? "DELETE SECRET" :
-									  op == TDE_SECRET_ADD ? "ADD SECRET" : "UPDATE SECRET",
-									  "Keep the secret in the external store, or in a software keystore.");
 	check_arguments(op, client, secret, tag);
 	tde_keystore_change(req, secret_change, &arg);
 	tde_masterkey_pop_temporary();
@@ -166,7 +215,7 @@ tde_autologin_secret_change(TdeSecretOp op, const char *location,
 {
 	char	   *dir = tde_canonical_location(location, "keystore location");
 	char	   *path = tde_join_path(dir, TDE_CWALLET_FILE);
-	SecretArg	arg = {op, client, secret, tag, false};
+	SecretArg	arg = {op, client, secret, tag, false, false};
 	TdeWallet  *w = NULL;
 	TdeWalletResult res;
 	int			lockfd;

@@ -442,9 +442,10 @@ tde_secret_store(TdeWallet *w, const TdeSecretMeta *meta, const char *secret)
 	hex[2 * slen] = '\0';
 	rec = tde_secure_alloc(2 * slen + TDE_CLIENT_MAX + TDE_TAG_MAX + 128);
 	sprintf(rec, "format=1\nclient=%s\ntag=%s\ncreated=" INT64_FORMAT
-			"\nactivated=" INT64_FORMAT "\nbacked_up=%d\nsecret=%s\n",
+			"\nactivated=" INT64_FORMAT "\nbacked_up=%d\n%ssecret=%s\n",
 			meta->client, meta->tag, (int64) meta->created,
-			(int64) meta->activated, meta->backed_up ? 1 : 0, hex);
+			(int64) meta->activated, meta->backed_up ? 1 : 0,
+			meta->in_hsm ? "store=hsm\n" : "", hex);
 	name = tde_secret_entry_name(meta->client);
 	MemoryContextSwitchTo(op.caller);
 	tde_wallet_put(w, name, rec, strlen(rec));
@@ -479,6 +480,7 @@ tde_secret_meta(const TdeWalletEntry *e, TdeSecretMeta *meta)
 	char	   *created = record_field(rec, "created");
 	char	   *activated = record_field(rec, "activated");
 	char	   *backed_up = record_field(rec, "backed_up");
+	char	   *store = record_field(rec, "store");
 	bool		ok = client && tag && created && activated && backed_up &&
 		strlen(client) < TDE_CLIENT_MAX && strlen(tag) < TDE_TAG_MAX;
 
@@ -490,6 +492,7 @@ tde_secret_meta(const TdeWalletEntry *e, TdeSecretMeta *meta)
 		meta->created = (TimestampTz) strtoll(created, NULL, 10);
 		meta->activated = (TimestampTz) strtoll(activated, NULL, 10);
 		meta->backed_up = strcmp(backed_up, "1") == 0;
+		meta->in_hsm = store != NULL && strcmp(store, "hsm") == 0;
 	}
 	/* the record holds the secret: wiped before it is freed */
 	explicit_bzero(rec, e->len);

@@ -303,17 +303,21 @@ tde_state_copy_key_metadata(TdeMasterKey *out, int max)
 	return n;
 }
 
-/* The client secrets of the open file keystore, without their values. */
+/* The client secrets of the open keystores, without their values. */
 int
 tde_state_copy_secret_metadata(TdeSecretMeta *out, int max)
 {
 	int			n = 0;
 	int			i;
 
+	static const TdeKeySetId order[] = {TDE_HSM_KEYS, TDE_FILE_KEYS};
+	int			j;
+
 	LWLockAcquire(tde_shared->state_lock, LW_SHARED);
-	if (set_open(TDE_FILE_KEYS))
-		for (i = 0; i < key_set(TDE_FILE_KEYS)->nsecrets && n < max; i++)
-			out[n++] = key_set(TDE_FILE_KEYS)->secrets[i];
+	for (j = 0; j < (int) lengthof(order); j++)
+		if (set_open(order[j]))
+			for (i = 0; i < key_set(order[j])->nsecrets && n < max; i++)
+				out[n++] = key_set(order[j])->secrets[i];
 	LWLockRelease(tde_shared->state_lock);
 	return n;
 }

@@ -317,8 +317,9 @@ tde_client_secrets(PG_FUNCTION_ARGS)
 	secrets = palloc(sizeof(TdeSecretMeta) * TDE_MAX_CLIENT_SECRETS);
 	n = tde_state_copy_secret_metadata(secrets, TDE_MAX_CLIENT_SECRETS);
 	for (i = 0; i < n; i++)
-		put_secret_row(rsinfo, secrets[i].client, &secrets[i], "SOFTWARE KEYSTORE",
-					   tde_wallet_dir());
+		put_secret_row(rsinfo, secrets[i].client, &secrets[i],
+					   secrets[i].in_hsm ? "HSM" : "SOFTWARE KEYSTORE",
+					   secrets[i].in_hsm ? "HSM" : tde_wallet_dir());
 	n = tde_seps_clients(clients, lengthof(clients));
 	for (i = 0; i < n; i++)
 		put_secret_row(rsinfo, clients[i], NULL, "EXTERNAL STORE", tde_seps_dir());

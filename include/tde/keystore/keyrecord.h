@@ -60,7 +60,9 @@ typedef struct TdeMasterKey
 /*
  * A client secret kept in a keystore (ADD SECRET ... IDENTIFIED BY): entry
  * "TDE.SECRET.<client in hex>" holding "name=value" lines, the secret in
- * hexadecimal.  What v$client_secrets shows is this, without the secret.
+ * hexadecimal -- in a wallet, the secret itself; in the HSM's metadata
+ * file, the secret sealed by an HSM key (meta.in_hsm, line "store=hsm").
+ * What v$client_secrets shows is this, without the secret.
  */
 #define TDE_CLIENT_MAX			128 /* bytes, with the terminator */
 #define TDE_MAX_CLIENT_SECRETS	64
@@ -72,6 +74,7 @@ typedef struct TdeSecretMeta
 	TimestampTz created;
 	TimestampTz activated;		/* the last ADD or UPDATE */
 	bool		backed_up;
+	bool		in_hsm;			/* sealed by an HSM key, in hsm_keys.sso */
 } TdeSecretMeta;
 
 /* The master keys of one keystore (the file wallet, or the HSM) */

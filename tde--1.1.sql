@@ -153,10 +153,21 @@ CREATE FUNCTION tde.client_secrets(
 	OUT secret_tag text,
 	OUT creation_time timestamptz,
 	OUT activation_time timestamptz,
+	OUT owner text,
+	OUT owner_id bigint,
 	OUT keystore_type text,
-	OUT keystore_location text,
 	OUT backed_up text,
-	OUT con_id integer)
+	OUT owner_dbname text,
+	OUT owner_dbid numeric,
+	OUT owner_instance_name text,
+	OUT owner_instance_number integer,
+	OUT owner_instance_serial integer,
+	OUT owner_pdbname text,
+	OUT owner_pdbid bigint,
+	OUT owner_pdbuid bigint,
+	OUT owner_pdbguid text,
+	OUT con_id integer,
+	OUT keystore_location text)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'tde_client_secrets'
 LANGUAGE C STRICT VOLATILE;

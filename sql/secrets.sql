@@ -26,6 +26,11 @@ SELECT tde_test.akm($$ADMINISTER KEY MANAGEMENT ADD SECRET 'GG_Secret_1' FOR CLI
 SELECT tde_test.akm($$ADD SECRET GG_Secret_2 FOR CLIENT 'OGG2' FORCE KEYSTORE IDENTIFIED BY regress_pw1 WITH BACKUP USING 'secret2'$$);
 SELECT tde_test.akm(format($$ADD SECRET 'GG_Secret_3' FOR CLIENT 'OGG3' TO KEYSTORE %L IDENTIFIED BY regress_pw1 WITH BACKUP$$, :'root' || '/tde'));
 SELECT * FROM kt.secrets;
+-- Oracle's owner columns: who added it, and where
+SELECT client, owner, owner_id IS NOT NULL AS has_owner_id, owner_dbname IS NOT NULL AS has_dbname,
+	   owner_dbid > 0 AS has_dbid, owner_instance_number, owner_instance_serial,
+	   owner_pdbname, owner_pdbid > 0 AS has_pdbid, owner_pdbguid
+FROM v$client_secrets WHERE keystore_type = 'SOFTWARE KEYSTORE' ORDER BY client;
 -- an existing client, a missing one, no backup, another keystore: refused, nothing changes
 SELECT tde_test.md5('tde/ewallet.p12') AS ewallet_v1 \gset
 SELECT tde_test.akm($$ADD SECRET 'x' FOR CLIENT 'Oracle_GoldenGate' IDENTIFIED BY regress_pw1 WITH BACKUP$$);

@@ -51,22 +51,6 @@
  */
 
 static void
-fill_place(TdeKeyPlace *p)
-{
-	char	   *dbname = get_database_name(MyDatabaseId);
-
-	memset(p, 0, sizeof(*p));
-	strlcpy(p->dbname, (cluster_name && cluster_name[0]) ? cluster_name : "postgres",
-			sizeof(p->dbname));
-	p->dbid = GetSystemIdentifier();
-	strlcpy(p->instance_name, (cluster_name && cluster_name[0]) ? cluster_name : "postgres",
-			sizeof(p->instance_name));
-	p->instance_number = 1;
-	strlcpy(p->pdbname, dbname ? dbname : "", sizeof(p->pdbname));
-	p->pdbid = MyDatabaseId;
-}
-
-static void
 check_tag(const char *tag)
 {
 	const char *p;
@@ -173,7 +157,7 @@ build_key(const TdeKeyRequest *req, TdeMasterKey *mk)
 	strlcpy(mk->creator, GetUserNameFromId(GetUserId(), false), sizeof(mk->creator));
 	mk->creator_id = GetUserId();
 	strlcpy(mk->origin, "LOCAL", sizeof(mk->origin));
-	fill_place(&mk->created_at);
+	tde_key_place_here(&mk->created_at);
 }
 
 static void
@@ -182,7 +166,7 @@ mark_activated(TdeMasterKey *mk)
 	mk->activated = GetCurrentTimestamp();
 	strlcpy(mk->user, GetUserNameFromId(GetUserId(), false), sizeof(mk->user));
 	mk->user_id = GetUserId();
-	fill_place(&mk->activated_at);
+	tde_key_place_here(&mk->activated_at);
 }
 
 /* Changes applied to the keys inside a keystore's change() */

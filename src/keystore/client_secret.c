@@ -7,6 +7,7 @@
  */
 #include "postgres.h"
 
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
@@ -170,7 +171,12 @@ secret_change(TdeWallet *w, void *varg)
 	if (arg->tag != NULL || arg->op == TDE_SECRET_ADD)
 		strlcpy(meta.tag, arg->tag ? arg->tag : "", sizeof(meta.tag));
 	if (arg->op == TDE_SECRET_ADD)
+	{
 		meta.created = GetCurrentTimestamp();
+		strlcpy(meta.owner, GetUserNameFromId(GetUserId(), false), sizeof(meta.owner));
+		meta.owner_id = GetUserId();
+		tde_key_place_here(&meta.owner_at);
+	}
 	meta.activated = GetCurrentTimestamp();
 	meta.backed_up = false;
 	meta.in_hsm = arg->in_hsm;

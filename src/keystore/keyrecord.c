@@ -21,7 +21,11 @@
  */
 #include "postgres.h"
 
+#include "access/xlog.h"
+#include "commands/dbcommands.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/guc.h"
 #include "utils/builtins.h"
 
 #include "tde/keystore/keyrecord.h"
@@ -440,12 +444,17 @@ tde_secret_store(TdeWallet *w, const TdeSecretMeta *meta, const char *secret)
 	hex = tde_secure_alloc(2 * slen + 1);
 	hex_encode(secret, slen, hex);
 	hex[2 * slen] = '\0';
-	rec = tde_secure_alloc(2 * slen + TDE_CLIENT_MAX + TDE_TAG_MAX + 128);
+	rec = tde_secure_alloc(2 * slen + TDE_CLIENT_MAX + TDE_TAG_MAX + 8 * TDE_META_NAME_MAX + 256);
 	sprintf(rec, "format=1\nclient=%s\ntag=%s\ncreated=" INT64_FORMAT
-			"\nactivated=" INT64_FORMAT "\nbacked_up=%d\n%ssecret=%s\n",
+			"\nactivated=" INT64_FORMAT "\nbacked_up=%d\n%s"
+			"owner=%s\nowner_id=%u\nowner_dbname=%s\nowner_dbid=" UINT64_FORMAT
+			"\nowner_instance=%s\nowner_pdbname=%s\nowner_pdbid=%u\nsecret=%s\n",
 			meta->client, meta->tag, (int64) meta->created,
 			(int64) meta->activated, meta->backed_up ? 1 : 0,
-			meta->in_hsm ? "store=hsm\n" : "", hex);
+			meta->in_hsm ? "store=hsm\n" : "",
+			meta->owner, meta->owner_id, meta->owner_at.dbname, meta->owner_at.dbid,
+			meta->owner_at.instance_name, meta->owner_at.pdbname, meta->owner_at.pdbid,
+			hex);
 	name = tde_secret_entry_name(meta->client);
 	MemoryContextSwitchTo(op.caller);
 	tde_wallet_put(w, name, rec, strlen(rec));
@@ -468,6 +477,29 @@ record_field(const char *rec, const char *name)
 		p = nl ? nl + 1 : NULL;
 	}
 	return NULL;
+}
+
+/* The owner lines of a secret record (absent in none but damaged ones). */
+static void
+secret_owner_fields(const char *rec, TdeSecretMeta *meta)
+{
+	char	   *v;
+
+	if ((v = record_field(rec, "owner")) != NULL)
+		strlcpy(meta->owner, v, sizeof(meta->owner));
+	if ((v = record_field(rec, "owner_id")) != NULL)
+		meta->owner_id = (Oid) strtoul(v, NULL, 10);
+	if ((v = record_field(rec, "owner_dbname")) != NULL)
+		strlcpy(meta->owner_at.dbname, v, sizeof(meta->owner_at.dbname));
+	if ((v = record_field(rec, "owner_dbid")) != NULL)
+		meta->owner_at.dbid = strtoull(v, NULL, 10);
+	if ((v = record_field(rec, "owner_instance")) != NULL)
+		strlcpy(meta->owner_at.instance_name, v, sizeof(meta->owner_at.instance_name));
+	meta->owner_at.instance_number = 1;
+	if ((v = record_field(rec, "owner_pdbname")) != NULL)
+		strlcpy(meta->owner_at.pdbname, v, sizeof(meta->owner_at.pdbname));
+	if ((v = record_field(rec, "owner_pdbid")) != NULL)
+		meta->owner_at.pdbid = (Oid) strtoul(v, NULL, 10);
 }
 
 /* A secret record's metadata (never its value); false if it is damaged. */
@@ -493,6 +525,7 @@ tde_secret_meta(const TdeWalletEntry *e, TdeSecretMeta *meta)
 		meta->activated = (TimestampTz) strtoll(activated, NULL, 10);
 		meta->backed_up = strcmp(backed_up, "1") == 0;
 		meta->in_hsm = store != NULL && strcmp(store, "hsm") == 0;
+		secret_owner_fields(rec, meta);
 	}
 	/* the record holds the secret: wiped before it is freed */
 	explicit_bzero(rec, e->len);
@@ -518,4 +551,20 @@ tde_secrets_from_wallet(const TdeWallet *w, TdeSecretMeta *out, int max)
 		n++;
 	}
 	return n;
+}
+
+/* Where this session runs: Oracle's *_DBNAME, *_DBID, ... columns. */
+void
+tde_key_place_here(TdeKeyPlace *p)
+{
+	char	   *dbname = get_database_name(MyDatabaseId);
+	const char *cluster = (cluster_name && cluster_name[0]) ? cluster_name : "postgres";
+
+	memset(p, 0, sizeof(*p));
+	strlcpy(p->dbname, cluster, sizeof(p->dbname));
+	p->dbid = GetSystemIdentifier();
+	strlcpy(p->instance_name, cluster, sizeof(p->instance_name));
+	p->instance_number = 1;
+	strlcpy(p->pdbname, dbname ? dbname : "", sizeof(p->pdbname));
+	p->pdbid = MyDatabaseId;
 }

@@ -271,30 +271,37 @@ tde_rewrap_progress(PG_FUNCTION_ARGS)
  * keystore, then one per client of the external store.  Never a secret's
  * value.  tde_admin only: client names can be sensitive.
  */
-#define CLIENT_SECRETS_COLS 8
+#define CLIENT_SECRETS_COLS 19
 PG_FUNCTION_INFO_V1(tde_client_secrets);
 
+/* Oracle's columns, then KEYSTORE_LOCATION; m NULL: the external store */
 static void
 put_secret_row(ReturnSetInfo *rsinfo, const char *client, const TdeSecretMeta *m,
 			   const char *type, const char *location)
 {
 	Datum		values[CLIENT_SECRETS_COLS];
 	bool		nulls[CLIENT_SECRETS_COLS] = {0};
+	static const TdeSecretMeta none;
+	const TdeSecretMeta *r = m ? m : &none;
 
+	/* the external store keeps no tag, times, owner or place */
 	values[0] = CStringGetTextDatum(client);
-	nulls[1] = m == NULL || m->tag[0] == '\0';
-	if (!nulls[1])
-		values[1] = CStringGetTextDatum(m->tag);
+	values[1] = CStringGetTextDatum(r->tag);
+	nulls[1] = r->tag[0] == '\0';
+	values[2] = TimestampTzGetDatum(r->created);
+	values[3] = TimestampTzGetDatum(r->activated);
 	nulls[2] = nulls[3] = m == NULL;
-	if (m != NULL)
-	{
-		values[2] = TimestampTzGetDatum(m->created);
-		values[3] = TimestampTzGetDatum(m->activated);
-	}
-	values[4] = CStringGetTextDatum(type);
-	values[5] = CStringGetTextDatum(location);
-	values[6] = CStringGetTextDatum(m == NULL ? "UNDEFINED" : m->backed_up ? "YES" : "NO");
-	values[7] = Int32GetDatum(0);
+	values[4] = CStringGetTextDatum(r->owner);
+	nulls[4] = r->owner[0] == '\0';
+	values[5] = Int64GetDatum((int64) r->owner_id);
+	nulls[5] = r->owner_id == InvalidOid;
+	values[6] = CStringGetTextDatum(type);
+	values[7] = CStringGetTextDatum(m == NULL || m->in_hsm ? "UNDEFINED" :
+									m->backed_up ? "YES" : "NO");
+	/* 8..16: OWNER_DBNAME ... OWNER_PDBGUID */
+	put_place(values, nulls, 8, &r->owner_at, r->owner_at.dbname[0] != '\0');
+	values[17] = Int32GetDatum(0);
+	values[18] = CStringGetTextDatum(location);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 

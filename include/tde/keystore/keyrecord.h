@@ -75,6 +75,9 @@ typedef struct TdeSecretMeta
 	TimestampTz activated;		/* the last ADD or UPDATE */
 	bool		backed_up;
 	bool		in_hsm;			/* sealed by an HSM key, in hsm_keys.sso */
+	char		owner[TDE_META_NAME_MAX];	/* who added it */
+	Oid			owner_id;
+	TdeKeyPlace owner_at;		/* where it was added */
 } TdeSecretMeta;
 
 /* The master keys of one keystore (the file wallet, or the HSM) */
@@ -101,6 +104,7 @@ extern bool tde_masterkey_deserialize(const uint8 *data, int len,
 extern int	tde_masterkey_count(const TdeWallet *w);
 extern void tde_masterkey_set_active(TdeWallet *w, const uint8 *mkid);
 extern void tde_masterkey_copy_metadata(TdeMasterKey *dst, const TdeMasterKey *src);
+extern void tde_key_place_here(TdeKeyPlace *p);
 extern bool tde_masterkeys_mark_backed_up(TdeWallet *w);
 
 /* Client secrets <-> records */

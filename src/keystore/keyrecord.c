@@ -319,6 +319,9 @@ tde_keyset_read(const TdeWallet *w, bool in_hsm)
 	TdeKeySet  *set = tde_secure_alloc(sizeof(TdeKeySet));
 	int			i;
 
+	/* an empty set when w is NULL (a close), whatever the memory held */
+	set->nkeys = 0;
+	set->nsecrets = 0;
 	set->active = -1;
 	if (w != NULL)
 		set->nkeys = tde_masterkeys_from_wallet(w, set->keys, TDE_MAX_MASTER_KEYS,

@@ -38,6 +38,7 @@
 #include "tde/keys/relkey.h"
 #include "tde/keys/relkey_rewrap.h"
 #include "tde/keys/rewrap_worker.h"
+#include "tde/keystore/config.h"
 #include "tde/keystore/file_keystore.h"
 #include "tde/keystore/hsm_keystore.h"
 #include "tde/keystore/keyset.h"
@@ -53,19 +54,8 @@
 static void
 check_tag(const char *tag)
 {
-	const char *p;
-
-	if (tag == NULL)
-		return;
-	if (strlen(tag) >= TDE_TAG_MAX)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("tag is longer than %d bytes", TDE_TAG_MAX - 1)));
-	for (p = tag; *p; p++)
-		if ((unsigned char) *p < 0x20)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("tag must not contain control characters")));
+	if (tag != NULL)
+		tde_check_label(tag, TDE_TAG_MAX, "tag");
 }
 
 static void
@@ -262,8 +252,8 @@ parse_key_id_arg(const char *key_id, uint8 *mkid)
  * Master keys change on the primary server only: a standby's wallet is a
  * copy of the primary's, and its relation keys arrive through WAL.
  */
-static void
-require_primary_server(void)
+void
+tde_require_primary_server(void)
 {
 	if (RecoveryInProgress())
 		ereport(ERROR,
@@ -349,7 +339,7 @@ tde_masterkey_add(const TdeKeyRequest *req)
 	AddKeyArg	arg;
 	char	   *key_id = palloc(TDE_KEY_ID_LEN + 1);
 
-	require_primary_server();
+	tde_require_primary_server();
 	build_key(req, mk);
 	arg.mk = mk;
 	arg.activate = req->activate;
@@ -370,7 +360,7 @@ tde_masterkey_use(const char *key_id, const TdeKeyRequest *req)
 {
 	UseKeyArg	arg;
 
-	require_primary_server();
+	tde_require_primary_server();
 	parse_key_id_arg(key_id, arg.mkid);
 	check_tag(req->tag);
 	arg.tag = req->tag;
@@ -387,7 +377,7 @@ tde_masterkey_set_tag(const char *key_id, const TdeKeyRequest *req)
 {
 	UseKeyArg	arg;
 
-	require_primary_server();
+	tde_require_primary_server();
 	parse_key_id_arg(key_id, arg.mkid);
 	if (req->tag == NULL)
 		ereport(ERROR,
@@ -424,7 +414,7 @@ tde_masterkey_migrate(const TdeKeyRequest *req, const char *wallet_password)
 	const TdeKeystoreOps *source = &tde_file_keystore_ops;
 	TdeChangeRequest chg;
 
-	require_primary_server();
+	tde_require_primary_server();
 	tde_keystore_require_order(target, source, "HSM|FILE", "MIGRATE");
 	tde_relkey_lock_for_rekey();
 
@@ -468,7 +458,7 @@ tde_masterkey_reverse_migrate(const TdeKeyRequest *req, const char *hsm_credenti
 	const TdeKeystoreOps *source = &tde_hsm_keystore_ops;
 	TdeChangeRequest chg;
 
-	require_primary_server();
+	tde_require_primary_server();
 	tde_keystore_require_order(target, source, "FILE|HSM", "REVERSE MIGRATE");
 	tde_relkey_lock_for_rekey();
 

@@ -232,6 +232,7 @@ tde_relkey_rewrap_one(const uint8 *key_id, int32 version, bytea *old_mkid,
 void
 tde_relkey_warn_missing_master_keys(void)
 {
+	Oid			nsp = get_namespace_oid("tde", true);
 	TdeMasterKey *mk;
 	TdeCatalogAccess ca;
 	StringInfoData ids;
@@ -239,8 +240,8 @@ tde_relkey_warn_missing_master_keys(void)
 	int			nmissing = 0;
 	uint64		i;
 
-	if (!OidIsValid(get_namespace_oid("tde", true)) ||
-		!OidIsValid(get_relname_relid("relation_key", get_namespace_oid("tde", true))))
+	/* a database without the extension has no relation keys */
+	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("relation_key", nsp)))
 		return;
 	mk = tde_secure_alloc(sizeof(TdeMasterKey));
 	initStringInfo(&ids);

@@ -17,9 +17,9 @@
  */
 #include "postgres.h"
 
-#include "access/xlog.h"
 #include "miscadmin.h"
 
+#include "tde/keys/masterkey.h"
 #include "tde/keys/transfer.h"
 #include "tde/keystore/config.h"
 #include "tde/keystore/export_file.h"
@@ -182,11 +182,7 @@ tde_masterkey_import(const TdeTransferRequest *req)
 	char	   *path;
 	TdeChangeRequest chg = {0};
 
-	if (RecoveryInProgress())
-		ereport(ERROR,
-				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
-				 errmsg("cannot change master keys during recovery"),
-				 errhint("Run key operations on the primary server, then copy its wallet to the standby.")));
+	tde_require_primary_server();
 	check_request(req, "IMPORT KEYS",
 				  "Keys from outside cannot be put into an HSM; import them into a software keystore.");
 	path = tde_canonical_location(req->path, "export file path");

@@ -29,60 +29,17 @@ typedef struct SecretArg
 	const char *client;
 	const char *secret;
 	const char *tag;
-	bool		with_backup;
 	bool		in_hsm;			/* the HSM's metadata file: seal the secret */
 } SecretArg;
 
 static void
 check_text(const char *s, int max, const char *what)
 {
-	const char *p;
-
 	if (s == NULL || s[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must not be empty", what)));
-	if ((int) strlen(s) >= max)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s is longer than %d bytes", what, max - 1)));
-	for (p = s; *p; p++)
-		if ((unsigned char) *p < 0x20)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s must not contain control characters", what)));
-}
-
-/* Every record now in the wallet is in the backup being written. */
-static void
-mark_backed_up(TdeWallet *w)
-{
-	int			i;
-
-	for (i = 0; i < w->nentries; i++)
-	{
-		TdeSecretMeta meta;
-		const TdeWalletEntry *e = &w->entries[i];
-		char	   *secret;
-		char	   *rec;
-		char	   *hex;
-
-		if (strncmp(e->name, "TDE.SECRET.", 11) != 0 || !tde_secret_meta(e, &meta) ||
-			meta.backed_up)
-			continue;
-		rec = tde_secure_alloc(e->len + 1);
-		memcpy(rec, e->value, e->len);
-		rec[e->len] = '\0';
-		if ((hex = strstr(rec, "\nsecret=")) == NULL)
-			continue;
-		hex += 8;
-		hex[strcspn(hex, "\n")] = '\0';
-		secret = tde_secure_alloc(strlen(hex) / 2 + 1);
-		if (!tde_parse_hex(hex, strlen(hex), (uint8 *) secret, strlen(hex) / 2))
-			continue;
-		meta.backed_up = true;
-		tde_secret_store(w, &meta, secret);	/* in_hsm kept: sealed stays sealed */
-	}
+	tde_check_label(s, max, what);
 }
 
 #define SEAL_AAD_LABEL "TDE-CS1"
@@ -155,8 +112,6 @@ secret_change(TdeWallet *w, void *varg)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("the keystore holds %d client secrets, the most it can", TDE_MAX_CLIENT_SECRETS)));
-	if (arg->with_backup)
-		mark_backed_up(w);
 	if (arg->op == TDE_SECRET_DELETE)
 	{
 		(void) tde_wallet_remove(w, name);
@@ -199,7 +154,7 @@ tde_client_secret_change(TdeSecretOp op, const char *client, const char *secret,
 						 const char *tag, const TdeChangeRequest *req)
 {
 	bool		in_hsm = tde_keystore_primary()->generates_keys;
-	SecretArg	arg = {op, client, secret, tag, req->with_backup && !in_hsm, in_hsm};
+	SecretArg	arg = {op, client, secret, tag, in_hsm};
 
 	check_arguments(op, client, secret, tag);
 	tde_keystore_change(req, secret_change, &arg);
@@ -221,7 +176,7 @@ tde_autologin_secret_change(TdeSecretOp op, const char *location,
 {
 	char	   *dir = tde_canonical_location(location, "keystore location");
 	char	   *path = tde_join_path(dir, TDE_CWALLET_FILE);
-	SecretArg	arg = {op, client, secret, tag, false, false};
+	SecretArg	arg = {op, client, secret, tag, false};
 	TdeWallet  *w = NULL;
 	TdeWalletResult res;
 	int			lockfd;

@@ -99,6 +99,23 @@ tde_check_password(const char *password, const char *what)
 				 errmsg("%s is longer than %d bytes", what, MAX_PASSWORD_LEN)));
 }
 
+/* A tag or client identifier: bounded, without control characters. */
+void
+tde_check_label(const char *s, int max, const char *what)
+{
+	const char *p;
+
+	if ((int) strlen(s) >= max)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s is longer than %d bytes", what, max - 1)));
+	for (p = s; *p; p++)
+		if ((unsigned char) *p < 0x20)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must not contain control characters", what)));
+}
+
 /* Is path tde.wallet_root or under it? */
 static bool
 under_wallet_root(const char *path)

@@ -103,10 +103,15 @@ tde_backup_path(const char *backup_id, const char *location)
 char *
 tde_add_backup_of(TdeFileSet *fs, const char *ewallet, const char *backup_id)
 {
-	char	   *path = tde_backup_path(backup_id, NULL);
+	char	   *dir = pstrdup(ewallet);
+	char	   *path;
 	size_t		len;
-	char	   *bytes = tde_file_read_all(ewallet, &len, false);
+	char	   *bytes;
 
+	/* beside the wallet it copies: the wallet directory, or a merge target */
+	get_parent_directory(dir);
+	path = tde_backup_path(backup_id, strcmp(dir, tde_wallet_dir()) == 0 ? NULL : dir);
+	bytes = tde_file_read_all(ewallet, &len, false);
 	tde_fileset_add(fs, path, bytes, len, TDE_FILE_NEW);
 	pfree(bytes);
 	return path;

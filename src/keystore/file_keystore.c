@@ -165,13 +165,13 @@ add_ewallet(TdeFileSet *fs, const char *ewallet, const TdeWallet *w,
 
 /*
  * Auto-login wallets follow the password wallet's contents: add the new
- * cwallet.sso, of the kind the old one is, if there is one.  An unreadable
- * one fails the change before anything is written.
+ * cwallet.sso of the keystore in dir, of the kind the old one is, if there
+ * is one.  An unreadable one is left as it is, with a WARNING.
  */
-static void
-add_autologin(TdeFileSet *fs, const TdeWallet *w)
+void
+tde_file_add_autologin(TdeFileSet *fs, const char *dir, const TdeWallet *w)
 {
-	char	   *cwallet = tde_join_path(tde_wallet_dir(), TDE_CWALLET_FILE);
+	char	   *cwallet = tde_join_path(dir, TDE_CWALLET_FILE);
 	TdeWallet  *old;
 	TdeWalletResult res;
 	size_t		len;
@@ -384,7 +384,7 @@ tde_file_keystore_alter_password(const char *old_password, const char *new_passw
 	/* The backup is the wallet as it was, under the old password. */
 	(void) tde_add_backup_of(fs, ewallet, backup_id);
 	add_ewallet(fs, ewallet, w, new_password);
-	add_autologin(fs, w);
+	tde_file_add_autologin(fs, tde_wallet_dir(), w);
 	tde_fileset_commit(fs);
 	if (tde_keystore_open_kind() != TDE_OPEN_NONE)
 		publish(w, tde_keystore_open_kind());
@@ -435,7 +435,7 @@ file_change(const TdeChangeRequest *req, TdeWalletChange change, void *arg)
 	if (with_backup)
 		(void) tde_add_backup_of(fs, ewallet, backup_id);
 	add_ewallet(fs, ewallet, w, password);
-	add_autologin(fs, w);
+	tde_file_add_autologin(fs, tde_wallet_dir(), w);
 	tde_fileset_commit(fs);
 
 	kind = tde_keystore_open_kind();
@@ -518,7 +518,7 @@ tde_file_keystore_backup(const TdeCredential *cred, const char *backup_id,
 
 		tde_fileset_add(fs, path, bytes, len, TDE_FILE_NEW);
 		tde_fileset_add(fs, ewallet, bytes, len, TDE_FILE_PRIMARY);
-		add_autologin(fs, w);
+		tde_file_add_autologin(fs, tde_wallet_dir(), w);
 		marked = true;
 	}
 	tde_fileset_commit(fs);

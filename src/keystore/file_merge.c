@@ -73,21 +73,6 @@ add_missing(TdeWallet *w, TdeMasterKey *src, int n)
 	return added;
 }
 
-/* The target's auto-login copy, kept in step with w if it has one. */
-static void
-add_follower(TdeFileSet *fs, const char *dir, const TdeWallet *w)
-{
-	char	   *cwallet = tde_join_path(dir, TDE_CWALLET_FILE);
-	TdeWallet  *old;
-	size_t		len;
-	char	   *bytes;
-
-	if (tde_wallet_load(cwallet, true, NULL, &old) != TDE_WALLET_OK)
-		return;
-	bytes = tde_wallet_encode(tde_wallet_copy(w, old->kind), NULL, 0, &len);
-	tde_fileset_add(fs, cwallet, bytes, len, TDE_FILE_FOLLOWER);
-}
-
 /* Put the new password wallet w in place at ewallet, as one file set. */
 static void
 write_wallet(const char *dir, const TdeWallet *w, const char *password,
@@ -99,16 +84,11 @@ write_wallet(const char *dir, const TdeWallet *w, const char *password,
 	char	   *bytes;
 
 	if (backup)
-	{
-		size_t		blen;
-		char	   *old = tde_file_read_all(ewallet, &blen, false);
-
-		tde_fileset_add(fs, tde_backup_path(backup_id, dir), old, blen, TDE_FILE_NEW);
-	}
+		(void) tde_add_backup_of(fs, ewallet, backup_id);
 	bytes = tde_wallet_encode(w, password, tde_wallet_kdf_iterations, &len);
 	tde_fileset_add(fs, ewallet, bytes, len, follower ? TDE_FILE_PRIMARY : TDE_FILE_NEW);
 	if (follower)
-		add_follower(fs, dir, w);
+		tde_file_add_autologin(fs, dir, w);
 	tde_fileset_commit(fs);
 }
 

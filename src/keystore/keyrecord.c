@@ -357,8 +357,8 @@ tde_keyset_install(TdeKeySet *dst, const TdeKeySet *src)
 }
 
 /*
- * Every key now in the wallet is in the backup being written.  Returns
- * whether any key was not marked so before.
+ * Every key and client secret now in the wallet is in the backup being
+ * written.  Returns whether any was not marked so before.
  */
 bool
 tde_masterkeys_mark_backed_up(TdeWallet *w)
@@ -384,6 +384,18 @@ tde_masterkeys_mark_backed_up(TdeWallet *w)
 		changed = true;
 	}
 	tde_opmem_end(&op);
+	/* client secrets: the flag's digit, changed in place */
+	for (i = 0; i < w->nentries; i++)
+	{
+		TdeWalletEntry *e = &w->entries[i];
+		char	   *flag;
+
+		if (strncmp(e->name, SECRET_PREFIX, strlen(SECRET_PREFIX)) != 0 ||
+			(flag = memmem(e->value, e->len, "\nbacked_up=0\n", 13)) == NULL)
+			continue;
+		flag[11] = '1';
+		changed = true;
+	}
 	return changed;
 }
 

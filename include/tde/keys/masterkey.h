@@ -28,6 +28,8 @@ typedef struct TdeKeyRequest
 	const char *backup_id;
 } TdeKeyRequest;
 
+/* Key changes are made on the primary; a standby gets them by copying the wallet. */
+extern void tde_require_primary_server(void);
 extern char *tde_masterkey_add(const TdeKeyRequest *req);
 extern void tde_masterkey_use(const char *key_id, const TdeKeyRequest *req);
 extern void tde_masterkey_set_tag(const char *key_id, const TdeKeyRequest *req);

@@ -43,6 +43,7 @@ extern char *tde_canonical_location(const char *location, const char *what);
 extern void tde_require_location_access(const char *path);
 extern void tde_require_location_read_access(const char *path);
 extern void tde_check_password(const char *password, const char *what);
+extern void tde_check_label(const char *s, int max, const char *what);
 
 /* the keystore lock: a re-entrant, cancellable flock on the directory */
 extern int	tde_keystore_lock(const char *dir, bool create, const char *missing_file);

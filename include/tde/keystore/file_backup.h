@@ -14,7 +14,7 @@ extern void tde_check_backup_id(const char *id);
 extern void tde_require_backup_clause(bool with_backup);
 /* a free name for a new backup in location (NULL: the wallet directory) */
 extern char *tde_backup_path(const char *backup_id, const char *location);
-/* add a backup of the file ewallet as it is now to fs; returns its path */
+/* add a backup of the file ewallet as it is now to fs, beside it; returns its path */
 extern char *tde_add_backup_of(TdeFileSet *fs, const char *ewallet,
 							   const char *backup_id);
 

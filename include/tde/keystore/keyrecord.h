@@ -105,6 +105,7 @@ extern int	tde_masterkey_count(const TdeWallet *w);
 extern void tde_masterkey_set_active(TdeWallet *w, const uint8 *mkid);
 extern void tde_masterkey_copy_metadata(TdeMasterKey *dst, const TdeMasterKey *src);
 extern void tde_key_place_here(TdeKeyPlace *p);
+/* every key and secret record marked backed up; false if all were */
 extern bool tde_masterkeys_mark_backed_up(TdeWallet *w);
 
 /* Client secrets <-> records */

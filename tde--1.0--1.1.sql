@@ -31,6 +31,22 @@ RETURNS integer
 AS 'MODULE_PATHNAME', 'tde_import_keys_sql'
 LANGUAGE C VOLATILE;
 
+/*
+ * MOVE KEYS: keys out of the password wallet into a new keystore; never
+ * the active key, nor one that still wraps a relation key in any database.
+ * Every key but the active one when key_ids is NULL; returns how many.
+ */
+CREATE FUNCTION tde.move_keys(new_location text, new_password text,
+							  password text DEFAULT NULL,
+							  external_store boolean DEFAULT false,
+							  force_keystore boolean DEFAULT false,
+							  key_ids text[] DEFAULT NULL,
+							  with_backup boolean DEFAULT false,
+							  backup_identifier text DEFAULT NULL)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'tde_move_keys_sql'
+LANGUAGE C VOLATILE;
+
 CREATE FUNCTION tde.merge_into_new_keystore(location1 text, location2 text,
 											new_location text, new_password text,
 											password1 text DEFAULT NULL,
@@ -112,10 +128,12 @@ CREATE VIEW public."v$client_secrets" AS
 
 REVOKE ALL ON FUNCTION tde.export_keys(text, text, text, boolean, boolean, text[]),
 	tde.import_keys(text, text, text, boolean, boolean, boolean, text),
+	tde.move_keys(text, text, text, boolean, boolean, text[], boolean, text),
 	tde.merge_into_new_keystore(text, text, text, text, text, text),
 	tde.merge_into_existing_keystore(text, text, text, text, boolean, boolean, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tde.export_keys(text, text, text, boolean, boolean, text[]),
 	tde.import_keys(text, text, text, boolean, boolean, boolean, text),
+	tde.move_keys(text, text, text, boolean, boolean, text[], boolean, text),
 	tde.merge_into_new_keystore(text, text, text, text, text, text),
 	tde.merge_into_existing_keystore(text, text, text, text, boolean, boolean, text) TO tde_admin;
 REVOKE ALL ON FUNCTION tde.add_secret(text, text, text, text, boolean, boolean, boolean, text),

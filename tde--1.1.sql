@@ -96,6 +96,22 @@ RETURNS integer
 AS 'MODULE_PATHNAME', 'tde_import_keys_sql'
 LANGUAGE C VOLATILE;
 
+/*
+ * MOVE KEYS: keys out of the password wallet into a new keystore; never
+ * the active key, nor one that still wraps a relation key in any database.
+ * Every key but the active one when key_ids is NULL; returns how many.
+ */
+CREATE FUNCTION tde.move_keys(new_location text, new_password text,
+							  password text DEFAULT NULL,
+							  external_store boolean DEFAULT false,
+							  force_keystore boolean DEFAULT false,
+							  key_ids text[] DEFAULT NULL,
+							  with_backup boolean DEFAULT false,
+							  backup_identifier text DEFAULT NULL)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'tde_move_keys_sql'
+LANGUAGE C VOLATILE;
+
 CREATE FUNCTION tde.merge_into_new_keystore(location1 text, location2 text,
 											new_location text, new_password text,
 											password1 text DEFAULT NULL,

@@ -151,15 +151,16 @@ WHERE err ~ 'hunter2' OR err !~ '^(42601|54000)';
 --
 -- Statements of later versions: recognised, and refused with 0A000 before
 -- anything runs (SET/CREATE/USE KEY and SET TAG are the keys suite's);
--- EXPORT and IMPORT KEYS run (the keystore is closed here, and the file
--- missing): they are the transfer file's
+-- EXPORT, IMPORT and MOVE KEYS run (the keystore is closed here, the file
+-- missing, MOVE stops at its checks): they are the transfer file's and
+-- t/040_move_keys.pl's
 --
 SELECT tde_test.akm('EXPORT KEYS WITH SECRET "s" TO ''/tmp/x.exp'' IDENTIFIED BY regress_pw1');
 SELECT tde_test.akm('EXPORT ENCRYPTION KEYS WITH SECRET "s" TO ''/tmp/x.exp'' IDENTIFIED BY regress_pw1');
 SELECT tde_test.akm('IMPORT KEYS WITH SECRET "s" FROM ''/tmp/x.exp'' IDENTIFIED BY regress_pw1 WITH BACKUP');
 SELECT tde_test.akm('IMPORT ENCRYPTION KEYS WITH SECRET "s" FROM ''/tmp/x.exp'' IDENTIFIED BY regress_pw1 WITH BACKUP');
 SELECT tde_test.akm('MERGE KEYSTORE ''/a'' AND KEYSTORE ''/b'' IDENTIFIED BY x INTO NEW KEYSTORE ''/c'' IDENTIFIED BY y');
-SELECT tde_test.akm('MOVE KEYS TO NEW KEYSTORE ''/x'' IDENTIFIED BY y FROM FORCE KEYSTORE IDENTIFIED BY regress_pw1 WITH BACKUP');
+SELECT tde_test.akm('MOVE KEYS TO NEW KEYSTORE ''x'' IDENTIFIED BY y FROM FORCE KEYSTORE IDENTIFIED BY regress_pw1 WITH BACKUP');
 SELECT tde_test.akm('MOVE ENCRYPTION KEYS TO NEW KEYSTORE ''/x'' IDENTIFIED BY y FROM KEYSTORE IDENTIFIED BY regress_pw1');
 SELECT tde_test.akm('ISOLATE KEYSTORE IDENTIFIED BY x FROM ROOT KEYSTORE IDENTIFIED BY regress_pw1 WITH BACKUP');
 SELECT tde_test.akm('UNITE KEYSTORE IDENTIFIED BY x WITH ROOT KEYSTORE IDENTIFIED BY regress_pw1 WITH BACKUP');
@@ -276,13 +277,13 @@ SELECT tde_test.parsed('ADMINISTER KEY MANAGEMENT DELETE SECRET FOR CLIENT ''adm
 -- and they run as such, with 0A000, the unquoted secret included
 SELECT tde_test.akm('ADMINISTER KEY MANAGEMENT UPDATE SECRET admin_password FOR CLIENT ''admin@myhost'' USING TAG ''new_host_credentials'' FORCE KEYSTORE IDENTIFIED BY software_keytore_password;');
 SELECT tde_test.akm('ADMINISTER KEY MANAGEMENT ADD SECRET ''secret'' FOR CLIENT ''client_identifier'' TO KEYSTORE ''keystore_location'' IDENTIFIED BY keystore_password');
--- §4.1.8, §4.1.10, §4.2.7, §4.2.8: MERGE, EXPORT, IMPORT, MOVE: not supported
+-- §4.1.8, §4.1.10, §4.2.7, §4.2.8: MERGE, EXPORT, IMPORT, MOVE (the paths quoted)
 SELECT tde_test.parsed('ADMINISTER KEY MANAGEMENT MERGE KEYSTORE ''/etc/ORACLE/KEYSTORE/DB1'' AND KEYSTORE ''/etc/ORACLE/KEYSTORE/DB2'' IDENTIFIED BY existing_password_for_keystore_2 INTO NEW KEYSTORE ''/etc/ORACLE/KEYSTORE/DB3'' IDENTIFIED BY new_password_for_keystore_3;');
 SELECT tde_test.parsed('ADMINISTER KEY MANAGEMENT MERGE KEYSTORE ''/etc/ORACLE/KEYSTORE/DB1'' INTO EXISTING KEYSTORE ''/etc/ORACLE/KEYSTORE/DB2'' IDENTIFIED BY password WITH BACKUP USING "merge1";');
 SELECT tde_test.parsed('ADMINISTER KEY MANAGEMENT EXPORT ENCRYPTION KEYS WITH SECRET "my_secret" TO ''/TDE/export.exp'' FORCE KEYSTORE IDENTIFIED BY password WITH IDENTIFIER IN ''AdoxnJ0uH08cv7xkz83ovwsAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'', ''AW5z3CoyKE/yv3cNT5CWCXUAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'';');
 SELECT tde_test.parsed('ADMINISTER KEY MANAGEMENT EXPORT ENCRYPTION KEYS WITH SECRET "my_secret" TO ''/etc/TDE/export.exp'' FORCE KEYSTORE IDENTIFIED BY password WITH IDENTIFIER IN (SELECT KEY_ID FROM V$ENCRYPTION_KEYS WHERE ROWNUM <3);');
 SELECT tde_test.parsed('ADMINISTER KEY MANAGEMENT IMPORT KEYS WITH SECRET "my_secret" FROM ''/etc/TDE/export.exp'' FORCE KEYSTORE IDENTIFIED BY password WITH BACKUP;');
-SELECT tde_test.parsed('ADMINISTER KEY MANAGEMENT MOVE KEYS TO NEW KEYSTORE $ORACLE_BASE/admin/orcl/wallet IDENTIFIED BY keystore_password FROM FORCE KEYSTORE IDENTIFIED BY keystore_password WITH IDENTIFIER IN (SELECT KEY_ID FROM V$ENCRYPTION_KEYS WHERE ROWNUM < 2);');
+SELECT tde_test.parsed('ADMINISTER KEY MANAGEMENT MOVE KEYS TO NEW KEYSTORE ''/u01/app/oracle/admin/orcl/wallet'' IDENTIFIED BY keystore_password FROM FORCE KEYSTORE IDENTIFIED BY keystore_password WITH IDENTIFIER IN (SELECT KEY_ID FROM V$ENCRYPTION_KEYS WHERE ROWNUM < 2);');
 -- the examples' typing slips stay syntax errors
 SELECT tde_test.akm('ADMINISTER KEY MANAGEMENT SET ENCRYPTION KEY ''f24ce8cdae39742b5da7293da206fbd05a28b1e44c4781f801768cfdc3dbb6e2'' USING ALGORITHM ''ARIA256'' FORCE KEYSTORE IIDENTIFIED BY EXTERNAL STORE');
 SELECT tde_test.akm('ADMINISTER KEY MANAGEMENT SET ENCRYPTION KEY USING TAG ''backups" IDENTIFIED BY password WITH BACKUP USING ''hr.emp_key_backup'';');

@@ -58,45 +58,45 @@ find(const TdeMasterKey *keys, int n, const uint8 *mkid)
 }
 
 /*
- * The keys of all[0..n) named by req (every one if it names none) into
- * out[], each once; returns how many.
+ * The keys of all[0..n) that key_ids[0..nkey_ids) name (every one if
+ * key_ids is NULL) into out[], each once; returns how many.
  */
-static int
-select_keys(const TdeTransferRequest *req, const TdeMasterKey *all, int n,
-			TdeMasterKey *out)
+int
+tde_masterkeys_select(char **key_ids, int nkey_ids, const TdeMasterKey *all,
+					  int n, TdeMasterKey *out)
 {
 	int			nout = 0;
 	int			i;
 
-	if (req->key_ids == NULL)
+	if (key_ids == NULL)
 	{
 		memcpy(out, all, sizeof(TdeMasterKey) * n);
 		return n;
 	}
 	/* more names than a keystore can hold keys is a mistake, not a list */
-	if (req->nkey_ids > MAX_KEY_IDS)
+	if (nkey_ids > MAX_KEY_IDS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("at most %d key identifiers can be named", MAX_KEY_IDS)));
-	for (i = 0; i < req->nkey_ids; i++)
+	for (i = 0; i < nkey_ids; i++)
 	{
 		uint8		mkid[TDE_MKID_LEN];
 		int			k;
 
 		CHECK_FOR_INTERRUPTS();
-		if (req->key_ids[i] == NULL)
+		if (key_ids[i] == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("a key identifier to export is null")));
-		if (!tde_key_id_to_mkid(req->key_ids[i], mkid))
+					 errmsg("a key identifier is null")));
+		if (!tde_key_id_to_mkid(key_ids[i], mkid))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid master key identifier \"%s\"", req->key_ids[i]),
+					 errmsg("invalid master key identifier \"%s\"", key_ids[i]),
 					 errhint("A KEY_ID is the 52-character identifier v$encryption_keys shows.")));
 		if ((k = find(all, n, mkid)) < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("master key \"%s\" is not in the keystore", req->key_ids[i]),
+					 errmsg("master key \"%s\" is not in the keystore", key_ids[i]),
 					 errdetail("ORA-28374: typed master key not found in wallet")));
 		if (find(out, nout, mkid) < 0)
 			out[nout++] = all[k];
@@ -121,7 +121,7 @@ tde_masterkey_export(const TdeTransferRequest *req)
 	all = tde_secure_alloc(ALL_KEYS_SIZE);
 	chosen = tde_secure_alloc(ALL_KEYS_SIZE);
 	n = tde_file_keystore_keys(req->cred, req->force_keystore, all);
-	nchosen = select_keys(req, all, n, chosen);
+	nchosen = tde_masterkeys_select(req->key_ids, req->nkey_ids, all, n, chosen);
 	tde_wipe(all, ALL_KEYS_SIZE);
 	if (nchosen == 0)
 		ereport(ERROR,

@@ -160,6 +160,36 @@ tde_require_location_read_access(const char *path)
 }
 
 /*
+ * The directory of a keystore to create or write: the wallet directory, or
+ * another one (a keystore to merge, move keys to, or keep secrets in),
+ * which under tde.wallet_root any tde_admin may name and elsewhere only
+ * who may write server files.  Neither tde.wallet_root itself nor tde_seps
+ * is a keystore's.  Only <wallet_root>/tde is opened and used for the
+ * server's own keys.
+ */
+char *
+tde_keystore_location_dir(const char *location)
+{
+	char	   *dir = tde_wallet_dir();
+	char	   *loc;
+
+	if (location == NULL)
+		return dir;
+	loc = tde_canonical_location(location, "keystore location");
+	if (strcmp(loc, dir) == 0)
+		return dir;
+	if ((tde_wallet_root != NULL && strcmp(loc, tde_wallet_root) == 0) ||
+		strcmp(loc, tde_seps_dir()) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a keystore cannot be created in \"%s\"", loc),
+				 errdetail("tde.wallet_root holds the keystores' directories, and tde_seps is the external password store."),
+				 errhint("Name <tde.wallet_root>/tde, or another directory.")));
+	tde_require_location_access(loc);
+	return loc;
+}
+
+/*
  * The keystore lock: an flock on the keystore directory, taken by every
  * operation that reads and then changes keystore files or the open
  * keystore (open, close, auto-open and every change), for its whole

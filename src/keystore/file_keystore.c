@@ -45,35 +45,6 @@
  * ---------------------------------------------------------------------
  */
 
-/*
- * The directory of a keystore to create: the wallet directory, or another
- * one (a keystore to merge, or to keep secrets in), which under
- * tde.wallet_root any tde_admin may name and elsewhere only who may write
- * server files.  Only <wallet_root>/tde is opened and used for the
- * server's own keys.
- */
-static char *
-keystore_dir(const char *location)
-{
-	char	   *dir = tde_wallet_dir();
-	char	   *loc;
-
-	if (location == NULL)
-		return dir;
-	loc = tde_canonical_location(location, "keystore location");
-	if (strcmp(loc, dir) == 0)
-		return dir;
-	if ((tde_wallet_root != NULL && strcmp(loc, tde_wallet_root) == 0) ||
-		strcmp(loc, tde_seps_dir()) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a keystore cannot be created in \"%s\"", loc),
-				 errdetail("tde.wallet_root holds the keystores' directories, and tde_seps is the external password store."),
-				 errhint("Name <tde.wallet_root>/tde, or another directory.")));
-	tde_require_location_access(loc);
-	return loc;
-}
-
 /* ---------------------------------------------------------------------
  * Shared status
  * ---------------------------------------------------------------------
@@ -220,7 +191,7 @@ tde_keystore_create(const char *location, const char *password)
 	int			lockfd;
 
 	tde_check_password(password, "keystore password");
-	dir = keystore_dir(location);
+	dir = tde_keystore_location_dir(location);
 	ewallet = tde_join_path(dir, TDE_EWALLET_FILE);
 
 	lockfd = tde_keystore_lock(dir, true, NULL);
@@ -247,7 +218,7 @@ tde_keystore_create_autologin(const char *location, const char *password,
 	int			lockfd;
 
 	tde_check_password(password, "keystore password");
-	dir = keystore_dir(location);
+	dir = tde_keystore_location_dir(location);
 
 	lockfd = tde_keystore_lock(dir, false, tde_join_path(dir, TDE_EWALLET_FILE));
 
@@ -432,6 +403,8 @@ file_change(const TdeChangeRequest *req, TdeWalletChange change, void *arg)
 
 	/* every file prepared first; any failure until the wallet is replaced changes nothing */
 	fs = tde_fileset_begin();
+	if (req->add_files != NULL)
+		req->add_files(fs, req->files_arg);
 	if (with_backup)
 		(void) tde_add_backup_of(fs, ewallet, backup_id);
 	add_ewallet(fs, ewallet, w, password);

@@ -358,6 +358,8 @@ hsm_check_close(const char *credential)
 static void
 hsm_change(const TdeChangeRequest *req, TdeWalletChange change, void *arg)
 {
+	if (req->add_files != NULL)
+		elog(ERROR, "an HSM keystore change puts no file in place");
 	tde_hsm_keystore_change(req->cred, req->force, req->with_backup, change, arg);
 }
 

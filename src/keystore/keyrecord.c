@@ -406,6 +406,13 @@ tde_masterkey_entry(const TdeWallet *w, const uint8 *mkid)
 	return tde_wallet_get(w, entry_name(mkid));
 }
 
+/* Take a key's record out of a wallet; false if it holds none */
+bool
+tde_masterkey_remove(TdeWallet *w, const uint8 *mkid)
+{
+	return tde_wallet_remove(w, entry_name(mkid));
+}
+
 /* How many key records a wallet holds */
 int
 tde_masterkey_count(const TdeWallet *w)

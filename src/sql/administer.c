@@ -162,6 +162,9 @@ run_statement(TdeStatement *stmt)
 		case TDE_STMT_MERGE:
 			(void) tde_merge_statement(stmt);
 			return "keystore altered.";
+		case TDE_STMT_MOVE_KEYS:
+			(void) tde_move_statement(stmt);
+			return "keystore altered.";
 		case TDE_STMT_UNSUPPORTED:
 			/* with an HSM, say why these cannot be, not only that they are not */
 			ereport(ERROR,
@@ -231,6 +234,7 @@ static const char *const kind_names[] = {
 	[TDE_STMT_EXPORT_KEYS] = "EXPORT KEYS",
 	[TDE_STMT_IMPORT_KEYS] = "IMPORT KEYS",
 	[TDE_STMT_MERGE] = "MERGE KEYSTORE",
+	[TDE_STMT_MOVE_KEYS] = "MOVE KEYS",
 	[TDE_STMT_UNSUPPORTED] = "not supported",
 };
 

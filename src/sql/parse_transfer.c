@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * parse_transfer.c
- *	  The grammar of EXPORT KEYS and IMPORT KEYS (Oracle's §4.2.7) and
- *	  MERGE KEYSTORE (§4.1.8).
+ *	  The grammar of EXPORT KEYS and IMPORT KEYS (Oracle's §4.2.7), MOVE
+ *	  KEYS (§4.2.8) and MERGE KEYSTORE (§4.1.8).
  *
  * EXPORT [ENCRYPTION] KEYS WITH SECRET secret TO 'file' [FORCE KEYSTORE]
  *		IDENTIFIED BY {password | EXTERNAL STORE}
@@ -14,6 +14,10 @@
  *		INTO NEW KEYSTORE 'l3' IDENTIFIED BY p3
  * MERGE KEYSTORE 'l1' [IDENTIFIED BY p1] INTO EXISTING KEYSTORE 'l2'
  *		IDENTIFIED BY {p2 | EXTERNAL STORE} [WITH BACKUP [USING 'backup_id']]
+ * MOVE [ENCRYPTION] KEYS TO NEW KEYSTORE 'location' IDENTIFIED BY p1
+ *		FROM [FORCE] KEYSTORE IDENTIFIED BY {p | EXTERNAL STORE}
+ *		[WITH IDENTIFIER IN {'key_id' [, 'key_id' ...] | (subquery)}]
+ *		[WITH BACKUP [USING 'backup_id']]
  *
  * A source without IDENTIFIED BY is an auto-login keystore.  The secret is double-quoted, or a bare word if it has no white space,
  * as a password is.  The subquery is the text between the parentheses,
@@ -180,5 +184,34 @@ tde_parse_merge(TdeParser *p, TdeStatement *stmt)
 	tde_gram_identified_by(p, stmt);
 	if (!stmt->merge_into_new)
 		tde_gram_with_backup(p, stmt);
+	return stmt;
+}
+
+TdeStatement *
+tde_parse_move(TdeParser *p, TdeStatement *stmt)
+{
+	stmt->kind = TDE_STMT_MOVE_KEYS;
+	stmt->feature = "MOVE KEYS";
+	keys_word(p);
+	tde_gram_expect(p, "TO");
+	tde_gram_expect(p, "NEW");
+	tde_gram_expect(p, "KEYSTORE");
+	stmt->location = tde_gram_single_quoted(p, "a keystore location");
+	/* from here on a stray word may be a password */
+	p->secret_seen = true;
+	tde_gram_expect(p, "IDENTIFIED");
+	tde_gram_expect(p, "BY");
+	stmt->new_password = tde_gram_password(p);
+	tde_gram_expect(p, "FROM");
+	stmt->force_keystore = tde_gram_accept(p, "FORCE");
+	tde_gram_expect(p, "KEYSTORE");
+	tde_gram_identified_by(p, stmt);
+	/* WITH IDENTIFIER IN ... and WITH BACKUP share their first word */
+	if (tde_gram_peek_word(p, "WITH") && tde_gram_peek_second_word(p, "IDENTIFIER"))
+	{
+		p->cur += 2;
+		key_identifiers(p, stmt);
+	}
+	tde_gram_with_backup(p, stmt);
 	return stmt;
 }

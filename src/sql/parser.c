@@ -322,16 +322,14 @@ parse_secret(TdeParser *p, TdeStatement *stmt, TdeStmtKind kind)
 static TdeStatement *
 parse_later(TdeParser *p, TdeStatement *stmt)
 {
-	/* verb [ENCRYPTION] KEYS, or verb KEYSTORE */
+	/* verb KEYSTORE (multitenant: one PostgreSQL cluster has no PDBs) */
 	static const struct
 	{
 		const char *verb;
-		bool		keys;
 		const char *feature;
 	}			later[] = {
-		{"MOVE", true, "MOVE KEYS"},
-		{"ISOLATE", false, "ISOLATE KEYSTORE"},
-		{"UNITE", false, "UNITE KEYSTORE"},
+		{"ISOLATE", "ISOLATE KEYSTORE"},
+		{"UNITE", "UNITE KEYSTORE"},
 	};
 	int			i;
 
@@ -339,13 +337,7 @@ parse_later(TdeParser *p, TdeStatement *stmt)
 	{
 		if (!tde_gram_accept(p, later[i].verb))
 			continue;
-		if (later[i].keys)
-		{
-			(void) tde_gram_accept(p, "ENCRYPTION");
-			tde_gram_expect(p, "KEYS");
-		}
-		else
-			tde_gram_expect(p, "KEYSTORE");
+		tde_gram_expect(p, "KEYSTORE");
 		return tde_gram_unsupported(stmt, later[i].feature);
 	}
 	return NULL;
@@ -390,6 +382,8 @@ tde_parse_statement(const char *text)
 		result = tde_parse_import(&p, stmt);
 	else if (tde_gram_accept(&p, "MERGE"))
 		result = tde_parse_merge(&p, stmt);
+	else if (tde_gram_accept(&p, "MOVE"))
+		result = tde_parse_move(&p, stmt);
 	else if (tde_gram_accept(&p, "USE"))
 	{
 		/* USE [ENCRYPTION] KEY 'key_id' <key_options without ALGORITHM> <tail> */

@@ -30,6 +30,7 @@ static const char *const sensitive_words[] = {
 	"set_tag",
 	"export_keys",
 	"import_keys",
+	"move_keys",
 	"migrate",
 	NULL
 };

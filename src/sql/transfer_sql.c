@@ -8,13 +8,17 @@
  * tde.import_keys(secret, path, password, external_store, force_keystore,
  *				   with_backup, backup_identifier) returns integer
  *
+ * tde.move_keys(new_location, new_password, password, external_store,
+ *				   force_keystore, key_ids, with_backup, backup_identifier)
+ *				   returns integer
+ *
  * tde.merge_into_new_keystore(location1, location2, new_location,
  *				   new_password, password1, password2) returns integer
  * tde.merge_into_existing_keystore(location, existing_location, password,
  *				   existing_password, external_store, with_backup,
  *				   backup_identifier) returns integer
  *
- * All return the number of keys exported, imported or merged in.  The subquery of
+ * All return the number of keys exported, imported, moved or merged in.  The subquery of
  * WITH IDENTIFIER IN runs as the caller, read-only: it must be one SELECT
  * returning one column of type text or varchar.
  *
@@ -30,6 +34,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 
+#include "tde/keys/move.h"
 #include "tde/keys/transfer.h"
 #include "tde/keystore/file_merge.h"
 #include "tde/keystore/state.h"
@@ -39,6 +44,7 @@
 
 PG_FUNCTION_INFO_V1(tde_export_keys_sql);
 PG_FUNCTION_INFO_V1(tde_import_keys_sql);
+PG_FUNCTION_INFO_V1(tde_move_keys_sql);
 PG_FUNCTION_INFO_V1(tde_merge_into_new_keystore_sql);
 PG_FUNCTION_INFO_V1(tde_merge_into_existing_keystore_sql);
 
@@ -127,24 +133,33 @@ typed_request(FunctionCallInfo fcinfo)
 	return req;
 }
 
+/* A text[] argument as strings (its NULLs as NULL); NULL if the argument is */
+static char **
+key_ids_arg(FunctionCallInfo fcinfo, int n, int *count)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	char	  **ids;
+	int			i;
+
+	*count = 0;
+	if (PG_ARGISNULL(n))
+		return NULL;
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(n), TEXTOID, -1, false,
+					  TYPALIGN_INT, &elems, &nulls, count);
+	ids = palloc(sizeof(char *) * (*count + 1));
+	for (i = 0; i < *count; i++)
+		ids[i] = nulls[i] ? NULL : TextDatumGetCString(elems[i]);
+	return ids;
+}
+
 /* tde.export_keys(..., key_ids text[] DEFAULT NULL): every key if NULL */
 Datum
 tde_export_keys_sql(PG_FUNCTION_ARGS)
 {
 	TdeTransferRequest *req = typed_request(fcinfo);
 
-	if (!PG_ARGISNULL(5))
-	{
-		Datum	   *elems;
-		bool	   *nulls;
-		int			i;
-
-		deconstruct_array(PG_GETARG_ARRAYTYPE_P(5), TEXTOID, -1, false,
-						  TYPALIGN_INT, &elems, &nulls, &req->nkey_ids);
-		req->key_ids = palloc(sizeof(char *) * (req->nkey_ids + 1));
-		for (i = 0; i < req->nkey_ids; i++)
-			req->key_ids[i] = nulls[i] ? NULL : TextDatumGetCString(elems[i]);
-	}
+	req->key_ids = key_ids_arg(fcinfo, 5, &req->nkey_ids);
 	PG_RETURN_INT32(tde_masterkey_export(req));
 }
 
@@ -157,6 +172,45 @@ tde_import_keys_sql(PG_FUNCTION_ARGS)
 	req->with_backup = tde_arg_bool(fcinfo, 5);
 	req->backup_id = tde_arg_text(fcinfo, 6);
 	PG_RETURN_INT32(tde_masterkey_import(req));
+}
+
+/* The move of a parsed MOVE KEYS statement. */
+int
+tde_move_statement(const TdeStatement *stmt)
+{
+	TdeMoveRequest req = {0};
+
+	req.location = stmt->location;
+	req.password = stmt->new_password;
+	req.cred = &stmt->cred;
+	req.force_keystore = stmt->force_keystore;
+	req.with_backup = stmt->with_backup;
+	req.backup_id = stmt->backup_id;
+	req.key_ids = stmt->key_ids;
+	req.nkey_ids = stmt->nkey_ids;
+	if (stmt->key_query != NULL)
+		req.key_ids = key_ids_from_query(stmt->key_query, &req.nkey_ids);
+	return tde_masterkey_move(&req);
+}
+
+/* tde.move_keys(new_location, new_password, password, external_store, ...) */
+Datum
+tde_move_keys_sql(PG_FUNCTION_ARGS)
+{
+	TdeMoveRequest req = {0};
+
+	tde_require_loaded();
+	tde_require_admin();
+	tde_arg_require(fcinfo, 0, "new_location");
+	tde_arg_require(fcinfo, 1, "new_password");
+	req.location = tde_arg_text(fcinfo, 0);
+	req.password = tde_arg_secret(fcinfo, 1);
+	req.cred = tde_arg_credential(fcinfo, 2, 3, false);
+	req.force_keystore = tde_arg_bool(fcinfo, 4);
+	req.key_ids = key_ids_arg(fcinfo, 5, &req.nkey_ids);
+	req.with_backup = tde_arg_bool(fcinfo, 6);
+	req.backup_id = tde_arg_text(fcinfo, 7);
+	PG_RETURN_INT32(tde_masterkey_move(&req));
 }
 
 /* The merge of a parsed MERGE KEYSTORE statement. */

@@ -337,12 +337,83 @@ place(TdeFileSetEntry *e)
 	return true;
 }
 
+static bool
+same_dir(const char *a, const char *b)
+{
+	char		da[MAXPGPATH];
+	char		db[MAXPGPATH];
+
+	strlcpy(da, a, sizeof(da));
+	get_parent_directory(da);
+	strlcpy(db, b, sizeof(db));
+	get_parent_directory(db);
+	return strcmp(da, db) == 0;
+}
+
 /*
- * Put every prepared file in place: first the new files (backups), then
- * the primary file, which is the point of no return; until then a failure
- * removes what the set had placed and is an ERROR, and the old files are
- * as they were.  After it, a follower that cannot be replaced, or a
- * directory that cannot be fsync'd, is a WARNING: the change has been made.
+ * Give up a set that cannot be put in place: an ERROR, no old file
+ * changed; e is the file that could not be renamed, or NULL if dir could
+ * not be fsync'd.
+ */
+static pg_attribute_noreturn() void
+fail_set(TdeFileSet *fs, const TdeFileSetEntry *e, const char *dir)
+{
+	int			save_errno = errno;
+	char	   *tmp = e ? pstrdup(e->tmp) : NULL;
+	char	   *path = e ? pstrdup(e->path) : pstrdup(dir);
+
+	tde_fileset_abort(fs);
+	errno = save_errno;
+	if (tmp != NULL)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not rename file \"%s\" to \"%s\": %m", tmp, path),
+				 errdetail("No keystore file was changed.")));
+	ereport(ERROR,
+			(errcode_for_file_access(),
+			 errmsg("could not fsync directory \"%s\": %m", path),
+			 errdetail("No keystore file was changed.")));
+}
+
+/*
+ * A new file outside the primary's directory is made durable before the
+ * primary is replaced (MOVE KEYS' new keystore: no crash may leave a key
+ * in neither file).
+ */
+static void
+sync_new_dirs(TdeFileSet *fs)
+{
+	int			i,
+				j;
+
+	for (i = 0; i < fs->nfiles; i++)
+	{
+		TdeFileSetEntry *e = &fs->files[i];
+		bool		beside_primary = false;
+		char		dir[MAXPGPATH];
+
+		if (e->role != TDE_FILE_NEW || !e->placed)
+			continue;
+		for (j = 0; j < fs->nfiles; j++)
+			if (fs->files[j].role == TDE_FILE_PRIMARY &&
+				same_dir(e->path, fs->files[j].path))
+				beside_primary = true;
+		if (beside_primary)
+			continue;
+		strlcpy(dir, e->path, sizeof(dir));
+		get_parent_directory(dir);
+		if (!fsync_dir_quiet(dir))
+			fail_set(fs, NULL, dir);
+	}
+}
+
+/*
+ * Put every prepared file in place: first the new files (backups, a new
+ * keystore), then the primary file, which is the point of no return;
+ * until then a failure removes what the set had placed and is an ERROR,
+ * and the old files are as they were.  After it, a follower that cannot
+ * be replaced, or a directory that cannot be fsync'd, is a WARNING: the
+ * change has been made.
  */
 void
 tde_fileset_commit(TdeFileSet *fs)
@@ -354,10 +425,11 @@ tde_fileset_commit(TdeFileSet *fs)
 	{
 		TdeFileRole want = pass == 0 ? TDE_FILE_NEW : TDE_FILE_PRIMARY;
 
+		if (pass == 1)
+			sync_new_dirs(fs);
 		for (i = 0; i < fs->nfiles; i++)
 		{
 			TdeFileSetEntry *e = &fs->files[i];
-			int			save_errno;
 
 			if (e->role != want)
 				continue;
@@ -365,13 +437,7 @@ tde_fileset_commit(TdeFileSet *fs)
 				errno = EEXIST;
 			else if (place(e))
 				continue;
-			save_errno = errno;
-			tde_fileset_abort(fs);
-			errno = save_errno;
-			ereport(ERROR,
-					(errcode_for_file_access(),
-					 errmsg("could not rename file \"%s\" to \"%s\": %m", e->tmp, e->path),
-					 errdetail("No keystore file was changed.")));
+			fail_set(fs, e, NULL);
 		}
 	}
 	/* the point of no return is behind us: the change is made */

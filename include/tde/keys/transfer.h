@@ -14,6 +14,7 @@
 #ifndef TDE_KEYS_TRANSFER_H
 #define TDE_KEYS_TRANSFER_H
 
+#include "tde/keystore/keyrecord.h"
 #include "tde/keystore/seps.h"
 
 typedef struct TdeTransferRequest
@@ -27,6 +28,14 @@ typedef struct TdeTransferRequest
 	char	  **key_ids;		/* EXPORT: these KEY_IDs; NULL: every key */
 	int			nkey_ids;
 } TdeTransferRequest;
+
+/*
+ * The keys of all[0..n) that key_ids[0..nkey_ids) name (KEY_IDs; every
+ * key if key_ids is NULL) into out[], each once; returns how many.
+ */
+extern int	tde_masterkeys_select(char **key_ids, int nkey_ids,
+								  const TdeMasterKey *all, int n,
+								  TdeMasterKey *out);
 
 /* Both return the number of keys exported or imported. */
 extern int	tde_masterkey_export(const TdeTransferRequest *req);

@@ -42,6 +42,7 @@ extern char *tde_join_path(const char *dir, const char *file);
 extern char *tde_canonical_location(const char *location, const char *what);
 extern void tde_require_location_access(const char *path);
 extern void tde_require_location_read_access(const char *path);
+extern char *tde_keystore_location_dir(const char *location);
 extern void tde_check_password(const char *password, const char *what);
 extern void tde_check_label(const char *s, int max, const char *what);
 

@@ -101,6 +101,7 @@ extern const TdeWalletEntry *tde_masterkey_entry(const TdeWallet *w,
 												 const uint8 *mkid);
 extern bool tde_masterkey_deserialize(const uint8 *data, int len,
 									  TdeMasterKey *mk);
+extern bool tde_masterkey_remove(TdeWallet *w, const uint8 *mkid);
 extern int	tde_masterkey_count(const TdeWallet *w);
 extern void tde_masterkey_set_active(TdeWallet *w, const uint8 *mkid);
 extern void tde_masterkey_copy_metadata(TdeMasterKey *dst, const TdeMasterKey *src);

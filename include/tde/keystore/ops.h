@@ -21,6 +21,7 @@
 #include "tde/keystore/keyrecord.h"
 #include "tde/keystore/seps.h"
 #include "tde/keystore/state.h"
+#include "tde/util/fileio.h"
 
 /* How a change is asked for: the frame of every key operation */
 typedef struct TdeChangeRequest
@@ -30,6 +31,9 @@ typedef struct TdeChangeRequest
 	bool		with_backup;
 	bool		backup_required;	/* the file wallet: WITH BACKUP is required */
 	const char *backup_id;
+	/* the file wallet: files put in place before it, from the same file set */
+	void		(*add_files) (TdeFileSet *fs, void *arg);
+	void	   *files_arg;
 } TdeChangeRequest;
 
 typedef struct TdeKeystoreOps

@@ -16,5 +16,6 @@ extern TdeStatement *tde_parse_export(TdeParser *p, TdeStatement *stmt);
 extern TdeStatement *tde_parse_import(TdeParser *p, TdeStatement *stmt);
 /* After the leading MERGE */
 extern TdeStatement *tde_parse_merge(TdeParser *p, TdeStatement *stmt);
+extern TdeStatement *tde_parse_move(TdeParser *p, TdeStatement *stmt);
 
 #endif							/* TDE_SQL_PARSE_TRANSFER_H */

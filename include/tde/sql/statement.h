@@ -33,6 +33,7 @@ typedef enum TdeStmtKind
 	TDE_STMT_EXPORT_KEYS,
 	TDE_STMT_IMPORT_KEYS,
 	TDE_STMT_MERGE,				/* MERGE KEYSTORE ... INTO {NEW | EXISTING} KEYSTORE */
+	TDE_STMT_MOVE_KEYS,			/* MOVE KEYS TO NEW KEYSTORE 'location' IDENTIFIED BY new_password */
 	TDE_STMT_UNSUPPORTED		/* a statement of a later version */
 } TdeStmtKind;
 
@@ -55,7 +56,7 @@ typedef struct TdeStatement
 	char	   *algorithm;		/* USING ALGORITHM 'alg' */
 	char	   *key_id;			/* USE KEY 'key_id', SET TAG ... FOR 'key_id' */
 	char	   *migrate_password;	/* [REVERSE] MIGRATE USING password */
-	/* EXPORT: WITH IDENTIFIER IN 'id', ... (key_ids) or (subquery) */
+	/* EXPORT, MOVE: WITH IDENTIFIER IN 'id', ... (key_ids) or (subquery) */
 	char	  **key_ids;
 	int			nkey_ids;
 	char	   *key_query;		/* the subquery's text, without parentheses */

@@ -20,5 +20,7 @@ extern TdeTransferRequest *tde_transfer_request(const TdeStatement *stmt);
 
 /* MERGE KEYSTORE: the number of keys merged in */
 extern int	tde_merge_statement(const TdeStatement *stmt);
+/* MOVE KEYS; the subquery of WITH IDENTIFIER IN as for EXPORT */
+extern int	tde_move_statement(const TdeStatement *stmt);
 
 #endif							/* TDE_SQL_TRANSFER_SQL_H */

@@ -213,6 +213,8 @@ my %refused = (
 	  qq{ADMINISTER KEY MANAGEMENT ALTER KEYSTORE PASSWORD FORCE KEYSTORE IDENTIFIED BY "$pin" SET "new_pin_9" WITH BACKUP},
 	'MERGE KEYSTORE' =>
 	  qq{ADMINISTER KEY MANAGEMENT MERGE KEYSTORE '/tmp/a' AND KEYSTORE '/tmp/b' IDENTIFIED BY "x_merge_pw" INTO NEW KEYSTORE '/tmp/c' IDENTIFIED BY "y_merge_pw"},
+	'MOVE KEYS' =>
+	  qq{ADMINISTER KEY MANAGEMENT MOVE KEYS TO NEW KEYSTORE '/tmp/TDE_moved' IDENTIFIED BY "y_move_pw" FROM FORCE KEYSTORE IDENTIFIED BY EXTERNAL STORE WITH BACKUP},
 );
 for my $op (sort keys %refused)
 {
@@ -222,6 +224,7 @@ for my $op (sort keys %refused)
 	unlike($e, qr/XX000/, "$op: no internal error");
 }
 ok(!-e '/tmp/TDE_export.exp', 'no export file was written');
+ok(!-e '/tmp/TDE_moved', 'no keystore was moved to');
 tde_sql_fails($node, q{SELECT tde.backup_keystore(external_store => true, force_keystore => true)},
 	'0A000', 'typed backup_keystore with an HSM');
 tde_sql_fails($node,

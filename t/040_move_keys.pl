@@ -76,6 +76,7 @@ like($err, qr/database "db2" still has relation keys wrapped by master key "\Q$k
 	'the error names db2 and the key');
 like($err, qr/20 relation keys there are wrapped by it|1 relation key there is wrapped by it/,
 	'the detail counts them');
+like($err, qr/DETAIL:  ORA-46696/, 'with Oracle\'s number for a key still required');
 is_deeply(wallet_files(), $files, 'the refused move left the wallet files as they were');
 ok(!-e "$root/arch1/ewallet.p12", 'and made no keystore');
 $node->safe_psql('postgres', 'ALTER DATABASE db2 ALLOW_CONNECTIONS true');

@@ -46,6 +46,7 @@
 
 #include "tde/keys/key_use.h"
 #include "tde/keys/relkey_row.h"
+#include "tde/keys/rewrap_worker.h"
 
 /* distinct master keys one database may use; more is refused, not guessed */
 #define MAX_USES_PER_DB	2048
@@ -148,14 +149,8 @@ tde_key_use_worker_main(Datum arg)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
 		HOLD_INTERRUPTS();
-		edata = CopyErrorData();
-		EmitErrorReport();
-		FlushErrorState();
-		AbortOutOfAnyTransaction();
-		strlcpy(ks->error, edata->message, sizeof(ks->error));
+		strlcpy(ks->error, tde_worker_end_error()->message, sizeof(ks->error));
 		pg_write_barrier();
 		ks->status = KEY_USE_FAILED;
 		RESUME_INTERRUPTS();

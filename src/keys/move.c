@@ -84,8 +84,8 @@ require_movable(const MoveArg *arg, const TdeMasterKey *mk, bool active)
 				(errcode(ERRCODE_OBJECT_IN_USE),
 				 errmsg("database \"%s\" still has relation keys wrapped by master key \"%s\"",
 						db ? db : "?", key_id),
-				 errdetail_plural("%lld relation key there is wrapped by it. No key was moved.",
-								  "%lld relation keys there are wrapped by it. No key was moved.",
+				 errdetail_plural("ORA-46696: a master key is required by another pluggable database; %lld relation key there is wrapped by it. No key was moved.",
+								  "ORA-46696: a master key is required by another pluggable database; %lld relation keys there are wrapped by it. No key was moved.",
 								  (unsigned long) arg->uses[i].nkeys,
 								  (long long) arg->uses[i].nkeys),
 				 errhint("Wait until tde.rewrap_progress shows that database re-wrapped under the active key (the keystore must be open), then move the key.")));

@@ -433,6 +433,21 @@ rewrap_all(int slot)
 	set_state(TDE_REWRAP_DONE, NULL);
 }
 
+/*
+ * In a worker's PG_CATCH, with interrupts held: the error logged and
+ * cleared, the transaction ended; returns a copy of the error.
+ */
+ErrorData *
+tde_worker_end_error(void)
+{
+	ErrorData  *edata = CopyErrorData();
+
+	EmitErrorReport();
+	FlushErrorState();
+	AbortOutOfAnyTransaction();
+	return edata;
+}
+
 void
 tde_rewrap_worker_main(Datum arg)
 {
@@ -459,14 +474,8 @@ tde_rewrap_worker_main(Datum arg)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
 		HOLD_INTERRUPTS();
-		edata = CopyErrorData();
-		EmitErrorReport();
-		FlushErrorState();
-		AbortOutOfAnyTransaction();
-		set_state(TDE_REWRAP_FAILED, edata->message);
+		set_state(TDE_REWRAP_FAILED, tde_worker_end_error()->message);
 		RESUME_INTERRUPTS();
 	}
 	PG_END_TRY();

@@ -157,7 +157,7 @@ import_change(TdeWallet *w, void *varg)
 			ereport(ERROR,
 					(errcode(ERRCODE_DUPLICATE_OBJECT),
 					 errmsg("master key \"%s\" is already in the keystore", key_id),
-					 errdetail("ORA-46627: the key was imported before; no key was imported."),
+					 errdetail("ORA-46684: master key identifier exists in the keystore; no key was imported."),
 					 errhint("A key is imported once. Export the keys that are missing only, with WITH IDENTIFIER IN.")));
 		}
 	if (tde_masterkey_count(w) + arg->nkeys > TDE_MAX_MASTER_KEYS)

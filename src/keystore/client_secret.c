@@ -101,11 +101,13 @@ secret_change(TdeWallet *w, void *varg)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("the keystore already has a secret for client \"%s\"", arg->client),
+				 errdetail("ORA-46670: client secret keystore operation failed"),
 				 errhint("Use UPDATE SECRET to change it.")));
 	if (arg->op != TDE_SECRET_ADD && e == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("the keystore has no secret for client \"%s\"", arg->client)));
+				 errmsg("the keystore has no secret for client \"%s\"", arg->client),
+				 errdetail("ORA-46667: client not found in the keystore")));
 	if (arg->op == TDE_SECRET_ADD &&
 		tde_secrets_from_wallet(w, palloc(sizeof(TdeSecretMeta) * TDE_MAX_CLIENT_SECRETS),
 								TDE_MAX_CLIENT_SECRETS) >= TDE_MAX_CLIENT_SECRETS)

@@ -90,6 +90,7 @@ tde_seps_change(TdeSecretOp op, const char *location, const char *client,
 				ereport(ERROR,
 						(errcode(ERRCODE_DUPLICATE_OBJECT),
 						 errmsg("the external password store already has a secret for client \"%s\"", cname),
+						 errdetail("ORA-46670: client secret keystore operation failed"),
 						 errhint("Use UPDATE SECRET to change it.")));
 			tde_wallet_put(w, entry, secret, strlen(secret));
 			break;
@@ -98,6 +99,7 @@ tde_seps_change(TdeSecretOp op, const char *location, const char *client,
 				ereport(ERROR,
 						(errcode(ERRCODE_UNDEFINED_OBJECT),
 						 errmsg("the external password store has no secret for client \"%s\"", cname),
+						 errdetail("ORA-46667: client not found in the keystore"),
 						 errhint("Use ADD SECRET to add it.")));
 			tde_wallet_put(w, entry, secret, strlen(secret));
 			break;
@@ -105,7 +107,8 @@ tde_seps_change(TdeSecretOp op, const char *location, const char *client,
 			if (!tde_wallet_remove(w, entry))
 				ereport(ERROR,
 						(errcode(ERRCODE_UNDEFINED_OBJECT),
-						 errmsg("the external password store has no secret for client \"%s\"", cname)));
+						 errmsg("the external password store has no secret for client \"%s\"", cname),
+						 errdetail("ORA-46667: client not found in the keystore")));
 			break;
 	}
 

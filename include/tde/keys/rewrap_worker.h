@@ -11,6 +11,7 @@
 #define TDE_KEYS_REWRAP_WORKER_H
 
 #include "datatype/timestamp.h"
+#include "utils/elog.h"
 
 #include "tde/util/keyid.h"
 
@@ -45,6 +46,9 @@ extern void tde_rewrap_shmem_startup(void);
 
 /* A copy of the progress entries, for tde.rewrap_progress; returns how many */
 extern int	tde_rewrap_copy_progress(TdeRewrapProgress *out, int max);
+
+/* In a background worker's PG_CATCH: log, clear and end the error */
+extern ErrorData *tde_worker_end_error(void);
 
 /* Mark every database but exclude_db for a re-wrap and start the first. */
 extern void tde_rewrap_launch(Oid exclude_db);

@@ -12,8 +12,10 @@
  */
 #include "postgres.h"
 
+#include "postmaster/postmaster.h"
 #include "utils/guc.h"
 
+#include "tde/keys/rewrap_worker.h"
 #include "tde/keystore/config.h"
 #include "tde/store/hsm_session.h"
 #include "tde/tde.h"
@@ -126,6 +128,17 @@ tde_define_gucs(void)
 							   PGC_SIGHUP,
 							   0,
 							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("tde.rewrap_workers",
+							"Databases whose relation keys are re-wrapped at once in the background.",
+							"Each is a background worker, within max_worker_processes.",
+							&tde_rewrap_workers,
+							2,
+							1,
+							MAX_BACKENDS,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("tde");
 }

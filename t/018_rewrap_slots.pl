@@ -18,7 +18,9 @@ use Test::More;
 use TdeTest;
 
 my $pw = 'Rewrap_Slots_Pw1';
-my $node = tde_new_node('rewrap_slots');
+# One worker at a time (tde.rewrap_workers = 1), so that a database waits
+# its turn behind another and the order of the slots is seen.
+my $node = tde_new_node('rewrap_slots', "tde.rewrap_workers = 1\n");
 
 sub rekey
 {

@@ -9,10 +9,10 @@
  * same for every database, which finishes a re-wrap that a crash or a
  * closed keystore left undone.
  *
- * Workers run one at a time: tde_rewrap_launch() marks the databases
- * PENDING in shared memory (RewrapShared below) and
- * starts a worker for the first; each worker, when it exits for any
- * reason, starts the next PENDING one.  A worker commits every batch, so
+ * Up to tde.rewrap_workers workers run at once: tde_rewrap_launch() marks
+ * the databases PENDING in shared memory (RewrapShared below) and starts
+ * workers for the first ones; each worker, when it exits for any reason,
+ * starts the next PENDING ones up to that number.  A worker commits every batch, so
  * it can be interrupted and resumes where it stopped; until it reaches a
  * row, that row's key keeps working under the older master key, which the
  * keystore never drops.  Progress is visible in tde.rewrap_progress.
@@ -135,42 +135,54 @@ start_worker(int slot)
 	return false;
 }
 
-/* The first PENDING slot if no worker is running, else -1; under rw->lock. */
+int			tde_rewrap_workers = 2;
+
+/*
+ * Claim the next PENDING slot if fewer than tde.rewrap_workers workers
+ * run, else -1; under rw->lock.  Claimed before the worker starts, so two
+ * launchers never start the same one.
+ */
 static int
-next_pending_locked(void)
+claim_next_locked(void)
 {
 	int			i;
+	int			running = 0;
 	int			pending = -1;
 
 	for (i = 0; i < rw->nprogress; i++)
 	{
 		if (rw->progress[i].state == TDE_REWRAP_RUNNING)
-			return -1;
-		if (pending < 0 && OidIsValid(rw->progress[i].dboid) &&
-			rw->progress[i].state == TDE_REWRAP_PENDING)
+			running++;
+		else if (pending < 0 && OidIsValid(rw->progress[i].dboid) &&
+				 rw->progress[i].state == TDE_REWRAP_PENDING)
 			pending = i;
 	}
+	if (pending < 0 || running >= Max(tde_rewrap_workers, 1))
+		return -1;
+	rw->progress[pending].state = TDE_REWRAP_RUNNING;
 	return pending;
 }
 
 static void
 start_next(void)
 {
-	int			slot;
-
-	LWLockAcquire(rw->lock, LW_EXCLUSIVE);
-	slot = next_pending_locked();
-	if (slot >= 0)
-		/* claim it before starting, so two launchers do not both start it */
-		rw->progress[slot].state = TDE_REWRAP_RUNNING;
-	LWLockRelease(rw->lock);
-
-	if (slot >= 0 && !start_worker(slot))
+	for (;;)
 	{
-		/* left pending for the next launch */
+		int			slot;
+
 		LWLockAcquire(rw->lock, LW_EXCLUSIVE);
-		rw->progress[slot].state = TDE_REWRAP_PENDING;
+		slot = claim_next_locked();
 		LWLockRelease(rw->lock);
+		if (slot < 0)
+			return;
+		if (!start_worker(slot))
+		{
+			/* left pending for the next launch or worker exit */
+			LWLockAcquire(rw->lock, LW_EXCLUSIVE);
+			rw->progress[slot].state = TDE_REWRAP_PENDING;
+			LWLockRelease(rw->lock);
+			return;
+		}
 	}
 }
 

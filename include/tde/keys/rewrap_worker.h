@@ -26,7 +26,7 @@ typedef enum TdeRewrapState
 	TDE_REWRAP_FAILED
 } TdeRewrapState;
 
-#define TDE_MAX_DATABASES 128
+#define TDE_MAX_DATABASES 4096
 
 typedef struct TdeRewrapProgress
 {
@@ -39,6 +39,9 @@ typedef struct TdeRewrapProgress
 	TimestampTz finished;
 	char		error[256];
 } TdeRewrapProgress;
+
+/* tde.rewrap_workers: how many databases are re-wrapped at once */
+extern int	tde_rewrap_workers;
 
 /* Shared memory for the progress table, from tde.c's hooks */
 extern void tde_rewrap_shmem_request(void);

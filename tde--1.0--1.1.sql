@@ -146,3 +146,8 @@ GRANT EXECUTE ON FUNCTION tde.add_secret(text, text, text, text, boolean, boolea
 	tde.client_secrets() TO tde_admin;
 REVOKE ALL ON public."v$client_secrets" FROM PUBLIC;
 GRANT SELECT ON public."v$client_secrets" TO tde_admin;
+
+-- Decryption runs in parallel workers (issue 10): the functions read only,
+-- and a worker reads the relation key under the leader's snapshot.
+ALTER FUNCTION tde.decrypt(regclass, bytea) STABLE PARALLEL SAFE;
+ALTER FUNCTION tde.decrypt_text(regclass, bytea) STABLE PARALLEL SAFE;

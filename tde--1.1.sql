@@ -388,7 +388,7 @@ LANGUAGE C STRICT VOLATILE;
 CREATE FUNCTION tde.decrypt(relation regclass, data bytea)
 RETURNS bytea
 AS 'MODULE_PATHNAME', 'tde_decrypt'
-LANGUAGE C STRICT VOLATILE;
+LANGUAGE C STRICT STABLE PARALLEL SAFE;
 
 CREATE FUNCTION tde.encrypt(relation regclass, data text)
 RETURNS bytea
@@ -398,7 +398,7 @@ LANGUAGE C STRICT VOLATILE;
 CREATE FUNCTION tde.decrypt_text(relation regclass, data bytea)
 RETURNS text
 AS 'MODULE_PATHNAME', 'tde_decrypt_text'
-LANGUAGE C STRICT VOLATILE;
+LANGUAGE C STRICT STABLE PARALLEL SAFE;
 
 /*
  * Data rekey: after tde.rotate_relation_key, re-encrypt a column under the

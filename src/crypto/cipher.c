@@ -22,6 +22,10 @@
  *	  key, owned by the caller's cache (keys/relkey.c), which frees them
  *	  with tde_gcm_key_free when it drops an entry (a new generation, an
  *	  abort that made a key, DROP EXTENSION).
+ *	- TdeWrapCtx (tde_wrapctx_init): a master key's GCM contexts keyed once
+ *	  for a re-wrap statement, owned by the re-wrap (keys/relkey_rewrap.c),
+ *	  which frees them with tde_wrapctx_free when the statement ends, on
+ *	  error too.
  *	- HMAC for SEED128 (seed_mac): the one-shot HMAC(), whose context
  *	  OpenSSL allocates and frees inside the call; the derived MAC key is
  *	  cleansed here.
@@ -35,6 +39,7 @@
 #include <openssl/provider.h>
 #include <openssl/rand.h>
 
+#include "port/pg_bswap.h"
 #include "utils/resowner.h"
 
 #include "tde/crypto/cipher.h"
@@ -402,6 +407,89 @@ tde_unwrap(TdeAlgorithm alg, const uint8 *key, int keylen,
 		return false;
 	if (!gcm_open(get_ctx(), cipher, key, in, aad, aadlen, in + TDE_GCM_IV_LEN,
 				  ctlen, in + TDE_GCM_IV_LEN + ctlen, out))
+	{
+		OPENSSL_cleanse(out, ctlen);
+		return false;
+	}
+	*outlen = ctlen;
+	return true;
+}
+
+/* ---------------------------------------------------------------------
+ * Wrapping under one master key many times (a re-wrap statement): the
+ * GCM schedules set up once, nonces from a counter under a random prefix
+ * drawn per context (and again if the counter wraps), as for data keys.
+ * The output is tde_wrap's: nonce, ciphertext, tag.
+ * ---------------------------------------------------------------------
+ */
+
+bool
+tde_wrapctx_init(TdeWrapCtx *w, TdeAlgorithm alg, const uint8 *key, int keylen)
+{
+	EVP_CIPHER *cipher;
+	EVP_CIPHER_CTX *enc;
+	EVP_CIPHER_CTX *dec;
+
+	memset(w, 0, sizeof(*w));
+	if (alg != TDE_ALG_AES256 && alg != TDE_ALG_ARIA256)
+		return false;			/* the caller uses tde_wrap */
+	cipher = available_cipher(alg);
+	if (keylen != EVP_CIPHER_get_key_length(cipher))
+		return false;
+	enc = EVP_CIPHER_CTX_new();
+	dec = EVP_CIPHER_CTX_new();
+	if (enc == NULL || dec == NULL ||
+		!EVP_EncryptInit_ex(enc, cipher, NULL, key, NULL) ||
+		!EVP_DecryptInit_ex(dec, cipher, NULL, key, NULL))
+	{
+		EVP_CIPHER_CTX_free(enc);
+		EVP_CIPHER_CTX_free(dec);
+		crypto_error("could not set up a master key");
+	}
+	w->enc = enc;
+	w->dec = dec;
+	tde_random_bytes(w->prefix, sizeof(w->prefix));
+	return true;
+}
+
+void
+tde_wrapctx_free(TdeWrapCtx *w)
+{
+	EVP_CIPHER_CTX_free((EVP_CIPHER_CTX *) w->enc);
+	EVP_CIPHER_CTX_free((EVP_CIPHER_CTX *) w->dec);
+	w->enc = w->dec = NULL;
+}
+
+int
+tde_wrapctx_wrap(TdeWrapCtx *w, const uint8 *aad, int aadlen,
+				 const uint8 *in, int inlen, uint8 *out)
+{
+	uint32		c;
+
+	if (w->counter == PG_UINT32_MAX)
+	{
+		tde_random_bytes(w->prefix, sizeof(w->prefix));
+		w->counter = 0;
+	}
+	c = pg_hton32(w->counter++);
+	memcpy(out, w->prefix, 8);
+	memcpy(out + 8, &c, 4);
+	if (!gcm_seal((EVP_CIPHER_CTX *) w->enc, NULL, NULL, out, aad, aadlen,
+				  in, inlen, out + TDE_GCM_IV_LEN, out + TDE_GCM_IV_LEN + inlen))
+		crypto_error("key wrapping failed");
+	return TDE_GCM_IV_LEN + inlen + TDE_GCM_TAG_LEN;
+}
+
+bool
+tde_wrapctx_unwrap(TdeWrapCtx *w, const uint8 *aad, int aadlen,
+				   const uint8 *in, int inlen, uint8 *out, int *outlen)
+{
+	int			ctlen = inlen - TDE_GCM_IV_LEN - TDE_GCM_TAG_LEN;
+
+	if (ctlen <= 0)
+		return false;
+	if (!gcm_open((EVP_CIPHER_CTX *) w->dec, NULL, NULL, in, aad, aadlen,
+				  in + TDE_GCM_IV_LEN, ctlen, in + TDE_GCM_IV_LEN + ctlen, out))
 	{
 		OPENSSL_cleanse(out, ctlen);
 		return false;

@@ -73,6 +73,7 @@ static MemoryContext cache_cxt = NULL;
 static HTAB *key_cache = NULL;	/* CacheKey -> TdeRelKey */
 static HTAB *current_cache = NULL;	/* relid -> CurrentEntry */
 static uint64 cache_generation = 0;
+static uint64 cache_epoch = 1;	/* counts drops: see tde_relkey_still_cached */
 static bool rotated_in_xact = false;
 static bool created_in_xact = false;	/* a key row inserted, not yet committed */
 static bool dropped_in_xact = false;	/* DROP EXTENSION tde ran */
@@ -96,6 +97,7 @@ drop_cache(void)
 	}
 	if (cache_cxt != NULL)
 		MemoryContextReset(cache_cxt);
+	cache_epoch++;
 	key_cache = NULL;
 	current_cache = NULL;
 }
@@ -486,16 +488,66 @@ foreign_ciphertext(Oid relid)
 			 errdetail("Its relation key belongs to another relation or database.")));
 }
 
-TdeRelKey *
-tde_relkey_for_decrypt(Oid relid, const uint8 *key_id, int32 version)
+/*
+ * A relation key version for decrypting, read directly under the active
+ * snapshot (no SPI: the common first use, and the only one in a parallel
+ * worker).  Returns false if the identity or the row is not seen.
+ */
+static bool
+load_by_id_direct(Oid relid, const uint8 *key_id, int32 version, uint8 *key)
 {
-	TdeRelKey  *e;
+	uint8		dbident[16];
+	Oid			rowrel;
+	bytea	   *mkid;
+	bytea	   *wrapped;
+
+	if (!tde_database_identity_direct(dbident) ||
+		!tde_relkey_row_fetch(key_id, version, &rowrel, &mkid, &wrapped))
+		return false;
+	if (rowrel != relid)
+		foreign_ciphertext(relid);
+	tde_relkey_unwrap_row(dbident, key_id, version, mkid, wrapped, key);
+	return true;
+}
+
+/*
+ * The same through SPI with a fresh snapshot, as a statement of this
+ * transaction sees it: a key created by an earlier command of this
+ * statement, or committed by another since it began.
+ */
+static void
+load_by_id_spi(Oid relid, const uint8 *key_id, int32 version, uint8 *key)
+{
 	TdeCatalogAccess ca;
 	Oid			argtypes[2] = {UUIDOID, INT4OID};
 	Datum		values[2];
 	uint8		dbident[16];
+
+	tde_catalog_begin(&ca);
+	/* read the identity first: it replaces SPI_tuptable */
+	if (!tde_database_identity(false, dbident))
+		foreign_ciphertext(relid);
+	values[0] = tde_uuid_datum(key_id);
+	values[1] = Int32GetDatum(version);
+	if (SPI_execute_plan(tde_kept_plan(&by_id_plan,
+								   "SELECT relid, master_key_id, wrapped_key "
+								   "FROM tde.relation_key "
+								   "WHERE key_id = $1 AND key_version = $2",
+								   2, argtypes),
+						 values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read tde.relation_key");
+	if (SPI_processed == 0 ||
+		DatumGetObjectId(tde_spi_value(1)) != relid)
+		foreign_ciphertext(relid);
+	tde_relkey_unwrap_row(dbident, key_id, version, tde_spi_bytea(2), tde_spi_bytea(3), key);
+	tde_catalog_end(&ca);
+}
+
+TdeRelKey *
+tde_relkey_for_decrypt(Oid relid, const uint8 *key_id, int32 version)
+{
+	TdeRelKey  *e;
 	uint8	   *key;
-	Oid			rowrel;
 
 	check_cache();
 	e = cache_get(key_id, version);
@@ -508,31 +560,37 @@ tde_relkey_for_decrypt(Oid relid, const uint8 *key_id, int32 version)
 
 	tde_require_keystore_open();
 	key = tde_secure_alloc(TDE_RELKEY_LEN);
-	tde_catalog_begin(&ca);
-	/* read the identity first: it replaces SPI_tuptable */
-	if (!tde_database_identity(false, dbident))
-		foreign_ciphertext(relid);
-	values[0] = tde_uuid_datum(key_id);
-	values[1] = Int32GetDatum(version);
-	if (SPI_execute_plan(tde_kept_plan(&by_id_plan,
-								   "SELECT relid, master_key_id, wrapped_key "
-								   "FROM tde.relation_key "
-								   "WHERE key_id = $1 AND key_version = $2",
-								   2, argtypes),
-						 values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read tde.relation_key");
-	if (SPI_processed == 0)
-		foreign_ciphertext(relid);
-	rowrel = DatumGetObjectId(tde_spi_value(1));
-	if (rowrel != relid)
-		foreign_ciphertext(relid);
-	tde_relkey_unwrap_row(dbident, key_id, version, tde_spi_bytea(2), tde_spi_bytea(3), key);
-	tde_catalog_end(&ca);
+	if (!load_by_id_direct(relid, key_id, version, key))
+	{
+		/* a parallel worker sees the leader's snapshot only: nothing more */
+		if (IsInParallelMode())
+			foreign_ciphertext(relid);
+		load_by_id_spi(relid, key_id, version, key);
+	}
 
 	check_cache();
 	e = cache_put(key_id, version, relid, key);
 	tde_wipe(key, TDE_RELKEY_LEN);
 	return e;
+}
+
+/*
+ * A key the cache returned stays valid until the cache is dropped: a
+ * caller may keep the pointer with tde_relkey_epoch() and use it again
+ * while tde_relkey_still_cached() says so (it also notices a change of the
+ * shared generation, as the next lookup would).
+ */
+uint64
+tde_relkey_epoch(void)
+{
+	return cache_epoch;
+}
+
+bool
+tde_relkey_still_cached(uint64 epoch)
+{
+	return epoch == cache_epoch && key_cache != NULL &&
+		tde_generation() == cache_generation;
 }
 
 /* Every backend's cache is dropped when this transaction commits. */

@@ -26,6 +26,7 @@
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 
 #include "tde/keys/relkey_rewrap.h"
 #include "tde/keys/relkey_row.h"
@@ -63,6 +64,110 @@ static const char *const rewrap_page_sql =
 "WHERE master_key_id <> $1 AND (key_id, key_version) > ($2, $3) "
 "  AND ($4 OR (key_id, key_version) <= ($5, $6))";
 
+/*
+ * The statement in progress.  While tde's own re-wrap UPDATE runs (the
+ * only statement that calls tde.rewrap_relation_key with this run's new
+ * MKID, issued as the bootstrap superuser with search_path pg_catalog, so
+ * no user code runs inside it), every row is re-wrapped with master keys
+ * looked up and set up once per statement, and the caller's privilege is
+ * the one checked before the statement (tde_relkey_rewrap_running).
+ */
+#define RUN_MAX_FROM 16
+
+typedef struct RewrapRun
+{
+	MemoryContext cxt;			/* the held keys; rows run in shorter ones */
+	uint8		dbident[16];
+	TdeMkCipher *to;
+	int			nfrom;
+	TdeMkCipher *from[RUN_MAX_FROM];
+} RewrapRun;
+
+static RewrapRun *run = NULL;
+
+static void
+run_begin(RewrapRun *r, const uint8 *dbident, Datum new_mkid)
+{
+	bytea	   *mkid = DatumGetByteaPP(new_mkid);
+
+	MemoryContext old;
+
+	memset(r, 0, sizeof(*r));
+	memcpy(r->dbident, dbident, 16);
+	r->cxt = AllocSetContextCreate(CurrentMemoryContext, "tde re-wrap keys",
+								   ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(r->cxt);
+	r->to = tde_mk_cipher_open((const uint8 *) VARDATA_ANY(mkid));
+	MemoryContextSwitchTo(old);
+	if (r->to == NULL)
+		tde_missing_master_key((const uint8 *) VARDATA_ANY(mkid));
+	run = r;
+}
+
+static void
+run_end(RewrapRun *r)
+{
+	int			i;
+
+	run = NULL;
+	tde_mk_cipher_close(r->to);
+	for (i = 0; i < r->nfrom; i++)
+		tde_mk_cipher_close(r->from[i]);
+	if (r->cxt != NULL)
+		MemoryContextDelete(r->cxt);
+	memset(r, 0, sizeof(*r));
+}
+
+/* The held key a row is wrapped by, opened on first need; NULL if full */
+static TdeMkCipher *
+run_from(RewrapRun *r, const uint8 *mkid)
+{
+	MemoryContext old;
+	int			i;
+
+	for (i = 0; i < r->nfrom; i++)
+		if (memcmp(r->from[i]->mk->mkid, mkid, TDE_MKID_LEN) == 0)
+			return r->from[i];
+	if (r->nfrom == RUN_MAX_FROM)
+		return NULL;
+	old = MemoryContextSwitchTo(r->cxt);
+	r->from[r->nfrom] = tde_mk_cipher_open(mkid);
+	MemoryContextSwitchTo(old);
+	if (r->from[r->nfrom] == NULL)
+		tde_missing_master_key(mkid);
+	return r->from[r->nfrom++];
+}
+
+/* Run one of tde's re-wrap statements with the master keys held */
+static int64
+run_update(const uint8 *dbident, const char *sql, int nargs, Oid *argtypes,
+		   Datum *values)
+{
+	RewrapRun	r;
+	int64		n;
+
+	run_begin(&r, dbident, values[0]);
+	PG_TRY();
+	{
+		if (SPI_execute_with_args(sql, nargs, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not re-wrap relation keys");
+		n = SPI_processed;
+	}
+	PG_FINALLY();
+	{
+		run_end(&r);
+	}
+	PG_END_TRY();
+	return n;
+}
+
+/* True while tde's own re-wrap statement runs (see RewrapRun) */
+bool
+tde_relkey_rewrap_running(void)
+{
+	return run != NULL;
+}
+
 /* The active master key's MKID as a bytea Datum, or a clear error. */
 static Datum
 active_mkid(void)
@@ -94,9 +199,7 @@ tde_relkey_rewrap_database(void)
 		tde_catalog_end(&ca);
 		return 0;				/* no relation key was ever made here */
 	}
-	if (SPI_execute_with_args(rewrap_sql, 1, argtypes, values, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "could not re-wrap relation keys");
-	n = SPI_processed;
+	n = run_update(dbident, rewrap_sql, 1, argtypes, values);
 	tde_catalog_end(&ca);
 	return n;
 }
@@ -153,10 +256,7 @@ tde_relkey_rewrap_batch(int limit, TdeRewrapCursor *cursor, bool *pass_done)
 	values[3] = BoolGetDatum(*pass_done);
 	values[4] = tde_uuid_datum(*pass_done ? cursor->key_id : end_id);
 	values[5] = Int32GetDatum(end_version);
-	if (SPI_execute_with_args(rewrap_page_sql, 6, argtypes, values, NULL,
-							  false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "could not re-wrap relation keys");
-	n = SPI_processed;
+	n = run_update(dbident, rewrap_page_sql, 6, argtypes, values);
 	tde_catalog_end(&ca);
 
 	if (!*pass_done)
@@ -196,8 +296,8 @@ bytea *
 tde_relkey_rewrap_one(const uint8 *key_id, int32 version, bytea *old_mkid,
 					  bytea *wrapped, bytea *new_mkid)
 {
-	TdeMasterKey *mk = tde_secure_alloc(sizeof(TdeMasterKey));
-	uint8	   *key = tde_secure_alloc(TDE_RELKEY_LEN);
+	TdeMasterKey *mk;
+	uint8	   *key;
 	uint8		dbident[16];
 	bytea	   *result;
 
@@ -205,6 +305,17 @@ tde_relkey_rewrap_one(const uint8 *key_id, int32 version, bytea *old_mkid,
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a master key id is 16 bytes")));
+
+	/* a row of tde's own re-wrap statement: the keys are held */
+	if (run != NULL && VARSIZE_ANY_EXHDR(old_mkid) == TDE_MKID_LEN &&
+		memcmp(VARDATA_ANY(new_mkid), run->to->mk->mkid, TDE_MKID_LEN) == 0)
+	{
+		TdeMkCipher *from = run_from(run, (const uint8 *) VARDATA_ANY(old_mkid));
+
+		if (from != NULL)
+			return tde_relkey_rewrap_with(from, run->to, run->dbident, key_id,
+										  version, wrapped);
+	}
 
 	/* kept by the re-wrap; a direct call reads it through its own SPI */
 	if (!tde_kept_database_identity(dbident))
@@ -214,6 +325,8 @@ tde_relkey_rewrap_one(const uint8 *key_id, int32 version, bytea *old_mkid,
 		tde_require_database_identity(dbident);
 		SPI_finish();
 	}
+	mk = tde_secure_alloc(sizeof(TdeMasterKey));
+	key = tde_secure_alloc(TDE_RELKEY_LEN);
 	tde_relkey_unwrap_row(dbident, key_id, version, old_mkid, wrapped, key);
 	if (!tde_masterkey_find((const uint8 *) VARDATA_ANY(new_mkid), mk))
 		tde_missing_master_key((const uint8 *) VARDATA_ANY(new_mkid));

@@ -17,6 +17,11 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/parallel.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid_d.h"
@@ -25,7 +30,10 @@
 #include "port/pg_bswap.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/uuid.h"
 
 #include "tde/crypto/cipher.h"
@@ -227,11 +235,127 @@ register_callbacks(void)
 	}
 }
 
+/*
+ * Direct reads, without SPI: under the active snapshot, as a read-only
+ * query would read (and so also in a parallel worker, which shares the
+ * leader's snapshot).  No privilege is checked: the caller is tde's C code.
+ */
+static Snapshot
+direct_snapshot(void)
+{
+	return ActiveSnapshotSet() ? GetActiveSnapshot() : NULL;
+}
+
+/* The identity row under the active snapshot; false if none is seen */
+static bool
+identity_direct(Oid relid, uint8 *out)
+{
+	Snapshot	snap = direct_snapshot();
+	Relation	rel;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		found = false;
+
+	if (snap == NULL || !OidIsValid(relid))
+		return false;
+	rel = table_open(relid, AccessShareLock);
+	scan = systable_beginscan(rel, InvalidOid, false, snap, 0, NULL);
+	if ((tup = systable_getnext(scan)) != NULL)
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, 1, RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+		{
+			memcpy(out, DatumGetUUIDP(d)->data, UUID_LEN);
+			found = true;
+		}
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/*
+ * The row of one relation key version, by its primary key, under the
+ * active snapshot; false if none is seen.  The values are copied into the
+ * current memory context.
+ */
+bool
+tde_relkey_row_fetch(const uint8 *key_id, int32 version, Oid *relid,
+					 bytea **mkid, bytea **wrapped)
+{
+	Snapshot	snap = direct_snapshot();
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData skey[2];
+	HeapTuple	tup;
+	pg_uuid_t	id;
+	bool		found = false;
+
+	if (snap == NULL)
+		return false;
+	memcpy(id.data, key_id, UUID_LEN);
+	rel = table_open(tde_relation_key_table(), AccessShareLock);
+	ScanKeyInit(&skey[0], 1, BTEqualStrategyNumber, F_UUID_EQ,
+				UUIDPGetDatum(&id));
+	ScanKeyInit(&skey[1], 2, BTEqualStrategyNumber, F_INT4EQ,
+				Int32GetDatum(version));
+	scan = systable_beginscan(rel, RelationGetPrimaryKeyIndex(rel), true,
+							  snap, 2, skey);
+	if ((tup = systable_getnext(scan)) != NULL)
+	{
+		TupleDesc	desc = RelationGetDescr(rel);
+		bool		null1,
+					null2,
+					null3;
+		Datum		r = heap_getattr(tup, 3, desc, &null1);
+		Datum		m = heap_getattr(tup, 4, desc, &null2);
+		Datum		w = heap_getattr(tup, 5, desc, &null3);
+
+		if (null1 || null2 || null3)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("a row of tde.relation_key is malformed")));
+		*relid = DatumGetObjectId(r);
+		*mkid = DatumGetByteaPCopy(m);
+		*wrapped = DatumGetByteaPCopy(w);
+		found = true;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
 /* The kept identity, if it is still this database's; no query. */
 bool
 tde_kept_database_identity(uint8 *out)
 {
 	return kept_identity(identity_table(), out);
+}
+
+/*
+ * The identity, kept or read directly under the active snapshot (then
+ * kept, unless this is a parallel worker); no SPI.  False if none is seen.
+ */
+bool
+tde_database_identity_direct(uint8 *out)
+{
+	Oid			rel = identity_table();
+
+	if (kept_identity(rel, out))
+		return true;
+	if (!identity_direct(rel, out))
+		return false;
+	if (!IsParallelWorker())
+	{
+		/* not pending (kept_identity would have said): committed */
+		tde_forget_database_identity();
+		memcpy(identity, out, 16);
+		identity_db = MyDatabaseId;
+		identity_rel = rel;
+	}
+	return true;
 }
 
 bool
@@ -261,12 +385,20 @@ tde_database_identity(bool create, uint8 *out)
 			return true;
 		}
 	}
-	if (SPI_execute_plan(tde_kept_plan(&identity_plan, "SELECT id FROM tde.database_identity", 0, NULL),
-						 NULL, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the database identity");
-	if (SPI_processed != 1)
-		return false;
-	tde_spi_uuid(1, out);
+	if (identity_direct(rel, out))
+		;
+	else if (IsInParallelMode())
+		return false;			/* SPI would read the same snapshot */
+	else
+	{
+		/* a fresh snapshot: an identity committed since this statement began */
+		if (SPI_execute_plan(tde_kept_plan(&identity_plan, "SELECT id FROM tde.database_identity", 0, NULL),
+							 NULL, NULL, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not read the database identity");
+		if (SPI_processed != 1)
+			return false;
+		tde_spi_uuid(1, out);
+	}
 	/* not inserted by this transaction (that would be pending): committed */
 	memcpy(identity, out, 16);
 	identity_db = MyDatabaseId;
@@ -363,6 +495,44 @@ tde_relkey_wrap(const TdeMasterKey *mk, const uint8 *dbident, const uint8 *key_i
 
 	build_aad(aad, dbident, key_id, version, mk->mkid);
 	len = tde_mk_wrap(mk, aad, AAD_LEN, key, TDE_RELKEY_LEN, (uint8 *) VARDATA(out));
+	SET_VARSIZE(out, VARHDRSZ + len);
+	return out;
+}
+
+/*
+ * A row's wrapped key from one held master key to another (a re-wrap
+ * statement): unwrapped and wrapped again without a lookup or a copy of
+ * either master key; the key is cleansed.
+ */
+bytea *
+tde_relkey_rewrap_with(TdeMkCipher *from, TdeMkCipher *to, const uint8 *dbident,
+					   const uint8 *key_id, int32 version, const bytea *wrapped)
+{
+	uint8		aad[AAD_LEN];
+	uint8		key[WRAPPED_MAX];
+	int			keylen = 0;
+	bytea	   *out;
+	int			len;
+
+	if (VARSIZE_ANY_EXHDR(wrapped) > WRAPPED_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("a row of tde.relation_key is malformed")));
+	build_aad(aad, dbident, key_id, version, from->mk->mkid);
+	if (!tde_mk_cipher_unwrap(from, aad, AAD_LEN, (const uint8 *) VARDATA_ANY(wrapped),
+							  VARSIZE_ANY_EXHDR(wrapped), key, &keylen) ||
+		keylen != TDE_RELKEY_LEN)
+	{
+		explicit_bzero(key, sizeof(key));
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("relation key could not be unwrapped"),
+				 errdetail("The wrapped key does not authenticate under its master key: the row was altered or moved.")));
+	}
+	build_aad(aad, dbident, key_id, version, to->mk->mkid);
+	out = palloc(VARHDRSZ + WRAPPED_MAX);
+	len = tde_mk_cipher_wrap(to, aad, AAD_LEN, key, TDE_RELKEY_LEN, (uint8 *) VARDATA(out));
+	explicit_bzero(key, sizeof(key));
 	SET_VARSIZE(out, VARHDRSZ + len);
 	return out;
 }

@@ -23,6 +23,7 @@
 #include "tde/keystore/hsm_keystore.h"
 #include "tde/keystore/keyset.h"
 #include "tde/keystore/keystore.h"
+#include "tde/util/secure.h"
 
 /* Every kind, in the order a lookup tries those that are not primary */
 static const TdeKeystoreOps *const all_kinds[] = {
@@ -350,4 +351,57 @@ tde_mk_unwrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
 			  const uint8 *in, int inlen, uint8 *out, int *outlen)
 {
 	return tde_keystore_kind_of(mk)->unwrap(mk, aad, aadlen, in, inlen, out, outlen);
+}
+
+/*
+ * A master key held for many wraps and unwraps in one statement (a
+ * re-wrap): found once, its copy in secure memory, and for a software key
+ * of a GCM algorithm its schedule set up once.  An HSM key, or SEED128,
+ * goes through tde_mk_wrap per call with the copy.  Close it on every
+ * path: it cleanses the copy and the schedule.
+ */
+TdeMkCipher *
+tde_mk_cipher_open(const uint8 *mkid)
+{
+	TdeMkCipher *c = palloc0(sizeof(TdeMkCipher));
+
+	c->mk = tde_secure_alloc(sizeof(TdeMasterKey));
+	if (!tde_masterkey_find(mkid, c->mk))
+	{
+		tde_wipe(c->mk, sizeof(TdeMasterKey));
+		pfree(c);
+		return NULL;
+	}
+	c->keyed = !c->mk->in_hsm &&
+		tde_wrapctx_init(&c->ctx, c->mk->algorithm, c->mk->key, c->mk->keylen);
+	return c;
+}
+
+void
+tde_mk_cipher_close(TdeMkCipher *c)
+{
+	if (c == NULL)
+		return;
+	if (c->keyed)
+		tde_wrapctx_free(&c->ctx);
+	tde_wipe(c->mk, sizeof(TdeMasterKey));
+	pfree(c);
+}
+
+int
+tde_mk_cipher_wrap(TdeMkCipher *c, const uint8 *aad, int aadlen,
+				   const uint8 *in, int inlen, uint8 *out)
+{
+	if (c->keyed)
+		return tde_wrapctx_wrap(&c->ctx, aad, aadlen, in, inlen, out);
+	return tde_mk_wrap(c->mk, aad, aadlen, in, inlen, out);
+}
+
+bool
+tde_mk_cipher_unwrap(TdeMkCipher *c, const uint8 *aad, int aadlen,
+					 const uint8 *in, int inlen, uint8 *out, int *outlen)
+{
+	if (c->keyed)
+		return tde_wrapctx_unwrap(&c->ctx, aad, aadlen, in, inlen, out, outlen);
+	return tde_mk_unwrap(c->mk, aad, aadlen, in, inlen, out, outlen);
 }

@@ -141,6 +141,71 @@ check_relation_access(Oid relid, AclMode mode, const char *what)
 }
 
 /*
+ * The per-call fast path: what one call site (its FmgrInfo) checked and
+ * found last, kept in fn_extra.  The privilege check holds for the same
+ * relation and user while no privilege may have changed (tde_acl_epoch);
+ * the key while the relation key cache has not been dropped (a rekey, the
+ * keystore closed, a rotation committed, a transaction that made a key
+ * aborted).  Repeated calls in one query then skip the catalog probes and
+ * the hash lookup.
+ */
+typedef struct CallCache
+{
+	Oid			relid;			/* checked for this relation */
+	Oid			userid;			/* and this user */
+	uint64		acl_epoch;
+	TdeRelKey  *key;			/* the key used last, or NULL */
+	uint64		key_epoch;
+} CallCache;
+
+static CallCache *
+call_cache(FunctionCallInfo fcinfo)
+{
+	FmgrInfo   *fl = fcinfo->flinfo;
+
+	if (fl->fn_extra == NULL)
+		fl->fn_extra = MemoryContextAllocZero(fl->fn_mcxt, sizeof(CallCache));
+	return (CallCache *) fl->fn_extra;
+}
+
+/* The privilege check for relid, unless this call site made it already */
+static void
+check_access_cached(CallCache *cc, Oid relid, AclMode mode, const char *what)
+{
+	Oid			userid = GetUserId();
+	uint64		epoch = tde_acl_epoch();
+
+	if (cc->acl_epoch == epoch && cc->relid == relid && cc->userid == userid)
+		return;
+	cc->acl_epoch = 0;
+	check_relation_access(relid, mode, what);
+	cc->relid = relid;
+	cc->userid = userid;
+	cc->acl_epoch = epoch;
+}
+
+/* The key the call site used last, if it is still the one wanted */
+static TdeRelKey *
+kept_key(CallCache *cc, Oid relid, const uint8 *key_id, int32 version)
+{
+	TdeRelKey  *k = cc->key;
+
+	if (k == NULL || !tde_relkey_still_cached(cc->key_epoch) || k->relid != relid)
+		return NULL;
+	if (key_id != NULL &&
+		(k->version != version || memcmp(k->key_id, key_id, TDE_RELKEY_ID_LEN) != 0))
+		return NULL;
+	return k;
+}
+
+static void
+keep_key(CallCache *cc, TdeRelKey *k)
+{
+	cc->key = k;
+	cc->key_epoch = tde_relkey_epoch();
+}
+
+/*
  * Refuse a plaintext whose ciphertext would not fit in a value.  It reads
  * the size the datum records, so a value too long is never detoasted.
  */
@@ -159,17 +224,22 @@ check_plaintext_size(Datum value)
 }
 
 static bytea *
-encrypt_bytes(Oid relid, const char *data, int len)
+encrypt_bytes(FunctionCallInfo fcinfo, Oid relid, const char *data, int len)
 {
+	CallCache  *cc = call_cache(fcinfo);
 	TdeRelKey  *k;
 	bytea	   *out;
 	uint8	   *p;
 	uint32		v;
 
 	tde_require_loaded();
-	check_relation_access(relid, ACL_INSERT | ACL_UPDATE, "encrypt");
+	check_access_cached(cc, relid, ACL_INSERT | ACL_UPDATE, "encrypt");
 	Assert((Size) len <= CT_MAX_PLAINTEXT);
-	k = tde_relkey_for_encrypt(relid);
+	if ((k = kept_key(cc, relid, NULL, 0)) == NULL)
+	{
+		k = tde_relkey_for_encrypt(relid);
+		keep_key(cc, k);
+	}
 
 	out = palloc(VARHDRSZ + CT_OVERHEAD + len);
 	SET_VARSIZE(out, VARHDRSZ + CT_OVERHEAD + len);
@@ -190,17 +260,19 @@ encrypt_bytes(Oid relid, const char *data, int len)
  * text share the layout).
  */
 static struct varlena *
-decrypt_value(Oid relid, const bytea *ct)
+decrypt_value(FunctionCallInfo fcinfo, Oid relid, const bytea *ct)
 {
+	CallCache  *cc = call_cache(fcinfo);
 	const uint8 *p = (const uint8 *) VARDATA_ANY(ct);
 	int			ctlen = VARSIZE_ANY_EXHDR(ct);
 	int			len = ctlen - CT_OVERHEAD;
 	TdeRelKey  *k;
 	uint32		v;
+	int32		version;
 	struct varlena *out;
 
 	tde_require_loaded();
-	check_relation_access(relid, ACL_SELECT, "decrypt");
+	check_access_cached(cc, relid, ACL_SELECT, "decrypt");
 	if (ctlen < CT_OVERHEAD || p[0] != CT_FORMAT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
@@ -208,7 +280,12 @@ decrypt_value(Oid relid, const bytea *ct)
 				 errdetail("A tde ciphertext is at least %d bytes and starts with format byte %d.",
 						   CT_OVERHEAD, CT_FORMAT)));
 	memcpy(&v, p + 1 + TDE_RELKEY_ID_LEN, 4);
-	k = tde_relkey_for_decrypt(relid, p + 1, (int32) pg_ntoh32(v));
+	version = (int32) pg_ntoh32(v);
+	if ((k = kept_key(cc, relid, p + 1, version)) == NULL)
+	{
+		k = tde_relkey_for_decrypt(relid, p + 1, version);
+		keep_key(cc, k);
+	}
 
 	out = palloc(VARHDRSZ + len);
 	SET_VARSIZE(out, VARHDRSZ + len);
@@ -233,7 +310,7 @@ tde_encrypt(PG_FUNCTION_ARGS)
 
 	check_plaintext_size(PG_GETARG_DATUM(1));
 	data = PG_GETARG_BYTEA_PP(1);
-	PG_RETURN_BYTEA_P(encrypt_bytes(PG_GETARG_OID(0), VARDATA_ANY(data),
+	PG_RETURN_BYTEA_P(encrypt_bytes(fcinfo, PG_GETARG_OID(0), VARDATA_ANY(data),
 									VARSIZE_ANY_EXHDR(data)));
 }
 
@@ -241,7 +318,7 @@ tde_encrypt(PG_FUNCTION_ARGS)
 Datum
 tde_decrypt(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_BYTEA_P(decrypt_value(PG_GETARG_OID(0), PG_GETARG_BYTEA_PP(1)));
+	PG_RETURN_BYTEA_P(decrypt_value(fcinfo, PG_GETARG_OID(0), PG_GETARG_BYTEA_PP(1)));
 }
 
 /* tde.encrypt(relation regclass, data text) returns bytea */
@@ -252,7 +329,7 @@ tde_encrypt_text(PG_FUNCTION_ARGS)
 
 	check_plaintext_size(PG_GETARG_DATUM(1));
 	data = PG_GETARG_TEXT_PP(1);
-	PG_RETURN_BYTEA_P(encrypt_bytes(PG_GETARG_OID(0), VARDATA_ANY(data),
+	PG_RETURN_BYTEA_P(encrypt_bytes(fcinfo, PG_GETARG_OID(0), VARDATA_ANY(data),
 									VARSIZE_ANY_EXHDR(data)));
 }
 
@@ -260,7 +337,7 @@ tde_encrypt_text(PG_FUNCTION_ARGS)
 Datum
 tde_decrypt_text(PG_FUNCTION_ARGS)
 {
-	text	   *out = (text *) decrypt_value(PG_GETARG_OID(0), PG_GETARG_BYTEA_PP(1));
+	text	   *out = (text *) decrypt_value(fcinfo, PG_GETARG_OID(0), PG_GETARG_BYTEA_PP(1));
 
 	(void) pg_verifymbstr(VARDATA(out), VARSIZE(out) - VARHDRSZ, false);
 	PG_RETURN_TEXT_P(out);
@@ -338,7 +415,9 @@ tde_rewrap_relation_key(PG_FUNCTION_ARGS)
 	bytea	   *wrapped = PG_GETARG_BYTEA_PP(3);
 	bytea	   *new_mkid = PG_GETARG_BYTEA_PP(4);
 
-	tde_require_admin();
+	/* checked once for tde's own re-wrap statement, else per call */
+	if (!tde_relkey_rewrap_running())
+		tde_require_admin();
 	PG_RETURN_BYTEA_P(tde_relkey_rewrap_one(key_id->data, version, old_mkid,
 											wrapped, new_mkid));
 }

@@ -68,4 +68,26 @@ extern bool tde_gcm_open(TdeGcmKey *k, const uint8 *iv, const uint8 *aad,
 						 int aadlen, const uint8 *in, int inlen,
 						 const uint8 *tag, uint8 *out);
 
+/*
+ * One master key set up for many wraps and unwraps (a re-wrap statement):
+ * GCM algorithms only (tde_wrapctx_init returns false for the others: use
+ * tde_wrap).  Same output as tde_wrap; freeing cleanses it.
+ */
+typedef struct TdeWrapCtx
+{
+	void	   *enc;			/* EVP_CIPHER_CTX * */
+	void	   *dec;			/* EVP_CIPHER_CTX * */
+	uint8		prefix[8];
+	uint32		counter;
+} TdeWrapCtx;
+
+extern bool tde_wrapctx_init(TdeWrapCtx *w, TdeAlgorithm alg,
+							 const uint8 *key, int keylen);
+extern void tde_wrapctx_free(TdeWrapCtx *w);
+extern int	tde_wrapctx_wrap(TdeWrapCtx *w, const uint8 *aad, int aadlen,
+							 const uint8 *in, int inlen, uint8 *out);
+extern bool tde_wrapctx_unwrap(TdeWrapCtx *w, const uint8 *aad, int aadlen,
+							   const uint8 *in, int inlen, uint8 *out,
+							   int *outlen);
+
 #endif							/* TDE_CRYPTO_H */

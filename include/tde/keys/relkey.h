@@ -36,6 +36,10 @@ extern TdeRelKey *tde_relkey_for_encrypt(Oid relid);
 extern TdeRelKey *tde_relkey_for_decrypt(Oid relid, const uint8 *key_id,
 										 int32 version);
 extern int32 tde_relkey_rotate(Oid relid);
+
+/* Keeping a returned key across calls (a function's fn_extra) */
+extern uint64 tde_relkey_epoch(void);
+extern bool tde_relkey_still_cached(uint64 epoch);
 extern void tde_relkey_invalidate_at_commit(void);
 
 #endif							/* TDE_RELKEY_H */

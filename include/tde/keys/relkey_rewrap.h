@@ -32,6 +32,9 @@ extern bytea *tde_relkey_rewrap_one(const uint8 *key_id, int32 version,
 									 bytea *old_mkid, bytea *wrapped,
 									 bytea *new_mkid);
 
+/* true while tde's own re-wrap statement runs: its caller was checked */
+extern bool tde_relkey_rewrap_running(void);
+
 /* After SET KEYSTORE OPEN: a WARNING naming master keys this database needs and lacks */
 extern void tde_relkey_warn_missing_master_keys(void);
 

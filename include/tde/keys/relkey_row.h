@@ -16,6 +16,7 @@
 #include "executor/spi.h"
 
 #include "tde/keystore/keyrecord.h"
+#include "tde/keystore/keystore.h"
 
 #define TDE_RELKEY_ID_LEN	16	/* a uuid */
 #define TDE_RELKEY_LEN		32	/* AES-256 */
@@ -55,6 +56,11 @@ extern void tde_require_database_identity(uint8 *out);
 /* the kept identity without a query; false if there is none */
 extern bool tde_kept_database_identity(uint8 *out);
 extern void tde_forget_database_identity(void);
+/* the identity without SPI (kept, or read under the active snapshot) */
+extern bool tde_database_identity_direct(uint8 *out);
+/* one relation key row by its primary key, without SPI */
+extern bool tde_relkey_row_fetch(const uint8 *key_id, int32 version,
+								 Oid *relid, bytea **mkid, bytea **wrapped);
 
 /* The active master key of the primary keystore, or a clear error. */
 extern void tde_require_active_key(TdeMasterKey *mk);
@@ -67,5 +73,9 @@ extern void tde_relkey_unwrap_row(const uint8 *dbident, const uint8 *key_id,
 extern bytea *tde_relkey_wrap(const TdeMasterKey *mk, const uint8 *dbident,
 							  const uint8 *key_id, int32 version,
 							  const uint8 *key);
+
+extern bytea *tde_relkey_rewrap_with(TdeMkCipher *from, TdeMkCipher *to,
+									 const uint8 *dbident, const uint8 *key_id,
+									 int32 version, const bytea *wrapped);
 
 #endif							/* TDE_RELKEY_ROW_H */

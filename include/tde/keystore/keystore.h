@@ -56,6 +56,22 @@ extern int	tde_mk_wrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
 extern bool tde_mk_unwrap(const TdeMasterKey *mk, const uint8 *aad, int aadlen,
 						  const uint8 *in, int inlen, uint8 *out, int *outlen);
 
+/* A master key held for one statement's many wraps (keystore.c) */
+typedef struct TdeMkCipher
+{
+	TdeMasterKey *mk;			/* secure copy */
+	bool		keyed;			/* ctx is set up: a software GCM key */
+	TdeWrapCtx	ctx;
+} TdeMkCipher;
+
+extern TdeMkCipher *tde_mk_cipher_open(const uint8 *mkid);
+extern void tde_mk_cipher_close(TdeMkCipher *c);
+extern int	tde_mk_cipher_wrap(TdeMkCipher *c, const uint8 *aad, int aadlen,
+							   const uint8 *in, int inlen, uint8 *out);
+extern bool tde_mk_cipher_unwrap(TdeMkCipher *c, const uint8 *aad, int aadlen,
+								 const uint8 *in, int inlen, uint8 *out,
+								 int *outlen);
+
 typedef void (*TdeKeystoreOpenedHook) (Oid exclude_db);
 extern void tde_keystore_set_opened_hook(TdeKeystoreOpenedHook hook);
 

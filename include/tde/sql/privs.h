@@ -15,4 +15,7 @@
 extern void tde_require_admin(void);
 extern void tde_require_monitor(void);
 
+/* changes whenever a kept privilege check may be stale */
+extern uint64 tde_acl_epoch(void);
+
 #endif							/* TDE_SQL_PRIVS_H */

@@ -203,10 +203,14 @@ gcm_open(EVP_CIPHER_CTX *ctx, EVP_CIPHER *cipher, const uint8 *key,
  * ---------------------------------------------------------------------
  */
 
-void
-tde_gcm_key_init(TdeGcmKey *k, const uint8 *key)
+/*
+ * An encryption and a decryption context keyed once with key; the IV is
+ * set per message.  Raises what on failure.
+ */
+static void
+keyed_pair(const EVP_CIPHER *cipher, const uint8 *key, void **enc_out,
+		   void **dec_out, const char *what)
 {
-	EVP_CIPHER *cipher = fetch_cipher(TDE_ALG_AES256);
 	EVP_CIPHER_CTX *enc = EVP_CIPHER_CTX_new();
 	EVP_CIPHER_CTX *dec = EVP_CIPHER_CTX_new();
 
@@ -216,10 +220,36 @@ tde_gcm_key_init(TdeGcmKey *k, const uint8 *key)
 	{
 		EVP_CIPHER_CTX_free(enc);
 		EVP_CIPHER_CTX_free(dec);
-		crypto_error("could not set up an AES-256-GCM key");
+		crypto_error(what);
 	}
-	k->enc = enc;
-	k->dec = dec;
+	*enc_out = enc;
+	*dec_out = dec;
+}
+
+void
+tde_gcm_key_init(TdeGcmKey *k, const uint8 *key)
+{
+	keyed_pair(fetch_cipher(TDE_ALG_AES256), key, &k->enc, &k->dec,
+			   "could not set up an AES-256-GCM key");
+}
+
+/*
+ * The next 96-bit nonce of a counter under a random prefix: prefix ||
+ * counter, big-endian; a new prefix is drawn when the counter wraps.
+ */
+void
+tde_counter_nonce(TdeNonceCounter *n, uint8 *nonce)
+{
+	uint32		c;
+
+	if (n->counter == PG_UINT32_MAX)
+	{
+		tde_random_bytes(n->prefix, sizeof(n->prefix));
+		n->counter = 0;
+	}
+	c = pg_hton32(n->counter++);
+	memcpy(nonce, n->prefix, sizeof(n->prefix));
+	memcpy(nonce + sizeof(n->prefix), &c, sizeof(c));
 }
 
 void
@@ -427,8 +457,6 @@ bool
 tde_wrapctx_init(TdeWrapCtx *w, TdeAlgorithm alg, const uint8 *key, int keylen)
 {
 	EVP_CIPHER *cipher;
-	EVP_CIPHER_CTX *enc;
-	EVP_CIPHER_CTX *dec;
 
 	memset(w, 0, sizeof(*w));
 	if (alg != TDE_ALG_AES256 && alg != TDE_ALG_ARIA256)
@@ -436,19 +464,8 @@ tde_wrapctx_init(TdeWrapCtx *w, TdeAlgorithm alg, const uint8 *key, int keylen)
 	cipher = available_cipher(alg);
 	if (keylen != EVP_CIPHER_get_key_length(cipher))
 		return false;
-	enc = EVP_CIPHER_CTX_new();
-	dec = EVP_CIPHER_CTX_new();
-	if (enc == NULL || dec == NULL ||
-		!EVP_EncryptInit_ex(enc, cipher, NULL, key, NULL) ||
-		!EVP_DecryptInit_ex(dec, cipher, NULL, key, NULL))
-	{
-		EVP_CIPHER_CTX_free(enc);
-		EVP_CIPHER_CTX_free(dec);
-		crypto_error("could not set up a master key");
-	}
-	w->enc = enc;
-	w->dec = dec;
-	tde_random_bytes(w->prefix, sizeof(w->prefix));
+	keyed_pair(cipher, key, &w->enc, &w->dec, "could not set up a master key");
+	tde_random_bytes(w->nonces.prefix, sizeof(w->nonces.prefix));
 	return true;
 }
 
@@ -464,16 +481,7 @@ int
 tde_wrapctx_wrap(TdeWrapCtx *w, const uint8 *aad, int aadlen,
 				 const uint8 *in, int inlen, uint8 *out)
 {
-	uint32		c;
-
-	if (w->counter == PG_UINT32_MAX)
-	{
-		tde_random_bytes(w->prefix, sizeof(w->prefix));
-		w->counter = 0;
-	}
-	c = pg_hton32(w->counter++);
-	memcpy(out, w->prefix, 8);
-	memcpy(out + 8, &c, 4);
+	tde_counter_nonce(&w->nonces, out);
 	if (!gcm_seal((EVP_CIPHER_CTX *) w->enc, NULL, NULL, out, aad, aadlen,
 				  in, inlen, out + TDE_GCM_IV_LEN, out + TDE_GCM_IV_LEN + inlen))
 		crypto_error("key wrapping failed");

@@ -162,8 +162,8 @@ cache_put(const uint8 *key_id, int32 version, Oid relid, const uint8 *key)
 	PG_END_TRY();
 	e->relid = relid;
 	e->gcm = gcm;
-	tde_random_bytes(e->nonce_prefix, sizeof(e->nonce_prefix));
-	e->nonce_counter = 0;
+	tde_random_bytes(e->nonces.prefix, sizeof(e->nonces.prefix));
+	e->nonces.counter = 0;
 	return e;
 }
 
@@ -421,16 +421,7 @@ load_current(Oid relid, uint8 *key_id, int32 *version, uint8 *key)
 void
 tde_relkey_next_nonce(TdeRelKey *k, uint8 *nonce)
 {
-	uint32		c;
-
-	if (k->nonce_counter == PG_UINT32_MAX)
-	{
-		tde_random_bytes(k->nonce_prefix, sizeof(k->nonce_prefix));
-		k->nonce_counter = 0;
-	}
-	c = pg_hton32(k->nonce_counter++);
-	memcpy(nonce, k->nonce_prefix, 8);
-	memcpy(nonce + 8, &c, 4);
+	tde_counter_nonce(&k->nonces, nonce);
 }
 
 TdeRelKey *

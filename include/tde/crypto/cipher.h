@@ -59,6 +59,15 @@ typedef struct TdeGcmKey
 	void	   *dec;			/* EVP_CIPHER_CTX * */
 } TdeGcmKey;
 
+/* 96-bit nonces: a random 64-bit prefix and a 32-bit counter */
+typedef struct TdeNonceCounter
+{
+	uint8		prefix[8];
+	uint32		counter;
+} TdeNonceCounter;
+
+extern void tde_counter_nonce(TdeNonceCounter *n, uint8 *nonce);
+
 extern void tde_gcm_key_init(TdeGcmKey *k, const uint8 *key);
 extern void tde_gcm_key_free(TdeGcmKey *k);
 extern void tde_gcm_seal(TdeGcmKey *k, const uint8 *iv, const uint8 *aad,
@@ -77,8 +86,7 @@ typedef struct TdeWrapCtx
 {
 	void	   *enc;			/* EVP_CIPHER_CTX * */
 	void	   *dec;			/* EVP_CIPHER_CTX * */
-	uint8		prefix[8];
-	uint32		counter;
+	TdeNonceCounter nonces;
 } TdeWrapCtx;
 
 extern bool tde_wrapctx_init(TdeWrapCtx *w, TdeAlgorithm alg,

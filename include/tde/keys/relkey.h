@@ -25,8 +25,7 @@ typedef struct TdeRelKey
 	int32		version;
 	Oid			relid;
 	TdeGcmKey	gcm;			/* the key, set up for AES-256-GCM */
-	uint8		nonce_prefix[8];
-	uint32		nonce_counter;
+	TdeNonceCounter nonces;		/* the data nonces of this session */
 } TdeRelKey;
 
 extern void tde_relkey_init(void);

@@ -66,7 +66,8 @@ EXTRA_CLEAN = test/regress.conf test/regress-keys.conf tmp_wallet_root \
 # them, so each also runs alone.  iso_cancel_wait shows that a session
 # waiting for another's keystore change can be cancelled (it writes the
 # wallet at the default 600,000 KDF iterations, then back at 1000).
-ISOLATION_SPECS = iso_rekey_encrypt iso_close_encrypt iso_two_rekeys iso_cancel_wait
+ISOLATION_SPECS = iso_rekey_encrypt iso_close_encrypt iso_two_rekeys iso_cancel_wait \
+	iso_decrypt_rekey iso_secrets_export iso_open_close_rekey
 test/regress-iso.conf: test/regress.conf.in
 	sed 's|@WALLET_ROOT@|$(CURDIR)/tmp_wallet_root_iso|' $< > $@
 	echo "log_line_prefix = '%m [%p] '" >> $@

@@ -38,5 +38,8 @@ tde_as_test_user() {
 	)
 	[ -n "${CI:-}" ] && envv+=(CI="$CI")
 	[ -n "${TDE_REQUIRE_HSM:-}" ] && envv+=(TDE_REQUIRE_HSM="$TDE_REQUIRE_HSM")
+	# Set by test.sh for a sanitizer run (TDE_SANITIZE): the runtime to
+	# preload into every server and its options.
+	[ -n "${TDE_SAN_ENV+set}" ] && envv+=("${TDE_SAN_ENV[@]}")
 	runuser -u "$TDE_TEST_USER" -- env -i "${envv[@]}" "$@"
 }

@@ -110,9 +110,22 @@ if [ -n "${TDE_SKIP_BUILD:-}" ]; then
 	[ -f "$("$PG_CONFIG" --pkglibdir)/tde.so" ] || tde_die "TDE_SKIP_BUILD is set but tde is not installed"
 	tde_msg "TDE_SKIP_BUILD is set: using the tde already installed"
 else
-	tde_msg "building and installing tde into $("$PG_CONFIG" --pkglibdir)"
-	step "building tde (make)" make -C "$TDE_ROOT" -j"$(nproc)" PG_CONFIG="$PG_CONFIG"
-	step "installing tde (make install)" make -C "$TDE_ROOT" install PG_CONFIG="$PG_CONFIG"
+	# TDE_SANITIZE=address,undefined builds with those sanitizers (see
+	# test.sh).  The build tree remembers which flavour its objects are, so
+	# switching flavours rebuilds everything: PGXS knows no flag changes.
+	flavour=${TDE_SANITIZE:-plain}
+	stamp=$TDE_ROOT/.build-flavour
+	make_args=(PG_CONFIG="$PG_CONFIG")
+	if [ -n "${TDE_SANITIZE:-}" ]; then
+		make_args+=(COPT="-fsanitize=$TDE_SANITIZE -fno-sanitize-recover=all -fno-omit-frame-pointer -g")
+	fi
+	if [ "$(cat "$stamp" 2>/dev/null || true)" != "$flavour" ]; then
+		step "cleaning the build tree (flavour $flavour)" make -C "$TDE_ROOT" clean PG_CONFIG="$PG_CONFIG"
+		echo "$flavour" >"$stamp"
+	fi
+	tde_msg "building and installing tde ($flavour) into $("$PG_CONFIG" --pkglibdir)"
+	step "building tde (make)" make -C "$TDE_ROOT" -j"$(nproc)" "${make_args[@]}"
+	step "installing tde (make install)" make -C "$TDE_ROOT" install "${make_args[@]}"
 fi
 
 tde_msg "ready"

@@ -38,6 +38,8 @@
 #   TDE_SKIP_ISOLATION=1                                  # skip the isolation specs
 #   TDE_SKIP_BUILD=1                                      # test the installed build
 #   TDE_KEEP_TREE=1                                       # keep the copy, also on success
+#   TDE_SANITIZE=address,undefined                        # build with ASan and UBSan
+#                                                         # (the next plain run rebuilds)
 set -uo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -86,6 +88,35 @@ if ! rsync -a --exclude=/.git --filter=':- .gitignore' "$TDE_ROOT/" "$work/"; th
 	summary
 	exit 1
 fi
+# --- sanitizers (TDE_SANITIZE=address,undefined) -----------------------------
+
+# setup.sh built tde with the sanitizers; the servers are not, so the
+# runtime is preloaded into every process the test user runs.  A report
+# aborts the process that made it (the test then fails) and leaves a file
+# in $work/sanitizer, each counted as a failure below.  Leak detection is
+# off: a backend frees its memory contexts wholesale and exits without
+# freeing them, which LeakSanitizer would report; valgrind (doc/
+# reliability.md) looks for leaks instead.
+san_dir=$work/sanitizer
+if [ -n "${TDE_SANITIZE:-}" ]; then
+	mkdir -p "$san_dir"
+	TDE_SAN_ENV=(
+		ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:log_path=$san_dir/asan"
+		UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$san_dir/ubsan"
+	)
+	case ",$TDE_SANITIZE," in
+	*,address,*)
+		# test/asan_early.c: ASan must initialize before libgpg-error's
+		# constructor, or postgres hangs in bindtextdomain().
+		gcc -shared -fPIC -Wl,-z,initfirst -o "$work/asan_early.so" "$work/test/asan_early.c" ||
+			tde_die "could not build test/asan_early.c"
+		TDE_SAN_ENV+=(LD_PRELOAD="$(gcc -print-file-name=libasan.so) $work/asan_early.so")
+		;;
+	*,undefined,*) TDE_SAN_ENV+=(LD_PRELOAD="$(gcc -print-file-name=libubsan.so)") ;;
+	esac
+	echo "=== sanitizers: $TDE_SANITIZE (${TDE_SAN_ENV[*]}) ==="
+fi
+
 chown -R "$TDE_TEST_USER:" "$work"
 cd "$work" || exit 1
 
@@ -284,6 +315,20 @@ else
 			tail -n 60 "$log"
 		done
 	fi
+fi
+
+# --- sanitizer reports --------------------------------------------------------
+
+if [ -n "${TDE_SANITIZE:-}" ]; then
+	n_reports=0
+	for report in "$san_dir"/*; do
+		[ -f "$report" ] || continue
+		n_reports=$((n_reports + 1))
+		echo "=== sanitizer report ${report#"$work"/} (first 80 lines) ==="
+		head -n 80 "$report"
+	done
+	echo "=== sanitizers: $n_reports report(s) ==="
+	failed=$((failed + n_reports))
 fi
 
 # --- verdict ------------------------------------------------------------------

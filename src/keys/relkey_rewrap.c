@@ -144,7 +144,7 @@ run_update(const uint8 *dbident, const char *sql, int nargs, Oid *argtypes,
 		   Datum *values)
 {
 	RewrapRun	r;
-	int64		n;
+	volatile int64 n = 0;		/* set in PG_TRY */
 
 	run_begin(&r, dbident, values[0]);
 	PG_TRY();

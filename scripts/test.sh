@@ -292,10 +292,12 @@ else
 		t_bad=$((t_bad + n))
 		[ "$n" -eq 0 ] && t_dead=$((t_dead + 1))
 	done < <(grep -E '^t/[^ ]+\.pl +\(Wstat' "$work/prove.log")
-	# Skips: "ok N # skip why" lines in each file's log, and one for each
-	# file skipped whole ("1..0 # SKIP why").
-	t_skip=$(cat "$work"/tmp_check/log/regress_log_* 2>/dev/null | grep -cE '^ok [0-9]+ # skip' || true)
-	t_skip_all=$(cat "$work"/tmp_check/log/regress_log_* 2>/dev/null | grep -ciE '^1\.\.0 # skip' || true)
+	# Skips: "ok N # skip why" lines in each file's log (PostgreSQL 15
+	# prefixes each with "[time](elapsed) "), and one for each file skipped
+	# whole ("1..0 # SKIP why").
+	tap_line='^(\[[^]]*\]\([^)]*\) )?'
+	t_skip=$(cat "$work"/tmp_check/log/regress_log_* 2>/dev/null | grep -cE "${tap_line}ok [0-9]+ # skip" || true)
+	t_skip_all=$(cat "$work"/tmp_check/log/regress_log_* 2>/dev/null | grep -ciE "${tap_line}1\.\.0 # skip" || true)
 	skipped=$((skipped + t_skip + t_skip_all))
 	passed=$((passed + t_total - t_bad - t_skip))
 	failed=$((failed + t_bad + t_dead))

@@ -85,3 +85,9 @@ installcheck: installcheck-isolation
 
 .PHONY: installcheck-isolation
 EXTRA_CLEAN += test/regress-iso.conf tmp_wallet_root_iso tmp_check_iso output_iso
+
+# The LD_PRELOAD shim of t/053_io_failures.pl, which makes keystore file
+# I/O fail on demand (see its header); the test runs make test/faultfs.so.
+test/faultfs.so: test/faultfs.c
+	$(CC) -shared -fPIC -O2 -Wall -Wextra -Werror -o $@ $< -ldl
+EXTRA_CLEAN += test/faultfs.so

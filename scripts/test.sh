@@ -288,6 +288,9 @@ else
 		file=${line%% *}
 		n=$(sed -nE 's/.*Tests: [0-9]+ Failed: ([0-9]+)\).*/\1/p' <<<"$line")
 		n=${n:-0}
+		# listed only for "TODO passed" (a known defect's test that now
+		# passes): not a failure
+		[[ $line == *"(Wstat: 0 "* ]] && [ "$n" -eq 0 ] && continue
 		failed_files+=("$file")
 		t_bad=$((t_bad + n))
 		[ "$n" -eq 0 ] && t_dead=$((t_dead + 1))

@@ -123,26 +123,6 @@ fsync_dir_quiet(const char *dir)
 	return true;
 }
 
-static void
-fsync_dir_of(const char *path)
-{
-	char		dir[MAXPGPATH];
-	int			fd;
-
-	strlcpy(dir, path, sizeof(dir));
-	get_parent_directory(dir);
-	fd = OpenTransientFile(dir, O_RDONLY | PG_BINARY);
-	if (fd < 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not open directory \"%s\": %m", dir)));
-	if (pg_fsync(fd) != 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not fsync directory \"%s\": %m", dir)));
-	CloseTransientFile(fd);
-}
-
 /*
  * Write data to a new temporary file beside path and fsync it; returns the
  * temporary file's name.  On failure nothing is left behind.
@@ -210,6 +190,7 @@ void
 tde_file_write_atomic(const char *path, const void *data, size_t len)
 {
 	char	   *tmp = write_temp(path, data, len);
+	char		dir[MAXPGPATH];
 
 	if (rename(tmp, path) != 0)
 	{
@@ -221,7 +202,18 @@ tde_file_write_atomic(const char *path, const void *data, size_t len)
 				(errcode_for_file_access(),
 				 errmsg("could not rename file \"%s\" to \"%s\": %m", tmp, path)));
 	}
-	fsync_dir_of(path);
+	/*
+	 * The file is replaced: a failure from here on is a WARNING, as after a
+	 * file set's point of no return, since the statement has made its
+	 * change and an ERROR would say it had not.
+	 */
+	strlcpy(dir, path, sizeof(dir));
+	get_parent_directory(dir);
+	if (!fsync_dir_quiet(dir))
+		ereport(WARNING,
+				(errcode_for_file_access(),
+				 errmsg("could not fsync directory \"%s\": %m", dir),
+				 errdetail("The change is made, but a crash now could undo it.")));
 	pfree(tmp);
 }
 

@@ -193,6 +193,35 @@ for my $db (@dbs)
 		'50', "$db: rows decrypt");
 }
 
+# ---- the database identity shared between backends
+
+# Each safe_psql is a new backend: the first reads tde.database_identity
+# and publishes it, the next ones take it from shared memory.  After DROP
+# EXTENSION and CREATE EXTENSION the database has a new identity table
+# and, with its first key, a new identity: no backend may take the old
+# one for it, or the new keys would be wrapped for the wrong identity.
+$node->safe_psql('postgres', 'CREATE DATABASE ident');
+my $ident_sql = q{CREATE EXTENSION tde;
+CREATE TABLE d (id int, ct bytea);
+INSERT INTO d VALUES (1, tde.encrypt('d', 'first'));};
+$node->safe_psql('ident', $ident_sql);
+my $id1 = $node->safe_psql('ident', 'SELECT id FROM tde.database_identity');
+is($node->safe_psql('ident', q{SELECT tde.decrypt_text('d', ct) FROM d}), 'first',
+	'identity: a new backend decrypts');
+is($node->safe_psql('ident', q{SELECT tde.decrypt_text('d', ct) FROM d}), 'first',
+	'identity: and another');
+$node->safe_psql('ident', 'DROP TABLE d; DROP EXTENSION tde');
+$node->safe_psql('ident', $ident_sql);
+my $id2 = $node->safe_psql('ident', 'SELECT id FROM tde.database_identity');
+isnt($id2, $id1, 'identity: a new one after DROP and CREATE EXTENSION');
+is($node->safe_psql('ident', q{SELECT tde.decrypt_text('d', ct) FROM d}), 'first',
+	'identity: a new backend decrypts under the new identity');
+$node->safe_psql('ident', q{INSERT INTO d VALUES (2, tde.encrypt('d', 'second'))});
+$node->restart;
+tde_akm_ok($node, qq{SET KEYSTORE OPEN IDENTIFIED BY "$pw"}, 'identity: open after a restart');
+is($node->safe_psql('ident', q{SELECT string_agg(tde.decrypt_text('d', ct), ',' ORDER BY id) FROM d}),
+	'first,second', 'identity: both rows decrypt after a restart (read from the table again)');
+
 # ---- parallel decrypt with the master key in an HSM
 
 if (my $why = softhsm_missing())

@@ -474,5 +474,5 @@ for what in noop first cached cached2 other fifth delta; do
 done
 echo
 shv=$(dpkg-query -W -f '${Version}' softhsm2 2>/dev/null || echo unknown)
-machine_line "SoftHSM2 $shv (file object store)" "$(openssl_version)" "wallet kdf iterations $KDF" \
+bench_footer "SoftHSM2 $shv (file object store)" "$(openssl_version)" "wallet kdf iterations $KDF" \
 	"load average at the end $(loadavg)" "$(utc_now)"

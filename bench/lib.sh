@@ -24,6 +24,10 @@
 #
 # The caller sets PG_BINDIR first; it may set AS_USER_ENV (extra
 # NAME=value words for as_user's environment).
+#
+# Under bench/run.sh, BENCH_FIGURES names a file: figure appends the
+# figures the report's goals table needs to it, and bench_footer leaves the
+# machine line out (run.sh prints it once, at the top of the report).
 
 case ":$PATH:" in
 *:/usr/sbin:*) ;;
@@ -188,6 +192,20 @@ sql_timer_sql() {
 	timer_function_sql "$1" "Server-side time of one SQL statement, in milliseconds." "EXECUTE stmt"
 }
 
+# active_key_sql NAME: the SQL creating the function NAME() that returns
+# the KEY_ID of the active master key (the one activated last).
+active_key_sql() {
+	cat <<EOF
+-- The KEY_ID of the active master key: the one activated last.
+CREATE FUNCTION $1() RETURNS text
+LANGUAGE sql AS \$\$
+	SELECT key_id FROM public."v\$encryption_keys"
+	WHERE activation_time IS NOT NULL
+	ORDER BY activation_time DESC LIMIT 1
+\$\$;
+EOF
+}
+
 # median SAMPLES...: the median, to 3 decimals.
 median() {
 	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
@@ -214,4 +232,16 @@ machine_line() {
 	line="machine: $(nproc) CPUs (nproc), ${cpu:-unknown CPU}; PostgreSQL $pgver"
 	if [ $# -gt 0 ]; then line+=$(printf '; %s' "$@"); fi
 	printf '%s\n' "$line"
+}
+
+# bench_footer [PART...]: the machine line with PARTs, unless the script
+# runs under bench/run.sh.
+bench_footer() {
+	[ -n "${BENCH_FIGURES:-}" ] || machine_line "$@"
+}
+
+# figure NAME VALUE: record a figure for bench/run.sh's goals table (one
+# "NAME VALUE" line in $BENCH_FIGURES; nothing when run on its own).
+figure() {
+	[ -z "${BENCH_FIGURES:-}" ] || printf '%s %s\n' "$1" "$2" >>"$BENCH_FIGURES"
 }

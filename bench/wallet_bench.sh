@@ -195,4 +195,4 @@ echo "| operation | iterations | median ms | min | max | reps |"
 echo "|---|---:|---:|---:|---:|---:|"
 printf '%s\n' "${ROWS[@]}" "${BASE_ROWS[@]}"
 echo
-machine_line "$(openssl_version)" "$(utc_now)"
+bench_footer "$(openssl_version)" "$(utc_now)"

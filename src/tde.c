@@ -29,7 +29,6 @@
 
 #include "tde/keys/relkey.h"
 #include "tde/keys/rewrap_worker.h"
-#include "tde/keys/shared_identity.h"
 #include "tde/keystore/keystore.h"
 #include "tde/keystore/state.h"
 #include "tde/sql/redact.h"
@@ -75,7 +74,6 @@ tde_shmem_request(void)
 
 	tde_state_shmem_request();
 	tde_rewrap_shmem_request();
-	tde_shared_identity_shmem_request();
 	RequestAddinShmemSpace(tde_secure_shmem_size());
 }
 
@@ -93,6 +91,5 @@ tde_shmem_startup(void)
 	tde_secure_shmem_init(area, found);
 	tde_state_shmem_startup();
 	tde_rewrap_shmem_startup();
-	tde_shared_identity_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 }

@@ -47,7 +47,6 @@
 #include "tde/crypto/cipher.h"
 #include "tde/keys/relkey.h"
 #include "tde/keys/relkey_row.h"
-#include "tde/keys/shared_identity.h"
 #include "tde/keystore/keyset.h"
 #include "tde/keystore/keystore.h"
 #include "tde/store/hsm.h"
@@ -249,7 +248,6 @@ relkey_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 		dropped_in_xact = true;
 		drop_cache();
 		tde_forget_database_identity();
-		tde_shared_identity_forget(MyDatabaseId);
 		tde_hsm_forget_handles();
 	}
 }

@@ -38,7 +38,6 @@
 
 #include "tde/crypto/cipher.h"
 #include "tde/keys/relkey_row.h"
-#include "tde/keys/shared_identity.h"
 #include "tde/keystore/keyset.h"
 #include "tde/keystore/keystore.h"
 #include "tde/util/keyid.h"
@@ -171,25 +170,6 @@ tde_forget_database_identity(void)
 	identity_rel = InvalidOid;
 	identity_pending = false;
 	identity_subid = InvalidSubTransactionId;
-}
-
-/*
- * Keep a committed identity read from table rel for this backend and, with
- * publish, for every backend.  A parallel worker keeps and publishes
- * nothing: it sees its leader's snapshot, which may hold the leader's
- * uncommitted identity.
- */
-static void
-keep_committed_identity(Oid rel, const uint8 *id, bool publish)
-{
-	if (IsParallelWorker())
-		return;
-	tde_forget_database_identity();
-	memcpy(identity, id, 16);
-	identity_db = MyDatabaseId;
-	identity_rel = rel;
-	if (publish)
-		tde_shared_identity_put(MyDatabaseId, rel, id);
 }
 
 /* The kept identity, if it is still this database's; no query */
@@ -365,16 +345,16 @@ tde_database_identity_direct(uint8 *out)
 
 	if (kept_identity(rel, out))
 		return true;
-	/* committed, published by a backend that read it (shared_identity.c) */
-	if (tde_shared_identity_get(MyDatabaseId, rel, out))
-	{
-		keep_committed_identity(rel, out, false);
-		return true;
-	}
 	if (!identity_direct(rel, out))
 		return false;
-	/* not pending (kept_identity would have said): committed */
-	keep_committed_identity(rel, out, !IsParallelWorker());
+	if (!IsParallelWorker())
+	{
+		/* not pending (kept_identity would have said): committed */
+		tde_forget_database_identity();
+		memcpy(identity, out, 16);
+		identity_db = MyDatabaseId;
+		identity_rel = rel;
+	}
 	return true;
 }
 
@@ -420,7 +400,9 @@ tde_database_identity(bool create, uint8 *out)
 		tde_spi_uuid(1, out);
 	}
 	/* not inserted by this transaction (that would be pending): committed */
-	keep_committed_identity(rel, out, true);
+	memcpy(identity, out, 16);
+	identity_db = MyDatabaseId;
+	identity_rel = rel;
 	return true;
 }
 

@@ -51,13 +51,7 @@
 #define SECURE_MIN_CLASS	16
 #define SECURE_MAX_CLASS	4096
 #define SECURE_NCLASSES		9	/* 16, 32, ..., 4096 */
-/*
- * Regions are mapped and locked as needed.  Locking populates every page,
- * which is most of what a backend's first secret costs (its first
- * tde.decrypt, say), so a region is small: 16 kB holds the few secrets of
- * a data key's first use; a keystore operation maps more as it goes.
- */
-#define SECURE_REGION_SIZE	(16 * 1024)
+#define SECURE_REGION_SIZE	(64 * 1024)
 
 typedef struct SecureChunk
 {

@@ -91,3 +91,10 @@ EXTRA_CLEAN += test/regress-iso.conf tmp_wallet_root_iso tmp_check_iso output_is
 test/faultfs.so: test/faultfs.c
 	$(CC) -shared -fPIC -O2 -Wall -Wextra -Werror -o $@ $< -ldl
 EXTRA_CLEAN += test/faultfs.so
+
+# libFuzzer harnesses (fuzz/, doc/reliability.md): build them all, replay
+# fuzz/regressions/, then fuzz each for FUZZ_SECONDS seconds (default 10).
+fuzz:
+	@$(MAKE) --no-print-directory -C fuzz run
+
+.PHONY: fuzz

@@ -32,6 +32,9 @@ PACKAGES=(
 	rsync                       # test.sh copies the tree for the test user
 	locales                     # de_DE.UTF-8: redaction under translated messages
 	postgresql-15-pgaudit       # an audit extension: t/008 checks its log lines are redacted
+	clang                       # clang-14: make fuzz builds its harnesses with it
+	libclang-rt-dev             # libFuzzer, ASan, UBSan runtimes (only recommended by clang)
+	llvm                        # llvm-symbolizer: line numbers in fuzz crash reports
 )
 
 STATE_DIR=/var/lib/tde-setup

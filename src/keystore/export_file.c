@@ -113,6 +113,7 @@ tde_export_file_read(const char *path, const char *secret, TdeMasterKey *keys)
 	int			version;
 	int			active;
 	int			n;
+	int			i;
 
 	/* the decrypted file goes when this returns; keys[] is the caller's */
 	tde_opmem_begin(&op, "tde read export file", NULL);
@@ -127,6 +128,16 @@ tde_export_file_read(const char *path, const char *secret, TdeMasterKey *keys)
 				 errdetail("This version of tde reads export files up to version %d.",
 						   TDE_EXPORT_FORMAT_VERSION)));
 	n = tde_masterkeys_from_wallet(w, keys, TDE_MAX_MASTER_KEYS, &active);
+
+	/*
+	 * EXPORT KEYS writes software keys only, each of its algorithm's
+	 * length.  A record of an HSM key (which needs no key bytes) or of a
+	 * key of another length would be imported as a software key it is not,
+	 * into a wallet that then no longer opens: refuse the file.
+	 */
+	for (i = 0; i < n; i++)
+		if (keys[i].in_hsm || keys[i].keylen != tde_key_length(keys[i].algorithm))
+			report_load(TDE_WALLET_CORRUPT, path);
 	tde_opmem_end(&op);
 	return n;
 }

@@ -391,12 +391,23 @@ build_chunks(void)
 			if (!chunk_is_telling(p))
 				continue;
 			h = chunk_hash(p);
+			nchunks++;
+			/*
+			 * A chunk already in the table is not added again: find_copy
+			 * only asks whether a chunk is there, and copies of one chunk
+			 * would all probe the same cluster, which made a statement of
+			 * one repeated text quadratic (seconds for 2 MB, with no
+			 * interrupt check in the log hook).
+			 */
 			for (i = (uint32) h & st.chunk_mask; st.chunks[i].chunk != NULL;
 				 i = (i + 1) & st.chunk_mask)
-				;
+				if (st.chunks[i].hash == h &&
+					memcmp(st.chunks[i].chunk, p, CHUNK_LEN) == 0)
+					break;
+			if (st.chunks[i].chunk != NULL)
+				continue;		/* a copy of a chunk in the table */
 			st.chunks[i].chunk = p;
 			st.chunks[i].hash = h;
-			nchunks++;
 		}
 	}
 	st.chunks_needed = Min(nchunks, CHUNKS_FOR_COPY);

@@ -771,4 +771,68 @@ sub hsm_log_count
 push @EXPORT, qw(faulty_pkcs11_missing faulty_pkcs11_build faulty_pkcs11_state
   hsm_log_count);
 
+# ---------------------------------------------------------------------
+# Sessions as another role, and searching text for known secrets
+# ---------------------------------------------------------------------
+
+# Start psql as the login role $user on a database; returns a session for
+# session_sql, as tde_session does (a real login, not SET ROLE, so that the
+# session user is $user too).
+sub tde_session_as
+{
+	my ($node, $user, $db) = @_;
+	my $s = { in => '', out => '', err => '' };
+	$s->{timer} = IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default);
+	$s->{h} = IPC::Run::start(
+		[
+			'psql', '-XAtq', '-d',
+			$node->connstr($db // 'postgres') . " user=$user", '-f', '-'
+		],
+		'<', \$s->{in}, '>', \$s->{out}, '2>', \$s->{err}, $s->{timer});
+	session_sql($s, '\set VERBOSITY verbose');
+	return $s;
+}
+
+# A finder of known secrets in text: takes { name => bytes } and returns a
+# sub that, given a text (a file's bytes, a log, a dump), returns the list
+# of "name (form)" found in it.  The forms are the bytes themselves and
+# their hexadecimal (both matched without regard to case, so upper, lower
+# and mixed case alike), and their base64 at each of the three alignments
+# the bytes can have inside a longer base64 text (only the characters that
+# depend on the secret's bytes alone).  One pass of a regular expression
+# over the text tells whether anything is there, so that megabytes of WAL
+# are searched quickly.
+sub secret_finder
+{
+	my ($secrets) = @_;
+	require MIME::Base64;
+	my (@ci, @cs);
+	for my $name (sort keys %$secrets)
+	{
+		my $b = $secrets->{$name};
+		push @ci, [ "$name (raw)", lc $b ], [ "$name (hex)", lc unpack('H*', $b) ];
+		for my $k (0 .. 2)
+		{
+			my $enc = MIME::Base64::encode_base64(("\0" x $k) . $b, '');
+			my $first = int(($k + 2) / 3);               # first group of the secret's bytes only
+			my $last = int(($k + length($b)) / 3) - 1;    # and the last
+			next if $last - $first < 3;                   # too short to tell
+			push @cs, [ "$name (base64/$k)", substr($enc, 4 * $first, 4 * ($last - $first + 1)) ];
+		}
+	}
+	my $re_ci = join('|', map { quotemeta $_->[1] } @ci);
+	my $re_cs = join('|', map { quotemeta $_->[1] } @cs);
+	$re_ci = qr/$re_ci/;
+	$re_cs = qr/$re_cs/;
+	return sub {
+		my ($text) = @_;
+		my $lc = lc $text;
+		return () unless $lc =~ $re_ci || $text =~ $re_cs;
+		return ((map { $_->[0] } grep { index($lc, $_->[1]) >= 0 } @ci),
+			(map { $_->[0] } grep { index($text, $_->[1]) >= 0 } @cs));
+	};
+}
+
+push @EXPORT, qw(tde_session_as secret_finder);
+
 1;

@@ -469,7 +469,9 @@ part('b', sub {
 		is($out, $want, "mon reads $v as a superuser does") or diag($err);
 		$seen .= $out;
 	}
-	like($seen, qr/\Q$k1\E.*\Q$k2\E/s, 'mon sees both keys');
+	# (each on its own: the rows are ordered by their text, and the key
+	# ids are random)
+	ok(index($seen, $k1) >= 0 && index($seen, $k2) >= 0, 'mon sees both keys');
 	is_deeply([ $find_mk->($seen) ], [], 'what mon reads holds no key material');
 	my ($out, $err) = session_sql($s, "SELECT tde.key_id('\\x$mkid1')");
 	is($out, $k1, 'mon: tde.key_id') or diag($err);

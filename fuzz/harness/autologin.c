@@ -46,10 +46,7 @@ write_seeds(const uint8_t *data, size_t size)
 static void
 init(void)
 {
-	if (tde_fuzz_seed_dir() == NULL)
-		return;
-	tde_fuzz_run(write_seeds, NULL, 0);
-	fuzz_seeds_done();
+	fuzz_write_seeds(write_seeds);
 }
 
 TDE_FUZZ_TARGET(init, one_input)

@@ -198,9 +198,16 @@ fuzz_add_secret(TdeWallet *w, const char *client, const char *secret)
 	tde_secret_store(w, &meta, secret);
 }
 
+/*
+ * In seed mode (tde_fuzz_seed_dir set), write the harness's seeds with
+ * write_seeds, as one input, and exit; otherwise return.
+ */
 void
-fuzz_seeds_done(void)
+fuzz_write_seeds(TdeFuzzInput write_seeds)
 {
+	if (tde_fuzz_seed_dir() == NULL)
+		return;
+	tde_fuzz_run(write_seeds, NULL, 0);
 	if (tde_fuzz_last_sqlstate != 0)
 		tde_fuzz_fail("writing the seeds failed with SQLSTATE %s",
 					  unpack_sql_state(tde_fuzz_last_sqlstate));

@@ -65,6 +65,6 @@ extern void fuzz_add_master_key(TdeWallet *w, int i, TdeAlgorithm alg,
 								bool in_hsm, bool active);
 extern void fuzz_add_secret(TdeWallet *w, const char *client,
 							const char *secret);
-extern void fuzz_seeds_done(void) pg_attribute_noreturn();
+extern void fuzz_write_seeds(TdeFuzzInput write_seeds);
 
 #endif							/* TDE_FUZZ_HARNESS_H */

@@ -209,10 +209,7 @@ static void
 init(void)
 {
 	setup_keys();
-	if (tde_fuzz_seed_dir() == NULL)
-		return;
-	tde_fuzz_run(write_seeds, NULL, 0);
-	fuzz_seeds_done();
+	fuzz_write_seeds(write_seeds);
 }
 
 TDE_FUZZ_TARGET(init, one_input)

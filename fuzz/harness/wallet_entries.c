@@ -169,10 +169,7 @@ static void
 init(void)
 {
 	tde_wallet_root = (char *) tde_fuzz_root;
-	if (tde_fuzz_seed_dir() == NULL)
-		return;
-	tde_fuzz_run(write_seeds, NULL, 0);
-	fuzz_seeds_done();
+	fuzz_write_seeds(write_seeds);
 }
 
 TDE_FUZZ_TARGET(init, one_input)

@@ -33,7 +33,7 @@ sym=$(command -v llvm-symbolizer-14 || command -v llvm-symbolizer || true)
 
 mkdir -p work/logs
 [ -f work/results.tsv ] ||
-	printf 'date\tharness\tseconds\texecs\tcov\tft\tcorpus\tcrashes\n' >work/results.tsv
+	printf 'date\tharness\tseconds\texecs\tcov\tft\tcorpus\tcrashes\tcpu_seconds\n' >work/results.tsv
 
 # Run one regression input; prints 1 if it crashed.
 regression() {
@@ -44,6 +44,21 @@ regression() {
 		echo "regression input $input crashed; see $log" >&2
 		echo 1
 	fi
+}
+
+# CPU seconds (user + system) of this shell's finished children so far, from
+# the shell's own "times" (run in this shell, not in a command substitution's
+# subshell, which has no children of its own): a run niced behind other work
+# gets less than its wall-clock seconds, and the figures count what it got.
+children_cpu() {
+	times >"$TMPDIR/times"
+	tail -n 1 "$TMPDIR/times" | awk '{
+		t = 0
+		for (i = 1; i <= 2; i++) {
+			split($i, p, "m"); sub("s", "", p[2]); t += p[1] * 60 + p[2]
+		}
+		printf "%.0f", t
+	}'
 }
 
 # A field of libFuzzer's last status line ("cov: 123 ft: 456 corp: 7/8b").
@@ -77,11 +92,15 @@ for h in "$@"; do
 	fi
 	before=$(find "$crashdir" -type f | wc -l)
 	start=$(date +%s)
+	children_cpu >"$TMPDIR/cpu"
+	cpu_start=$(cat "$TMPDIR/cpu")
 	seeds=()
 	[ -d "corpus/$h" ] && seeds=("corpus/$h")
 	"$bin" "${opts[@]}" "$corpus" "${seeds[@]}" >>"$log" 2>&1
 	rc=$?
 	elapsed=$(($(date +%s) - start))
+	children_cpu >"$TMPDIR/cpu"
+	cpu=$(($(cat "$TMPDIR/cpu") - cpu_start))
 	found=$(($(find "$crashdir" -type f | wc -l) - before))
 	# libFuzzer stops at its first crash; a failure with no input saved
 	# (a crash in start-up) still counts.
@@ -90,9 +109,9 @@ for h in "$@"; do
 	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
 	execs=$((execs + ${runs:-0}))
 
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$h" "$elapsed" \
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$h" "$elapsed" \
 		"$execs" "$(status_field "$log" cov)" "$(status_field "$log" ft)" \
-		"$(find "$corpus" -type f | wc -l)" "$crashes" >>work/results.tsv
+		"$(find "$corpus" -type f | wc -l)" "$crashes" "$cpu" >>work/results.tsv
 	printf '%s: %d execs, %d crashes\n' "$h" "$execs" "$crashes"
 	[ "$crashes" -gt 0 ] && failed=1
 done

@@ -29,10 +29,12 @@
 
 #include "tde/keys/relkey.h"
 #include "tde/keys/rewrap_worker.h"
+#include "tde/keystore/config.h"
 #include "tde/keystore/keystore.h"
 #include "tde/keystore/state.h"
 #include "tde/sql/redact.h"
 #include "tde/tde.h"
+#include "tde/util/fileio.h"
 #include "tde/util/secure.h"
 
 PG_MODULE_MAGIC;
@@ -92,4 +94,12 @@ tde_shmem_startup(void)
 	tde_state_shmem_startup();
 	tde_rewrap_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
+
+	/*
+	 * In the postmaster, at start and at each reinitialization after a
+	 * crash, no backend runs: a keystore file's temporary file left now was
+	 * left by a killed writer.
+	 */
+	if (!IsUnderPostmaster)
+		tde_remove_stale_temps(tde_wallet_root);
 }

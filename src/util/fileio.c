@@ -7,7 +7,10 @@
  */
 #include "postgres.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -21,6 +24,12 @@
 
 /* No keystore file is anywhere near this; a larger one is not ours. */
 #define TDE_MAX_FILE_SIZE	(64 * 1024 * 1024)
+
+/* How deep below tde.wallet_root the start-up sweep looks. */
+#define TDE_STALE_SWEEP_DEPTH	4
+
+static void remove_stale_in_dir(const char *dir, const char *base,
+								bool at_start, int depth);
 
 bool
 tde_file_exists(const char *path)
@@ -131,9 +140,16 @@ static char *
 write_temp(const char *path, const void *data, size_t len)
 {
 	char	   *tmp = psprintf("%s.tmp.%d", path, MyProcPid);
+	char		dir[MAXPGPATH];
+	const char *base = last_dir_separator(path);
 	int			fd;
 	size_t		done = 0;
 
+	/* what a killed writer of this same file left beside it */
+	strlcpy(dir, path, sizeof(dir));
+	get_parent_directory(dir);
+	remove_stale_in_dir(dir[0] != '\0' ? dir : ".", base ? base + 1 : path,
+						false, 0);
 	(void) unlink(tmp);
 
 	fd = OpenTransientFilePerm(tmp, O_WRONLY | O_CREAT | O_EXCL | PG_BINARY,
@@ -524,4 +540,108 @@ tde_dir_unlock(int fd)
 {
 	if (fd >= 0)
 		CloseTransientFile(fd);
+}
+
+/* ---------------------------------------------------------------------
+ * Stale temporary files
+ *
+ * A writer killed between write_temp and the rename (a crash, kill -9 of a
+ * backend, a power cut) leaves "<file>.tmp.<pid>".  Nothing reads it, but
+ * it holds a copy of what was being written (a wallet is encrypted; an
+ * export file is under its secret), so it is removed: by the next writer
+ * of the same file, and at each start of the server (and each restart
+ * after a backend crash) everywhere below tde.wallet_root.  A file is
+ * removed only if its writer is gone: its pid names no process, or, at
+ * start-up, before any backend runs, the postmaster itself.  A live
+ * writer's file (another session, a tool outside the server) is kept.
+ * This never raises an ERROR: the postmaster calls it, and a write goes
+ * on whether the clean-up worked or not.
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * The writer's pid in a temporary file's name "<base>.tmp.<pid>" (base
+ * NULL: any base), or 0 if name is not such a name.
+ */
+static pid_t
+temp_file_pid(const char *name, const char *base)
+{
+	const char *p = NULL;
+	const char *q;
+	long		pid = 0;
+
+	if (base != NULL)
+	{
+		size_t		blen = strlen(base);
+
+		if (strncmp(name, base, blen) == 0 && strncmp(name + blen, ".tmp.", 5) == 0)
+			p = name + blen + 5;
+	}
+	else
+		for (q = strstr(name, ".tmp."); q != NULL; q = strstr(q + 1, ".tmp."))
+			p = q + 5;
+	if (p == NULL || *p == '\0' || p == name + 5)
+		return 0;
+	for (q = p; *q != '\0'; q++)
+	{
+		if (*q < '0' || *q > '9' || pid > INT_MAX / 10)
+			return 0;
+		pid = pid * 10 + (*q - '0');
+	}
+	return (pid_t) pid;
+}
+
+static bool
+writer_gone(pid_t pid, bool at_start)
+{
+	if (pid == MyProcPid)
+		return at_start;
+	return kill(pid, 0) != 0 && errno == ESRCH;
+}
+
+static void
+remove_stale_in_dir(const char *dir, const char *base, bool at_start, int depth)
+{
+	DIR		   *d = opendir(dir);
+	struct dirent *de;
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL)
+	{
+		char		path[MAXPGPATH];
+		struct stat st;
+		pid_t		pid;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int) sizeof(path) ||
+			lstat(path, &st) != 0)
+			continue;
+		if (S_ISDIR(st.st_mode))
+		{
+			if (depth > 0)
+				remove_stale_in_dir(path, NULL, at_start, depth - 1);
+			continue;
+		}
+		pid = temp_file_pid(de->d_name, base);
+		if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || pid <= 0 ||
+			!writer_gone(pid, at_start))
+			continue;
+		if (unlink(path) == 0)
+			ereport(LOG,
+					(errmsg("removed stale temporary file \"%s\"", path),
+					 errdetail("Process %d, which was writing it, is gone.", (int) pid)));
+		else if (errno != ENOENT)
+			ereport(WARNING,
+					(errcode_for_file_access(),
+					 errmsg("could not remove stale temporary file \"%s\": %m", path)));
+	}
+	closedir(d);
+}
+
+void
+tde_remove_stale_temps(const char *root)
+{
+	if (root != NULL && root[0] != '\0')
+		remove_stale_in_dir(root, NULL, true, TDE_STALE_SWEEP_DEPTH);
 }

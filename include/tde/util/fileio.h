@@ -23,6 +23,12 @@ extern void tde_file_copy_atomic(const char *from, const char *to);
 extern int	tde_dir_lock(const char *dir);
 
 /*
+ * At server start (and restart after a crash), before any backend runs:
+ * remove the temporary files of killed writers below root (fileio.c).
+ */
+extern void tde_remove_stale_temps(const char *root);
+
+/*
  * A change that replaces several files at once (a wallet, its auto-login
  * copy, a backup): every file is prepared first, as a temporary file
  * written and fsync'd beside it; commit then renames the new files

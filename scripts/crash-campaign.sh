@@ -454,8 +454,8 @@ post_reverse() { :; }
 # --- the rounds ------------------------------------------------------------------------
 
 DBS=(crash_a crash_b)
-declare -A DUR=() NROUNDS=() NLOST=() NNEW=()
-LOST=0 ROUNDS_DONE=0 ROUND_NO=0 CUR_OP=setup
+declare -A DUR=() NROUNDS=() NLOST=() NNEW=() NTORN=()
+LOST=0 ROUNDS_DONE=0 ROUND_NO=0 CUR_OP=setup TORN=0
 
 # shuffle ARRAYNAME: in place, from $RANDOM (reproducible with --seed).
 shuffle() {
@@ -525,6 +525,32 @@ report_loss() {
 	echo "  kept: $KEEP/$name (crashed-wallet_root: the wallet root as the crash left it)"
 }
 
+# softhsm_torn: SoftHSM2 2.6.1's file object store (Debian's build has no
+# other) rewrites a token's files in place: it truncates token.object (the
+# label, the PINs, the object list) and writes it anew, with no temporary
+# file, no rename and no fsync.  A kill inside that write leaves it empty,
+# and the token is gone for any program, whatever tde did: no token carries
+# the label any more.  Such a round says nothing about tde; it is counted
+# apart (SOFTHSM2 TORN), not judged, and the campaign goes on from the
+# baseline.  True if the token has lost its label; TORN_FILES names the
+# empty files of the token directory.
+softhsm_torn() {
+	TORN_FILES=$(find "$C/softhsm/tokens" -type f -size 0 ! -name '*.lock' 2>/dev/null |
+		sed "s|^$C/softhsm/tokens/[^/]*/||" | tr '\n' ' ')
+	! as_user softhsm2-util --show-slots 2>/dev/null | grep -qE "Label: +$HSM_LABEL *$"
+}
+
+report_torn() {
+	local op=$1 delay=$2 name=$1-round$ROUND_NO-softhsm2
+	printf 'SOFTHSM2 TORN: %s, kill after %s s (uncrashed run: %s s): no token is labelled %s; empty files: %s\n' \
+		"$op" "$delay" "${DUR[$op]:--}" "$HSM_LABEL" "${TORN_FILES:-none}"
+	# the first three are kept, for inspection
+	if [ "$TORN" -le 3 ]; then
+		keep_cluster "$name"
+		echo "  kept: $KEEP/$name"
+	fi
+}
+
 # run_round OP measure|crash
 run_round() {
 	local op=$1 kind=$2 t0 dur delay=- rc r30 before
@@ -570,9 +596,18 @@ run_round() {
 		read -r -t "$delay" <>"$work/never" || true
 		crash_server
 		wait "$pid" || true
-		[ "$(sig "$TARGET")" = "$before" ] || NNEW[$op]=$((${NNEW[$op]:-0} + 1))
 		rm -rf "$C/crashed-wallet_root"
 		cp -a "$R" "$C/crashed-wallet_root"
+		if softhsm_torn; then
+			NTORN[$op]=$((${NTORN[$op]:-0} + 1))
+			TORN=$((TORN + 1))
+			report_torn "$op" "$delay"
+			restore_baseline
+			snap_keys
+			CUR_OP=
+			return 0
+		fi
+		[ "$(sig "$TARGET")" = "$before" ] || NNEW[$op]=$((${NNEW[$op]:-0} + 1))
 		server_start || check_fail "the server does not start after the crash"
 	fi
 	if [ ${#FAILS[@]} -eq 0 ]; then
@@ -647,8 +682,10 @@ done
 
 for op in "${ORDER[@]}"; do
 	printf '%s: %d rounds, %d lost\n' "$op" "${NROUNDS[$op]:-0}" "${NLOST[$op]:-0}"
-	msg "$op: uncrashed ${DUR[$op]} s, new state after ${NNEW[$op]:-0} of ${NROUNDS[$op]:-0} kills"
+	msg "$op: uncrashed ${DUR[$op]} s, new state after ${NNEW[$op]:-0} of ${NROUNDS[$op]:-0} kills${NTORN[$op]:+, ${NTORN[$op]} more not judged (SoftHSM2 torn)}"
 done
+[ "$TORN" -eq 0 ] ||
+	printf 'softhsm2: %d more rounds not judged: the kill tore the token store of SoftHSM2 itself\n' "$TORN"
 printf 'crash campaign: %d rounds, %d operations, %d lost\n' "$ROUNDS_DONE" "${#ORDER[@]}" "$LOST"
 printf 'elapsed: %s s\n' "$(elapsed "$T0")"
 if [ "$LOST" -gt 0 ]; then

@@ -15,6 +15,10 @@
 #                                                (specs/), on a third server (if the
 #                                                target exists)
 #   make tap                                     TAP: t/*.pl, PostgreSQL::Test::Cluster
+#   scripts/crash-campaign.sh --rounds 2         (as root) kill -9 during every
+#                                                writing operation, twice each
+#   make -C fuzz run FUZZ_SECONDS=5              every libFuzzer harness: its
+#                                                regressions, seeds, 5 s of fuzzing
 #
 # The last line is always
 #
@@ -37,6 +41,8 @@
 #   TDE_SKIP_REGRESS=1 / TDE_SKIP_TAP=1                   # skip pg_regress / TAP
 #   TDE_SKIP_ISOLATION=1                                  # skip the isolation specs
 #   TDE_SKIP_BUILD=1                                      # test the installed build
+#   TDE_SKIP_CRASH=1 / TDE_SKIP_FUZZ=1                    # skip the crash campaign's
+#                                                         # / the fuzzers' short run
 #   TDE_KEEP_TREE=1                                       # keep the copy, also on success
 #   TDE_SANITIZE=address,undefined                        # build with ASan and UBSan
 #                                                         # (the next plain run rebuilds)
@@ -334,6 +340,40 @@ if [ -n "${TDE_SANITIZE:-}" ]; then
 	done
 	echo "=== sanitizers: $n_reports report(s) ==="
 	failed=$((failed + n_reports))
+fi
+
+# --- the crash campaign's and the fuzzers' short runs (doc/reliability.md) ----
+#
+# Left out of a narrowed run (TDE_PROVE_TESTS and the like), of a sanitizer
+# run (the fuzzers have their own sanitizers; the campaign's kills would be
+# the sanitizers' reports), and by TDE_SKIP_CRASH=1 / TDE_SKIP_FUZZ=1.
+narrowed=${TDE_PROVE_TESTS:-}${TDE_REGRESS:-}${TDE_REGRESS_KEYS:-}${TDE_ISOLATION:-}${TDE_SANITIZE:-}
+
+# One test per operation of the campaign ("<op>: R rounds, L lost").
+if [ -z "$narrowed" ] && [ -z "${TDE_SKIP_CRASH:-}" ]; then
+	echo "=== crash campaign: scripts/crash-campaign.sh --rounds 2 ==="
+	timeout -k 30 1800 bash "$work/scripts/crash-campaign.sh" --rounds "${TDE_CRASH_ROUNDS:-2}" \
+		2>&1 | tee "$work/crash-campaign.log"
+	crash_rc=${PIPESTATUS[0]}
+	c_ok=$(grep -cE '^[a-z_]+: [0-9]+ rounds, 0 lost$' "$work/crash-campaign.log" || true)
+	c_bad=$(grep -cE '^[a-z_]+: [0-9]+ rounds, [1-9][0-9]* lost$' "$work/crash-campaign.log" || true)
+	passed=$((passed + c_ok))
+	failed=$((failed + c_bad))
+	[ "$crash_rc" -ne 0 ] && [ "$c_bad" -eq 0 ] && failed=$((failed + 1))
+fi
+
+# One test per harness ("<name>: N execs, M crashes"): the regression
+# inputs, the seed corpus, then TDE_FUZZ_SECONDS (5) of fuzzing each.
+if [ -z "$narrowed" ] && [ -z "${TDE_SKIP_FUZZ:-}" ]; then
+	echo "=== fuzz: make -C fuzz run FUZZ_SECONDS=${TDE_FUZZ_SECONDS:-5} ==="
+	make_as_test_user 1800 --no-print-directory -C fuzz run \
+		FUZZ_SECONDS="${TDE_FUZZ_SECONDS:-5}" 2>&1 | tee "$work/fuzz.log"
+	fuzz_rc=${PIPESTATUS[0]}
+	f_ok=$(grep -cE '^[a-z_]+: [0-9]+ execs, 0 crashes$' "$work/fuzz.log" || true)
+	f_bad=$(grep -cE '^[a-z_]+: [0-9]+ execs, [1-9][0-9]* crashes$' "$work/fuzz.log" || true)
+	passed=$((passed + f_ok))
+	failed=$((failed + f_bad))
+	[ "$fuzz_rc" -ne 0 ] && [ "$f_bad" -eq 0 ] && failed=$((failed + 1))
 fi
 
 # --- verdict ------------------------------------------------------------------

@@ -47,7 +47,6 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use TdeTest;
 
-our $TODO;
 
 # Checks per part, for the final diag line; a part run inside another
 # (f inside c) counts for itself only.
@@ -390,12 +389,7 @@ part('c', sub {
 
 	$node->stop;
 	my $log = slurp_file($node->logfile);
-	{
-		# known defect (issue 11): auto_explain's Output line of an
-		# extended-protocol statement shows a bound parameter
-		local $TODO = 'known defect: auto_explain logs a bound parameter of an extended-protocol statement';
-		no_secret($log, 'no server log line holds a secret (' . length($log) . ' bytes)');
-	}
+	no_secret($log, 'no server log line holds a secret (' . length($log) . ' bytes)');
 	# the log is what it should be: translated, every statement, auto_explain's plans
 	ok($log =~ /LOG:  (00000: )?Anweisung: SELECT 1 AS ordinary_marker_052/, 'the log is in German and has every statement');
 	ok($log =~ /LOG:  (00000: )?Anweisung: <redacted by tde>/, 'and redacted statements');

@@ -69,7 +69,6 @@ INSERT INTO t VALUES (1, tde.encrypt('t', 'row one'))}, 'a relation key and a ro
 configure('HSM|FILE');
 io_walk($ctx,
 	name => 'MIGRATE WITH BACKUP',
-	todo => 'known defect (issue 11): MIGRATE WITH BACKUP writes its backup before the HSM step, and a failure there leaves it',
 	sql => akm_sql(qq{SET ENCRYPTION KEY USING TAG 'migrated' IDENTIFIED BY "$pin"
 MIGRATE USING "$pw" WITH BACKUP USING 'mig'}));
 my ($wallets) = io_sql($ctx,

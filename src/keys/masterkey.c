@@ -44,6 +44,7 @@
 #include "tde/keystore/keyset.h"
 #include "tde/keystore/keystore.h"
 #include "tde/store/wallet.h"
+#include "tde/util/fileio.h"
 #include "tde/util/secure.h"
 
 /* ---------------------------------------------------------------------
@@ -413,6 +414,7 @@ tde_masterkey_migrate(const TdeKeyRequest *req, const char *wallet_password)
 	const TdeKeystoreOps *target = &tde_hsm_keystore_ops;
 	const TdeKeystoreOps *source = &tde_file_keystore_ops;
 	TdeChangeRequest chg;
+	char	   *backup;
 
 	tde_require_primary_server();
 	tde_keystore_require_order(target, source, "HSM|FILE", "MIGRATE");
@@ -423,19 +425,35 @@ tde_masterkey_migrate(const TdeKeyRequest *req, const char *wallet_password)
 										  target->seps_client));
 
 	/* the wallet: proven by its password, backed up if asked, open */
-	source->open_for_migration(tde_credential_password(&wallet_cred, source->seps_client),
-							   req->with_backup, req->backup_id);
+	backup = source->open_for_migration(tde_credential_password(&wallet_cred,
+																source->seps_client),
+										req->with_backup, req->backup_id);
 
 	hsm_req.user_key = NULL;
 	hsm_req.force_keystore = true;
 	hsm_req.with_backup = false;
 	hsm_req.activate = true;
-	build_key(&hsm_req, mk);
-	arg.mk = mk;
-	arg.activate = true;
-	chg = change_request(&hsm_req, true, false);
-	target->change(&chg, add_key_change, &arg);
-	after_activation();
+	/*
+	 * The backup is written before the HSM step, which needs the wallet
+	 * open; a statement that fails leaves every file as it was, so a
+	 * failure from here on takes the new backup away again.
+	 */
+	PG_TRY();
+	{
+		build_key(&hsm_req, mk);
+		arg.mk = mk;
+		arg.activate = true;
+		chg = change_request(&hsm_req, true, false);
+		target->change(&chg, add_key_change, &arg);
+		after_activation();
+	}
+	PG_CATCH();
+	{
+		if (backup != NULL)
+			tde_file_discard(backup);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 
 	tde_mkid_to_key_id(mk->mkid, key_id);
 	return key_id;
@@ -463,7 +481,7 @@ tde_masterkey_reverse_migrate(const TdeKeyRequest *req, const char *hsm_credenti
 	tde_relkey_lock_for_rekey();
 
 	/* the HSM: proven by logging in, open as the secondary keystore */
-	source->open_for_migration(hsm_credential, false, NULL);
+	(void) source->open_for_migration(hsm_credential, false, NULL);
 
 	wallet_req.user_key = NULL;
 	wallet_req.activate = true;
@@ -471,7 +489,7 @@ tde_masterkey_reverse_migrate(const TdeKeyRequest *req, const char *hsm_credenti
 	arg.mk = mk;
 	arg.activate = true;
 	/* the wallet becomes primary and open with its password */
-	target->open_for_migration(tde_credential_password((const TdeCredential *) req->cred,
+	(void) target->open_for_migration(tde_credential_password((const TdeCredential *) req->cred,
 													   target->seps_client),
 							   false, NULL);
 	chg = change_request(req, true, false);

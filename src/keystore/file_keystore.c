@@ -605,12 +605,13 @@ file_status(TdeWalletStatus *row, bool primary)
  * Open the password wallet with its password, whatever its state, for a
  * migration; with_backup writes a backup of it first.
  */
-static void
+static char *
 file_open_for_migration(const char *password, bool with_backup,
 						const char *backup_id)
 {
 	char	   *dir = tde_wallet_dir();
 	char	   *ewallet = tde_join_path(dir, TDE_EWALLET_FILE);
+	char	   *backup = NULL;
 	TdeWallet  *w;
 	int			lockfd;
 
@@ -622,11 +623,12 @@ file_open_for_migration(const char *password, bool with_backup,
 		TdeFileSet *fs;
 
 		fs = tde_fileset_begin();
-		(void) tde_add_backup_of(fs, ewallet, backup_id);
+		backup = tde_add_backup_of(fs, ewallet, backup_id);
 		tde_fileset_commit(fs);
 	}
 	publish(w, TDE_OPEN_PASSWORD);
 	tde_keystore_unlock(lockfd);
+	return backup;
 }
 
 /* A migration's proof of the wallet password: the wallet decrypts. */

@@ -371,7 +371,7 @@ hsm_prove(const char *credential)
 	login(credential, 0);
 }
 
-static void
+static char *
 hsm_open_for_migration(const char *credential, bool with_backup,
 					   const char *backup_id)
 {
@@ -379,6 +379,7 @@ hsm_open_for_migration(const char *credential, bool with_backup,
 		tde_hsm_keystore_open(credential, false);
 	else
 		require_open_credential(credential, "ORA-28353: failed to open wallet");
+	return NULL;				/* an HSM has no backup */
 }
 
 /* A token key whose metadata was lost still unwraps: ask the HSM. */

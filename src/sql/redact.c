@@ -192,13 +192,21 @@ reset_state(void)
 	memset(&st, 0, sizeof(st));
 }
 
-/* Make st describe the statement now running. */
+/*
+ * Make st describe the statement now running.  A message while no
+ * statement text is set belongs to the end of the last statement: with
+ * the extended protocol, its portal ends at Sync, where the main loop has
+ * cleared debug_query_string, and auto_explain logs its plan (with the
+ * bound parameters folded in) then.  So the last statement's state stays
+ * until the next statement is seen.
+ */
 static void
 sync_statement(void)
 {
 	TimestampTz start = GetCurrentStatementStartTimestamp();
 
-	if (st.valid && st.query == debug_query_string && st.start == start)
+	if (st.valid && (debug_query_string == NULL ||
+					 (st.query == debug_query_string && st.start == start)))
 		return;
 	reset_state();
 	st.valid = true;

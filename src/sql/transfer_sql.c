@@ -26,6 +26,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -69,13 +70,32 @@ key_ids_from_query(const char *query, int *n)
 	char	  **ids;
 	Oid			type;
 	uint64		i;
+	bool		was_read_only;
+	volatile int rc = 0;
 
 	if (list_length(raw) != 1 ||
 		!IsA(((RawStmt *) linitial(raw))->stmt, SelectStmt))
 		bad_subquery("must be one SELECT");
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute(query, true, MAX_QUERY_ROWS + 1) != SPI_OK_SELECT)
+	/*
+	 * Read-only all the way down: SPI's flag refuses a plan that writes,
+	 * but not a volatile function that writes or nextval called from it;
+	 * a read-only transaction refuses those too (25006).  What the caller
+	 * may write anyway, a temporary table of its own, stays possible.
+	 */
+	was_read_only = XactReadOnly;
+	XactReadOnly = true;
+	PG_TRY();
+	{
+		rc = SPI_execute(query, true, MAX_QUERY_ROWS + 1);
+	}
+	PG_FINALLY();
+	{
+		XactReadOnly = was_read_only;
+	}
+	PG_END_TRY();
+	if (rc != SPI_OK_SELECT)
 		bad_subquery("must be one SELECT");
 	if (SPI_tuptable->tupdesc->natts != 1)
 		bad_subquery("must return one column");

@@ -509,6 +509,18 @@ tde_file_copy_atomic(const char *from, const char *to)
 	pfree(buf);
 }
 
+void
+tde_file_discard(const char *path)
+{
+	char		dir[MAXPGPATH];
+
+	if (unlink(path) != 0)
+		return;
+	strlcpy(dir, path, sizeof(dir));
+	get_parent_directory(dir);
+	(void) fsync_dir_quiet(dir);
+}
+
 /*
  * Serialize against tools outside the server that follow the same
  * convention (flock on the keystore directory).  The wait polls, so that a

@@ -58,8 +58,12 @@ typedef struct TdeKeystoreOps
 						   void *arg);
 	/* a migration: prove the password without opening (or changing) it */
 	void		(*prove) (const char *password);
-	/* a migration: open with the password, whatever its state; back up */
-	void		(*open_for_migration) (const char *password, bool with_backup,
+	/*
+	 * a migration: open with the password, whatever its state; back up.
+	 * Returns the backup's path (NULL: none), which the caller discards if
+	 * the migration then fails.
+	 */
+	char	   *(*open_for_migration) (const char *password, bool with_backup,
 									   const char *backup_id);
 	/* its row of v$encryption_wallet */
 	void		(*status) (TdeWalletStatus *row, bool primary);

@@ -23,6 +23,12 @@ extern void tde_file_copy_atomic(const char *from, const char *to);
 extern int	tde_dir_lock(const char *dir);
 
 /*
+ * Remove a file this statement made (a backup) because the statement then
+ * failed; never an ERROR, so that it can run in a PG_CATCH.
+ */
+extern void tde_file_discard(const char *path);
+
+/*
  * At server start (and restart after a crash), before any backend runs:
  * remove the temporary files of killed writers below root (fileio.c).
  */

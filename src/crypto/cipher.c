@@ -348,8 +348,8 @@ seed_wrap(const uint8 *key, int keylen, const uint8 *aad, int aadlen,
 		  const uint8 *in, int inlen, uint8 *out)
 {
 	EVP_CIPHER_CTX *ctx = get_ctx();
-	int			len1,
-				len2;
+	int			len1 = 0,
+				len2 = 0;
 
 	tde_random_bytes(out, SEED_BLOCK);
 	if (!EVP_EncryptInit_ex(ctx, fetch_cipher(TDE_ALG_SEED128), NULL, key, out) ||

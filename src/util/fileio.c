@@ -641,7 +641,8 @@ remove_stale_in_dir(const char *dir, const char *base, bool at_start, int depth)
 			continue;
 		if (unlink(path) == 0)
 			ereport(LOG,
-					(errmsg("removed stale temporary file \"%s\"", path),
+					(errcode(ERRCODE_SUCCESSFUL_COMPLETION),
+					 errmsg("removed stale temporary file \"%s\"", path),
 					 errdetail("Process %d, which was writing it, is gone.", (int) pid)));
 		else if (errno != ENOENT)
 			ereport(WARNING,

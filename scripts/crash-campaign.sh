@@ -193,7 +193,10 @@ move_out() {
 snap_keys() { key_mkids >"$work/keys_before"; }
 KEYS_BEFORE=$work/keys_before
 # in_keystore MKID FILE PASSWORD: the keystore file opens and holds the key.
-in_keystore() { [ -f "$2" ] && p12_mkids "$2" "$3" | grep -qx "$1"; }
+# (no "... | grep -q" under pipefail anywhere here: grep -q exits at its
+# first match, the writer then dies of SIGPIPE, and the pipeline fails
+# although the line was there)
+in_keystore() { [ -f "$2" ] && grep -qx "$1" <<<"$(p12_mkids "$2" "$3")"; }
 
 prep_create() {
 	close_keystore
@@ -372,7 +375,13 @@ post_move() {
 		moved=$(p12_mkids "$MOVED/ewallet.p12" Move_Pw) || check_fail "the new keystore of MOVE KEYS does not open"
 	fi
 	for k in "${MOVING[@]}"; do
-		printf '%s\n%s\n' "$in_main" "$moved" | grep -qx "$k" || check_fail "key $k is in neither keystore"
+		grep -qx "$k" <<<"$in_main"$'\n'"$moved" && continue
+		# what the file says, beside what the view showed
+		if grep -qx "$k" <<<"$(p12_mkids "$W" "$PW" 2>/dev/null)"; then
+			check_fail "key $k is not in v\$encryption_keys ($(grep -c . <<<"$in_main") keys), but ewallet.p12 holds it"
+		else
+			check_fail "key $k is in neither keystore"
+		fi
 	done
 }
 
@@ -537,7 +546,7 @@ report_loss() {
 softhsm_torn() {
 	TORN_FILES=$(find "$C/softhsm/tokens" -type f -size 0 ! -name '*.lock' 2>/dev/null |
 		sed "s|^$C/softhsm/tokens/[^/]*/||" | tr '\n' ' ')
-	! as_user softhsm2-util --show-slots 2>/dev/null | grep -qE "Label: +$HSM_LABEL *$"
+	! grep -qE "Label: +$HSM_LABEL *$" <<<"$(as_user softhsm2-util --show-slots 2>/dev/null)"
 }
 
 report_torn() {

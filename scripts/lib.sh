@@ -38,6 +38,8 @@ tde_as_test_user() {
 	)
 	[ -n "${CI:-}" ] && envv+=(CI="$CI")
 	[ -n "${TDE_REQUIRE_HSM:-}" ] && envv+=(TDE_REQUIRE_HSM="$TDE_REQUIRE_HSM")
+	# pg_regress waits PGCTLTIMEOUT seconds for its server (valgrind runs)
+	[ -n "${PGCTLTIMEOUT:-}" ] && envv+=(PGCTLTIMEOUT="$PGCTLTIMEOUT")
 	# Set by test.sh for a sanitizer run (TDE_SANITIZE): the runtime to
 	# preload into every server and its options.
 	[ -n "${TDE_SAN_ENV+set}" ] && envv+=("${TDE_SAN_ENV[@]}")

@@ -35,6 +35,7 @@ PACKAGES=(
 	clang                       # clang-14: make fuzz builds its harnesses with it
 	libclang-rt-dev             # libFuzzer, ASan, UBSan runtimes (only recommended by clang)
 	llvm                        # llvm-symbolizer: line numbers in fuzz crash reports
+	valgrind                    # scripts/valgrind.sh: the pg_regress suites under memcheck
 )
 
 STATE_DIR=/var/lib/tde-setup
@@ -90,7 +91,7 @@ fi
 
 # A translated lc_messages for the redaction tests: the server's messages
 # must never carry a secret, in whatever language they are written.
-if ! locale -a 2>/dev/null | grep -qix 'de_DE\.utf-\?8'; then
+if ! grep -qix 'de_DE\.utf-\?8' <<<"$(locale -a 2>/dev/null)"; then
 	step "generating the de_DE.UTF-8 locale" localedef -i de_DE -f UTF-8 de_DE.UTF-8
 fi
 

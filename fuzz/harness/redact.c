@@ -103,9 +103,12 @@ check_field(const char *field, const char *name)
 	if (field == NULL || !cur_sensitive)
 		return;
 	if (cur_secret && survives(field, cur_secret))
-		tde_fuzz_fail("the registered secret reached the log in the %s", name);
+		tde_fuzz_fail("the registered secret reached the log in the %s%s", name,
+					  getenv("TDE_FUZZ_VERBOSE") ? "" : " (TDE_FUZZ_VERBOSE=1 shows it)");
 	if (cur_text && strlen(cur_text) >= 4 && survives(field, cur_text))
-		tde_fuzz_fail("the statement's text reached the log in the %s", name);
+		tde_fuzz_fail("the statement's text reached the log in the %s: \"%s\"%s",
+					  name, getenv("TDE_FUZZ_VERBOSE") ? field : "...",
+					  getenv("TDE_FUZZ_VERBOSE") ? "" : " (TDE_FUZZ_VERBOSE=1 shows it)");
 }
 
 /* Called by tde's emit_log_hook with the message as it will be logged */

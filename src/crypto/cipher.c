@@ -56,6 +56,7 @@
  * re-wrap of many rows) it is reused.
  */
 static EVP_CIPHER_CTX *wrap_ctx = NULL;
+static const EVP_CIPHER *wrap_cipher = NULL;	/* what wrap_ctx was made for */
 static bool release_callback_registered = false;
 static EVP_CIPHER *aes_gcm = NULL;
 static EVP_CIPHER *aria_gcm = NULL;
@@ -86,6 +87,7 @@ done_ctx(void)
 		EVP_CIPHER_CTX_free(wrap_ctx);
 		wrap_ctx = NULL;
 	}
+	wrap_cipher = NULL;
 }
 
 /*
@@ -102,14 +104,24 @@ crypto_release_callback(ResourceReleasePhase phase, bool isCommit,
 		done_ctx();
 }
 
+/*
+ * The wrapping context, for cipher.  A context last used with another
+ * cipher is freed and made anew: OpenSSL 3.0 carries state of a GCM
+ * context into a CBC one (and back) that EVP_*Init_ex does not set, and
+ * valgrind saw EVP_DecryptFinal_ex depend on it (a SEED128 key and an
+ * ARIA256 or AES256 key unwrapped in one statement).
+ */
 static EVP_CIPHER_CTX *
-get_ctx(void)
+get_ctx(const EVP_CIPHER *cipher)
 {
 	if (!release_callback_registered)
 	{
 		RegisterResourceReleaseCallback(crypto_release_callback, NULL);
 		release_callback_registered = true;
 	}
+	if (wrap_ctx != NULL && wrap_cipher != cipher)
+		done_ctx();
+	wrap_cipher = cipher;
 	if (wrap_ctx == NULL)
 	{
 		wrap_ctx = EVP_CIPHER_CTX_new();
@@ -347,7 +359,7 @@ static int
 seed_wrap(const uint8 *key, int keylen, const uint8 *aad, int aadlen,
 		  const uint8 *in, int inlen, uint8 *out)
 {
-	EVP_CIPHER_CTX *ctx = get_ctx();
+	EVP_CIPHER_CTX *ctx = get_ctx(fetch_cipher(TDE_ALG_SEED128));
 	int			len1 = 0,
 				len2 = 0;
 
@@ -365,7 +377,7 @@ static bool
 seed_unwrap(const uint8 *key, int keylen, const uint8 *aad, int aadlen,
 			const uint8 *in, int inlen, uint8 *out, int *outlen)
 {
-	EVP_CIPHER_CTX *ctx = get_ctx();
+	EVP_CIPHER_CTX *ctx = get_ctx(fetch_cipher(TDE_ALG_SEED128));
 	uint8		mac[HMAC_LEN];
 	int			ctlen = inlen - SEED_BLOCK - HMAC_LEN;
 	int			len1,
@@ -417,7 +429,7 @@ tde_wrap(TdeAlgorithm alg, const uint8 *key, int keylen,
 		return seed_wrap(key, keylen, aad, aadlen, in, inlen, out);
 
 	tde_random_bytes(out, TDE_GCM_IV_LEN);
-	if (!gcm_seal(get_ctx(), cipher, key, out, aad, aadlen, in, inlen,
+	if (!gcm_seal(get_ctx(cipher), cipher, key, out, aad, aadlen, in, inlen,
 				  out + TDE_GCM_IV_LEN, out + TDE_GCM_IV_LEN + inlen))
 		crypto_error("key wrapping failed");
 	return TDE_GCM_IV_LEN + inlen + TDE_GCM_TAG_LEN;
@@ -435,7 +447,7 @@ tde_unwrap(TdeAlgorithm alg, const uint8 *key, int keylen,
 		return seed_unwrap(key, keylen, aad, aadlen, in, inlen, out, outlen);
 	if (ctlen <= 0)
 		return false;
-	if (!gcm_open(get_ctx(), cipher, key, in, aad, aadlen, in + TDE_GCM_IV_LEN,
+	if (!gcm_open(get_ctx(cipher), cipher, key, in, aad, aadlen, in + TDE_GCM_IV_LEN,
 				  ctlen, in + TDE_GCM_IV_LEN + ctlen, out))
 	{
 		OPENSSL_cleanse(out, ctlen);

@@ -29,7 +29,9 @@
  *		statement's text) is replaced by the marker, which keeps the
  *		message's own label ("statement: ", "Anweisung: ", "AUDIT: ...");
  *	 2. each secret a tde entry point registered for the statement is
- *		replaced by the marker;
+ *		replaced by the marker (1 and 2 at once, on the field as it is, so
+ *		that a secret is never looked for inside a marker: util/mask.c; a
+ *		field with more than MAX_HITS of them is replaced whole);
  *	 3. a bind-parameter list ("$1 = '...'", built by BuildParamLogString
  *		and never translated) is cut off at its start;
  *	 4. a field that still holds a printed node tree ("{QUERY",
@@ -86,6 +88,7 @@
 
 #include "tde/sql/redact.h"
 #include "tde/sql/sensitive.h"
+#include "tde/util/mask.h"
 
 #define REDACTED "<redacted by tde>"
 
@@ -100,6 +103,8 @@
 #define MAX_TEXTS 8
 #define MAX_SECRETS 64
 #define MAX_SECRET_LEN 8192
+/* a field holding more copies than this is hidden whole */
+#define MAX_HITS 4096
 
 static emit_log_hook_type prev_emit_log_hook = NULL;
 static post_parse_analyze_hook_type prev_post_parse_analyze_hook = NULL;
@@ -467,26 +472,6 @@ find_copy(const char *s)
  * ---------------------------------------------------------------------
  */
 
-/* s with every occurrence of needle replaced by the marker. */
-static const char *
-replace_all(const char *s, const char *needle, Size nlen)
-{
-	StringInfoData buf;
-	const char *p;
-	const char *hit;
-
-	if (nlen == 0 || (hit = strstr(s, needle)) == NULL)
-		return s;
-	initStringInfo(&buf);
-	for (p = s; hit != NULL; p = hit + nlen, hit = strstr(p, needle))
-	{
-		appendBinaryStringInfo(&buf, p, hit - p);
-		appendStringInfoString(&buf, REDACTED);
-	}
-	appendStringInfoString(&buf, p);
-	return buf.data;
-}
-
 /* Where a bind-parameter list "$1 = '...'" / "$1 = NULL" starts, or NULL. */
 static const char *
 parameter_list(const char *s)
@@ -524,18 +509,30 @@ scrub(char *field)
 {
 	const char *s = field;
 	const char *params;
+	const char *needles[MAX_TEXTS + MAX_SECRETS];
+	Size		lens[MAX_TEXTS + MAX_SECRETS];
 	ssize_t		at;
-	int			i;
+	int			i,
+				n = 0;
 
 	if (field == NULL || field[0] == '\0')
 		return field;
 	if (st.everything)
 		return pstrdup(REDACTED);
+	/* the texts (of 4 bytes or more) and the secrets, all at once */
 	for (i = 0; i < st.ntexts; i++)
 		if (st.text_len[i] >= 4)
-			s = replace_all(s, st.texts[i], st.text_len[i]);
+		{
+			needles[n] = st.texts[i];
+			lens[n++] = st.text_len[i];
+		}
 	for (i = 0; i < st.nsecrets; i++)
-		s = replace_all(s, st.secrets[i], st.secret_len[i]);
+	{
+		needles[n] = st.secrets[i];
+		lens[n++] = st.secret_len[i];
+	}
+	if ((s = tde_mask_occurrences(s, needles, lens, n, REDACTED, MAX_HITS)) == NULL)
+		return pstrdup(REDACTED);
 	if ((params = parameter_list(s)) != NULL)
 		s = psprintf("%.*s%s", (int) (params - s), s, REDACTED);
 	if (holds_node_tree(s))

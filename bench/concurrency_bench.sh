@@ -25,8 +25,8 @@
 # REKEYS times ADMINISTER KEY MANAGEMENT SET KEY ... WITH BACKUP, evenly
 # spaced, and after every REKEYS / DATA_REKEYS of them a data rekey:
 # tde.rotate_relation_key('conc_t') and CALL tde.reencrypt('conc_t', 'ct',
-# 250).  Every SET KEY is timed inside the server, each data rekey by the
-# client (CALL tde.reencrypt commits between its batches).  Then every row of
+# 250), from one session (a procedure that commits each change), each
+# timed inside the server.  Then every row of
 # both tables is decrypted and compared, and the script checks that every
 # relation key is wrapped by the active master key.
 #
@@ -71,7 +71,6 @@ CREATE EXTENSION tde;
 $(akm "CREATE KEYSTORE IDENTIFIED BY \"$PW\"")
 $(akm "SET KEYSTORE OPEN IDENTIFIED BY \"$PW\"")
 $(akm "SET KEY IDENTIFIED BY \"$PW\" WITH BACKUP")
-$(akm_timer_sql akm_ms)
 CREATE TABLE conc_t (id int PRIMARY KEY, plain text NOT NULL, ct bytea NOT NULL);
 INSERT INTO conc_t
 	SELECT i, p, tde.encrypt('conc_t', p)
@@ -79,6 +78,38 @@ INSERT INTO conc_t
 CREATE TABLE conc_w (id bigserial PRIMARY KEY, plain text NOT NULL, ct bytea NOT NULL);
 SELECT tde.encrypt('conc_w', 'first');
 CREATE TABLE conc_bad (at timestamptz DEFAULT clock_timestamp(), what text, id bigint);
+-- The key changes, from one session: each committed on its own, timed
+-- inside the server; a data rekey is rotate_relation_key, then
+-- tde.reencrypt (which commits between its batches, so CALL, not a
+-- function).
+CREATE TABLE conc_times (at timestamptz DEFAULT clock_timestamp(), kind text, ms numeric, late boolean);
+CREATE PROCEDURE conc_drive(n int, d int, step float8, deadline timestamptz)
+LANGUAGE plpgsql AS \$p\$
+DECLARE
+	t0 timestamptz := clock_timestamp();
+	t timestamptz;
+	done int := 0;
+BEGIN
+	FOR i IN 1..n LOOP
+		PERFORM pg_sleep(greatest(0, extract(epoch FROM t0 + make_interval(secs => i * step) - clock_timestamp())));
+		t := clock_timestamp();
+		PERFORM tde.administer_key_management('SET KEY IDENTIFIED BY "$PW" WITH BACKUP');
+		INSERT INTO conc_times (kind, ms, late)
+			VALUES ('rekey', round(extract(epoch FROM clock_timestamp() - t) * 1000, 3), clock_timestamp() > deadline);
+		COMMIT;
+		IF i % (n / d) = 0 AND done < d THEN
+			t := clock_timestamp();
+			PERFORM tde.rotate_relation_key('conc_t');
+			COMMIT;
+			CALL tde.reencrypt('conc_t', 'ct', 250);
+			INSERT INTO conc_times (kind, ms, late)
+				VALUES ('data', round(extract(epoch FROM clock_timestamp() - t) * 1000, 3), clock_timestamp() > deadline);
+			COMMIT;
+			done := done + 1;
+		END IF;
+	END LOOP;
+END
+\$p\$;
 EOF
 
 cat >"$work/conc.sql" <<EOF
@@ -120,25 +151,14 @@ msg "load: $CLIENTS clients, ${LOAD_SECONDS} s, $REKEYS rekeys and $DATA_REKEYS 
 run_pgbench load "$LOAD_SECONDS" &
 bench_pid=$!
 sleep 1
-interval=$(awk -v t="$LOAD_SECONDS" -v n="$REKEYS" 'BEGIN { printf "%.3f", (t - 3) / (n + 1) }')
-every=$((REKEYS / DATA_REKEYS))
-rekey_ms=() data_ms=() late=0 data_done=0
-for ((i = 1; i <= REKEYS; i++)); do
-	sleep "$interval"
-	kill -0 "$bench_pid" 2>/dev/null || late=$((late + 1))
-	rekey_ms+=("$(pg_psql "$PORT" postgres -c \
-		"SELECT akm_ms(\$s\$SET KEY IDENTIFIED BY \"$PW\" WITH BACKUP\$s\$)")")
-	if [ $((i % every)) -eq 0 ] && [ "$data_done" -lt "$DATA_REKEYS" ]; then
-		kill -0 "$bench_pid" 2>/dev/null || late=$((late + 1))
-		# CALL tde.reencrypt commits between batches, so it cannot run inside
-		# a timing function: timed by the client, connection included
-		t0=$EPOCHREALTIME
-		pg_psql "$PORT" postgres -c "SELECT tde.rotate_relation_key('conc_t')" \
-			-c "CALL tde.reencrypt('conc_t', 'ct', 250)" >/dev/null
-		data_ms+=("$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", (b - a) * 1000 }')")
-		data_done=$((data_done + 1))
-	fi
-done
+# the driver: one session, key change i due at i * step after it starts,
+# the last well before the clients end
+step=$(awk -v t="$LOAD_SECONDS" -v n="$REKEYS" 'BEGIN { printf "%.3f", (t - 6) / (n + 1) }')
+pg_psql "$PORT" postgres -c "CALL conc_drive($REKEYS, $DATA_REKEYS, $step,
+	clock_timestamp() + interval '$((LOAD_SECONDS - 1)) seconds')" >/dev/null
+mapfile -t rekey_ms < <(pg_psql "$PORT" postgres -c "SELECT ms FROM conc_times WHERE kind = 'rekey' ORDER BY at")
+mapfile -t data_ms < <(pg_psql "$PORT" postgres -c "SELECT ms FROM conc_times WHERE kind = 'data' ORDER BY at")
+late=$(pg_psql "$PORT" postgres -c "SELECT count(*) FROM conc_times WHERE late")
 wait "$bench_pid"
 log_errors2=$(errors_in_log)
 
@@ -184,7 +204,7 @@ echo "| key change (server-side) | count | median (ms) | min-max (ms) |"
 echo "|---|---:|---:|---:|"
 printf '| SET KEY ... WITH BACKUP | %d | %s | %s |\n' "${#rekey_ms[@]}" \
 	"$(median "${rekey_ms[@]}")" "$(range %.1f "${rekey_ms[@]}")"
-printf '| rotate_relation_key + CALL reencrypt of %d rows, batches of 250 (client-side, connection included) | %d | %s | %s |\n' "$ROWS" \
+printf '| rotate_relation_key + CALL reencrypt of %d rows, batches of 250 | %d | %s | %s |\n' "$ROWS" \
 	"${#data_ms[@]}" "$(median "${data_ms[@]}")" "$(range %.1f "${data_ms[@]}")"
 echo
 wrong=$((bad_t + bad_w + bad_rows))

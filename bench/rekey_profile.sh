@@ -3,7 +3,8 @@
 # 1,000,000 relation keys, against a plain UPDATE of the same rows, from
 # perf profiles (issue 10: why the rekey's cost per key rises with N).
 #
-# As root, with perf (Debian's linux-perf) installed, on a quiet machine:
+# As root, with perf (Debian's linux-perf) installed (a quiet machine for
+# the times):
 # a throwaway cluster as in rekey_bench.sh (tde.wallet_kdf_iterations =
 # 1000, checkpoint_timeout = 1h, max_wal_size = 8GB), the keys made with
 # tde.rotate_relation_key (KEYS_PER_TABLE versions per table).  At each N
@@ -12,14 +13,16 @@
 #   rekey  ADMINISTER KEY MANAGEMENT SET KEY ... WITH BACKUP
 #   plain  UPDATE tde.relation_key SET rewrapped_at = now()
 #
-# runs once under `perf record -a -g` (every CPU, call graphs), timed inside
-# the server.  Prints for each run the statement's time, then the share of
-# the postgres processes' samples by shared object and by symbol (self
-# time, the top PERCENT_LIMIT and more), and the statement's WAL volume and
-# buffer reads and writes (pg_stat_wal, pg_stat_database before and after).
+# runs once with `perf record -g -p` on its backend (call graphs; after a
+# pg_sleep(1) that gives perf time to attach), timed inside the server.
+# Prints for each run the statement's time, then the share of the
+# backend's samples by shared object and by symbol (self time, the top
+# PERCENT_LIMIT and more), and the statement's WAL volume and buffer reads
+# and writes (pg_stat_wal, pg_stat_database before and after).
 #
 # Environment: SIZES (default "50000 1000000", ascending multiples of
-# KEYS_PER_TABLE), KEYS_PER_TABLE (1000), PERCENT_LIMIT (1.5), PG_BINDIR
+# KEYS_PER_TABLE), KEYS_PER_TABLE (1000), PERCENT_LIMIT (1.5), KEEP_PERF (a
+# directory to keep the perf.data files in, for perf report), PG_BINDIR
 # (/usr/lib/postgresql/15/bin), PORT (54332).
 set -euo pipefail
 # shellcheck source=bench/lib.sh
@@ -79,14 +82,30 @@ EOF
 counters_sql="SELECT (SELECT wal_bytes FROM pg_stat_wal) || ' ' || blks_read || ' ' || blks_hit
 	FROM pg_stat_database WHERE datname = current_database()"
 
-# profile LABEL SQL: run SQL (one statement returning its ms) under perf.
+# profile LABEL SQL: run SQL (one statement returning its ms) with perf
+# recording its backend alone (perf record -p), so that other work on the
+# machine does not enter the profile (it still stretches the times).
 profile() {
-	local label=$1 sql=$2 data=$work/$1.perf before after ms
+	local label=$1 sql=$2 data=$work/$1.perf before after ms psql_pid perf_pid pid i
 	q >/dev/null <<<"VACUUM tde.relation_key; CHECKPOINT; SELECT pg_stat_force_next_flush();"
 	before=$(q -c "$counters_sql")
-	ms=$(perf record -q -a -g -F 999 -o "$data" -- \
-		runuser -u "$RUN_USER" -- "$PG_BINDIR/psql" -X -q -A -t -h "$work" -p "$PORT" -d postgres \
-		-c "$sql" 2>/dev/null)
+	as_user env PGAPPNAME=tde_profile "$PG_BINDIR/psql" -X -q -A -t -h "$work" -p "$PORT" \
+		-d postgres -c "SELECT pg_sleep(1)" -c "$sql" >"$work/$label.out" 2>&1 &
+	psql_pid=$!
+	pid=
+	for ((i = 0; i < 100; i++)); do
+		pid=$(q -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'tde_profile'")
+		[ -z "$pid" ] || break
+		sleep 0.02
+	done
+	[ -n "$pid" ] || die "the profiled session did not show up"
+	perf record -q --call-graph "${PERF_CALLGRAPH:-fp}" -F 999 -p "$pid" -o "$data" 2>/dev/null &
+	perf_pid=$!
+	wait "$psql_pid" || fail_with_log "$label failed" "$work/$label.out"
+	kill -INT "$perf_pid"
+	wait "$perf_pid" || true
+	ms=$(tail -n 1 "$work/$label.out")
+	[ -z "${KEEP_PERF:-}" ] || cp "$data" "$KEEP_PERF/"
 	q >/dev/null <<<"SELECT pg_stat_force_next_flush();"
 	sleep 0.6
 	after=$(q -c "$counters_sql")
@@ -96,10 +115,10 @@ profile() {
 		split(b, x, " "); split(a, y, " ")
 		printf "WAL %.1f MB; blocks read %d, hit %d\n\n", (y[1] - x[1]) / 1048576, y[2] - x[2], y[3] - x[3] }'
 	echo '```'
-	perf report -i "$data" --no-children --comm postgres --sort dso --stdio \
+	perf report -i "$data" --no-children --sort dso --stdio -g none \
 		--percent-limit "$PERCENT_LIMIT" 2>/dev/null | grep -E '^ +[0-9]' | head -n 12
 	echo
-	perf report -i "$data" --no-children --comm postgres --sort symbol --stdio -g none \
+	perf report -i "$data" --no-children --sort symbol --stdio -g none \
 		--percent-limit "$PERCENT_LIMIT" 2>/dev/null | grep -E '^ +[0-9]' | head -n 30
 	echo '```'
 	echo

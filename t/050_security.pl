@@ -36,16 +36,7 @@ use TdeTest;
 
 # Checks per part, for the final diag line.
 my %count;
-my $builder = Test::More->builder;
-
-sub part
-{
-	my ($p, $code) = @_;
-	my $before = $builder->current_test;
-	$code->();
-	$count{$p} += $builder->current_test - $before;
-	return;
-}
+sub part { counted_part(\%count, @_) }
 
 my $pw = 'Sec050_Wallet_Pw1';
 my $mkid1 = '5ec05000a1b2c3d4e5f60718293a4b5c';

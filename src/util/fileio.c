@@ -31,6 +31,14 @@
 static void remove_stale_in_dir(const char *dir, const char *base,
 								bool at_start, int depth);
 
+/* dir (MAXPGPATH bytes) = the directory path is in */
+static void
+parent_of(const char *path, char *dir)
+{
+	strlcpy(dir, path, MAXPGPATH);
+	get_parent_directory(dir);
+}
+
 bool
 tde_file_exists(const char *path)
 {
@@ -146,8 +154,7 @@ write_temp(const char *path, const void *data, size_t len)
 	size_t		done = 0;
 
 	/* what a killed writer of this same file left beside it */
-	strlcpy(dir, path, sizeof(dir));
-	get_parent_directory(dir);
+	parent_of(path, dir);
 	remove_stale_in_dir(dir[0] != '\0' ? dir : ".", base ? base + 1 : path,
 						false, 0);
 	(void) unlink(tmp);
@@ -223,8 +230,7 @@ tde_file_write_atomic(const char *path, const void *data, size_t len)
 	 * file set's point of no return, since the statement has made its
 	 * change and an ERROR would say it had not.
 	 */
-	strlcpy(dir, path, sizeof(dir));
-	get_parent_directory(dir);
+	parent_of(path, dir);
 	if (!fsync_dir_quiet(dir))
 		ereport(WARNING,
 				(errcode_for_file_access(),
@@ -351,10 +357,8 @@ same_dir(const char *a, const char *b)
 	char		da[MAXPGPATH];
 	char		db[MAXPGPATH];
 
-	strlcpy(da, a, sizeof(da));
-	get_parent_directory(da);
-	strlcpy(db, b, sizeof(db));
-	get_parent_directory(db);
+	parent_of(a, da);
+	parent_of(b, db);
 	return strcmp(da, db) == 0;
 }
 
@@ -408,8 +412,7 @@ sync_new_dirs(TdeFileSet *fs)
 				beside_primary = true;
 		if (beside_primary)
 			continue;
-		strlcpy(dir, e->path, sizeof(dir));
-		get_parent_directory(dir);
+		parent_of(e->path, dir);
 		if (!fsync_dir_quiet(dir))
 			fail_set(fs, NULL, dir);
 	}
@@ -478,14 +481,12 @@ tde_fileset_commit(TdeFileSet *fs)
 		if (!e->placed)
 			continue;
 		/* each directory once */
-		strlcpy(dir, e->path, sizeof(dir));
-		get_parent_directory(dir);
+		parent_of(e->path, dir);
 		for (j = 0; j < i && !seen; j++)
 		{
 			char		other[MAXPGPATH];
 
-			strlcpy(other, fs->files[j].path, sizeof(other));
-			get_parent_directory(other);
+			parent_of(fs->files[j].path, other);
 			seen = fs->files[j].placed && strcmp(dir, other) == 0;
 		}
 		if (!seen && !fsync_dir_quiet(dir))
@@ -516,8 +517,7 @@ tde_file_discard(const char *path)
 
 	if (unlink(path) != 0)
 		return;
-	strlcpy(dir, path, sizeof(dir));
-	get_parent_directory(dir);
+	parent_of(path, dir);
 	(void) fsync_dir_quiet(dir);
 }
 

@@ -500,6 +500,19 @@ sub session_close
 
 push @EXPORT, qw(tde_session session_sql session_close);
 
+# counted_part(\%count, PART, CODE): run CODE and add the number of checks
+# it made to $count{PART} (the security suites' per-part totals).
+sub counted_part
+{
+	my ($count, $p, $code) = @_;
+	my $builder = Test::More->builder;
+	my $before = $builder->current_test;
+	$code->();
+	$count->{$p} += $builder->current_test - $before;
+	return;
+}
+push @EXPORT, qw(counted_part);
+
 # ---------------------------------------------------------------------
 # A fault-injecting PKCS#11 module around SoftHSM2
 # ---------------------------------------------------------------------

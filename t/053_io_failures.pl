@@ -36,17 +36,7 @@ push @{ $ctx->{secrets} }, $pw, $pw2, $side_pw, $secret1, $secret2, $pin;
 make_path($dir, $seps, "$root/side", "$root/secrets", "$ctx->{outside}/backups",
 	{ mode => 0700 });
 
-sub akm_sql
-{
-	my ($statement) = @_;
-	return "SELECT tde.administer_key_management(\$akm\$$statement\$akm\$)";
-}
-
-sub akm_ok
-{
-	my ($statement, $name) = @_;
-	return io_sql_ok($ctx, akm_sql($statement), $name);
-}
+sub akm_ok { return io_akm_ok($ctx, @_); }
 
 # Make sure a client has a secret, whatever an earlier point left: delete
 # it (an error if it has none), then add it.

@@ -34,17 +34,7 @@ make_path($dir, { mode => 0700 });
 softhsm_setup($node, restart => 0);
 io_restart($ctx);
 
-sub akm_sql
-{
-	my ($statement) = @_;
-	return "SELECT tde.administer_key_management(\$akm\$$statement\$akm\$)";
-}
-
-sub akm_ok
-{
-	my ($statement, $name) = @_;
-	return io_sql_ok($ctx, akm_sql($statement), $name);
-}
+sub akm_ok { return io_akm_ok($ctx, @_); }
 
 # Change tde.keystore_configuration and wait until the session sees it.
 sub configure

@@ -27,17 +27,7 @@ push @{ $ctx->{secrets} }, $pw, $exp_secret, $mv_pw, $merge_pw, $target_pw;
 
 make_path($dir, "$root/exports", { mode => 0700 });
 
-sub akm_sql
-{
-	my ($statement) = @_;
-	return "SELECT tde.administer_key_management(\$akm\$$statement\$akm\$)";
-}
-
-sub akm_ok
-{
-	my ($statement, $name) = @_;
-	return io_sql_ok($ctx, akm_sql($statement), $name);
-}
+sub akm_ok { return io_akm_ok($ctx, @_); }
 
 # A new key, not active and wrapping nothing: one MOVE KEYS may move.
 sub new_key

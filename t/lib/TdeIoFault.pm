@@ -49,6 +49,7 @@ use Test::More;
 use TdeTest;
 
 our @EXPORT = qw(
+	akm_sql io_akm_ok
   io_fault_node io_restart io_sql io_sql_ok io_walk io_summary io_save_files
   io_restore_files io_settle io_snapshot
 );
@@ -459,6 +460,20 @@ sub io_summary
 	}
 	diag("io failures: total: $total points");
 	return;
+}
+
+# The SQL of an ADMINISTER KEY MANAGEMENT statement, and one that must
+# succeed on the node of $ctx (io_sql_ok), as one test named $name.
+sub akm_sql
+{
+	my ($statement) = @_;
+	return "SELECT tde.administer_key_management(\$akm\$$statement\$akm\$)";
+}
+
+sub io_akm_ok
+{
+	my ($ctx, $statement, $name) = @_;
+	return io_sql_ok($ctx, akm_sql($statement), $name);
 }
 
 1;

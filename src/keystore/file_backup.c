@@ -1,9 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * file_backup.c
- *	  Backups of the password wallet: their names (Oracle's
- *	  ewallet_<UTC timestamp>[_<id>].p12), their place, and the checks of
- *	  WITH BACKUP [USING 'id'].  See keystore/file_backup.h.
+ *	  The files a change of the password wallet adds beside it: backups
+ *	  (their names, Oracle's ewallet_<UTC timestamp>[_<id>].p12, their
+ *	  place, and the checks of WITH BACKUP [USING 'id']) and the auto-login
+ *	  wallet that follows its contents.  See keystore/file_backup.h.
  *
  * A backup is added to a file set (util/fileio.h) as a new file, so it is
  * put in place with the change it belongs to, or not at all.  The caller
@@ -20,6 +21,7 @@
 
 #include "tde/keystore/config.h"
 #include "tde/keystore/file_backup.h"
+#include "tde/store/wallet.h"
 #include "tde/util/fileio.h"
 
 #define MAX_BACKUP_ID_LEN	128
@@ -126,4 +128,34 @@ tde_require_backup_clause(bool with_backup)
 				 errmsg("keystore needs to be backed up"),
 				 errdetail("ORA-46631: keystore needs to be backed up"),
 				 errhint("Add WITH BACKUP to the statement.")));
+}
+
+/*
+ * Auto-login wallets follow the password wallet's contents: add the new
+ * cwallet.sso of the keystore in dir, of the kind the old one is, if there
+ * is one.  An unreadable one is left as it is, with a WARNING.
+ */
+void
+tde_file_add_autologin(TdeFileSet *fs, const char *dir, const TdeWallet *w)
+{
+	char	   *cwallet = tde_join_path(dir, TDE_CWALLET_FILE);
+	TdeWallet  *old;
+	TdeWalletResult res;
+	size_t		len;
+	char	   *bytes;
+
+	res = tde_wallet_load(cwallet, true, NULL, &old);
+	if (res == TDE_WALLET_MISSING)
+		return;
+	if (res != TDE_WALLET_OK)
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_WARNING),
+				 errmsg("auto-login keystore \"%s\" was not updated", cwallet),
+				 errhint("Create it again with CREATE AUTO_LOGIN KEYSTORE.")));
+		return;
+	}
+	bytes = tde_wallet_encode(tde_wallet_copy(w, old->kind), NULL, 0, &len);
+	tde_fileset_add(fs, cwallet, bytes, len, TDE_FILE_FOLLOWER);
+	pfree(bytes);
 }

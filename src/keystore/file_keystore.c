@@ -41,11 +41,6 @@
 #define KEYSTORE_INFO_ENTRY "TDE.KEYSTORE"
 
 /* ---------------------------------------------------------------------
- * Paths and argument checks
- * ---------------------------------------------------------------------
- */
-
-/* ---------------------------------------------------------------------
  * Shared status
  * ---------------------------------------------------------------------
  */
@@ -56,6 +51,41 @@ tde_keystore_open_kind(void)
 	return tde_state_file_open_kind();
 }
 
+/* A wallet's keys read for publication, in an operation's context (util/opmem.h) */
+typedef struct PreparedKeys
+{
+	TdeOpMem	op;
+	TdeKeySet  *set;			/* 452 kB of secure memory */
+	bool		fully;			/* every key backed up */
+} PreparedKeys;
+
+/*
+ * Read w's keys for publication (w NULL: none).  A change reads them
+ * before it puts its files in place: a record that does not read, or
+ * memory that runs out, then fails the statement while every file is as
+ * it was, not after the file set's point of no return.
+ */
+static void
+prepare_keys(PreparedKeys *p, const TdeWallet *w)
+{
+	int			i;
+
+	tde_opmem_begin(&p->op, "tde publish file keys", NULL);
+	p->set = tde_keyset_read(w, false);
+	p->fully = p->set->nkeys > 0;
+	for (i = 0; i < p->set->nkeys; i++)
+		p->fully = p->fully && p->set->keys[i].backed_up;
+	MemoryContextSwitchTo(p->op.caller);
+}
+
+/* Make prepared keys the open file keystore (kind NONE: close); wipes them. */
+static void
+install_keys(PreparedKeys *p, TdeOpenKind kind)
+{
+	tde_state_publish_file(p->set, kind, p->fully);
+	tde_opmem_end(&p->op);
+}
+
 /*
  * Make a wallet's contents the open file keystore (w NULL and kind NONE:
  * close).  Key material is copied into shared memory; closing wipes it.
@@ -63,19 +93,10 @@ tde_keystore_open_kind(void)
 static void
 publish(const TdeWallet *w, TdeOpenKind kind)
 {
-	TdeOpMem	op;
-	TdeKeySet  *set;
-	bool		fully;
-	int			i;
+	PreparedKeys keys;
 
-	/* the set (452 kB of secure memory) is wiped once installed */
-	tde_opmem_begin(&op, "tde publish file keys", NULL);
-	set = tde_keyset_read(w, false);
-	fully = set->nkeys > 0;
-	for (i = 0; i < set->nkeys; i++)
-		fully = fully && set->keys[i].backed_up;
-	tde_state_publish_file(set, kind, fully);
-	tde_opmem_end(&op);
+	prepare_keys(&keys, w);
+	install_keys(&keys, kind);
 }
 
 static TdeOpenKind
@@ -131,36 +152,6 @@ add_ewallet(TdeFileSet *fs, const char *ewallet, const TdeWallet *w,
 	char	   *bytes = tde_wallet_encode(w, password, tde_wallet_kdf_iterations, &len);
 
 	tde_fileset_add(fs, ewallet, bytes, len, TDE_FILE_PRIMARY);
-	pfree(bytes);
-}
-
-/*
- * Auto-login wallets follow the password wallet's contents: add the new
- * cwallet.sso of the keystore in dir, of the kind the old one is, if there
- * is one.  An unreadable one is left as it is, with a WARNING.
- */
-void
-tde_file_add_autologin(TdeFileSet *fs, const char *dir, const TdeWallet *w)
-{
-	char	   *cwallet = tde_join_path(dir, TDE_CWALLET_FILE);
-	TdeWallet  *old;
-	TdeWalletResult res;
-	size_t		len;
-	char	   *bytes;
-
-	res = tde_wallet_load(cwallet, true, NULL, &old);
-	if (res == TDE_WALLET_MISSING)
-		return;
-	if (res != TDE_WALLET_OK)
-	{
-		ereport(WARNING,
-				(errcode(ERRCODE_WARNING),
-				 errmsg("auto-login keystore \"%s\" was not updated", cwallet),
-				 errhint("Create it again with CREATE AUTO_LOGIN KEYSTORE.")));
-		return;
-	}
-	bytes = tde_wallet_encode(tde_wallet_copy(w, old->kind), NULL, 0, &len);
-	tde_fileset_add(fs, cwallet, bytes, len, TDE_FILE_FOLLOWER);
 	pfree(bytes);
 }
 
@@ -338,6 +329,8 @@ tde_file_keystore_alter_password(const char *old_password, const char *new_passw
 	char	   *ewallet = tde_join_path(dir, TDE_EWALLET_FILE);
 	TdeWallet  *w;
 	TdeFileSet *fs;
+	TdeOpenKind kind;
+	PreparedKeys keys;
 	int			lockfd;
 
 	tde_check_password(old_password, "old keystore password");
@@ -356,9 +349,13 @@ tde_file_keystore_alter_password(const char *old_password, const char *new_passw
 	(void) tde_add_backup_of(fs, ewallet, backup_id);
 	add_ewallet(fs, ewallet, w, new_password);
 	tde_file_add_autologin(fs, tde_wallet_dir(), w);
+	kind = tde_keystore_open_kind();
+	prepare_keys(&keys, w);
 	tde_fileset_commit(fs);
-	if (tde_keystore_open_kind() != TDE_OPEN_NONE)
-		publish(w, tde_keystore_open_kind());
+	if (kind != TDE_OPEN_NONE)
+		install_keys(&keys, kind);
+	else
+		tde_opmem_end(&keys.op);	/* wipes them */
 
 	tde_keystore_unlock(lockfd);
 }
@@ -385,6 +382,7 @@ file_change(const TdeChangeRequest *req, TdeWalletChange change, void *arg)
 	TdeWallet  *w;
 	TdeOpenKind kind;
 	TdeFileSet *fs;
+	PreparedKeys keys;
 	int			lockfd;
 
 	tde_check_backup_id(backup_id);
@@ -409,13 +407,18 @@ file_change(const TdeChangeRequest *req, TdeWalletChange change, void *arg)
 		(void) tde_add_backup_of(fs, ewallet, backup_id);
 	add_ewallet(fs, ewallet, w, password);
 	tde_file_add_autologin(fs, tde_wallet_dir(), w);
+	kind = tde_keystore_open_kind();
+	/* read even for a closed keystore: every key of w reads, or nothing changes */
+	prepare_keys(&keys, w);
 	tde_fileset_commit(fs);
 
-	kind = tde_keystore_open_kind();
 	if (kind != TDE_OPEN_NONE)
-		publish(w, kind);
+		install_keys(&keys, kind);
 	else
+	{
+		tde_opmem_end(&keys.op);	/* wipes them */
 		tde_masterkey_push_temporary(w);
+	}
 
 	tde_keystore_unlock(lockfd);
 }
@@ -457,6 +460,9 @@ tde_file_keystore_backup(const TdeCredential *cred, const char *backup_id,
 	TdeWallet  *w;
 	TdeFileSet *fs;
 	bool		marked = false;
+	bool		publishing;
+	TdeOpenKind kind;
+	PreparedKeys keys;
 	int			lockfd;
 
 	tde_check_backup_id(backup_id);
@@ -494,9 +500,13 @@ tde_file_keystore_backup(const TdeCredential *cred, const char *backup_id,
 		tde_file_add_autologin(fs, tde_wallet_dir(), w);
 		marked = true;
 	}
+	kind = tde_keystore_open_kind();
+	publishing = marked && kind != TDE_OPEN_NONE;
+	if (publishing)
+		prepare_keys(&keys, w);
 	tde_fileset_commit(fs);
-	if (marked && tde_keystore_open_kind() != TDE_OPEN_NONE)
-		publish(w, tde_keystore_open_kind());
+	if (publishing)
+		install_keys(&keys, kind);
 
 	tde_keystore_unlock(lockfd);
 	return path;
@@ -546,10 +556,9 @@ file_autoopen(int elevel)
 static void
 file_status(TdeWalletStatus *row, bool primary)
 {
-	TdeOpenKind kind;
-	int			nkeys;
-	bool		has_active;
-	bool		backed_up;
+	TdeKeySetStatus st;
+	char	   *ewallet;
+	char	   *cwallet;
 
 	row->wrl_type = "FILE";
 	if (tde_wallet_root == NULL || tde_wallet_root[0] == '\0')
@@ -560,28 +569,16 @@ file_status(TdeWalletStatus *row, bool primary)
 		return;
 	}
 	row->wrl_parameter = psprintf("%s/%s/", tde_wallet_root, TDE_WALLET_DIR);
+	tde_state_key_set_status(TDE_FILE_KEYS, &st);
 
-	{
-		TdeKeySetStatus st;
-
-		tde_state_key_set_status(TDE_FILE_KEYS, &st);
-		kind = st.open_kind;
-		nkeys = st.nkeys;
-		has_active = st.has_active;
-		backed_up = st.fully_backed_up;
-	}
-
-	switch (kind)
+	switch (st.open_kind)
 	{
 		case TDE_OPEN_NONE:
-			{
-				char	   *ewallet = psprintf("%s%s", row->wrl_parameter, TDE_EWALLET_FILE);
-				char	   *cwallet = psprintf("%s%s", row->wrl_parameter, TDE_CWALLET_FILE);
-
-				row->status = (tde_file_exists(ewallet) || tde_file_exists(cwallet))
-					? "CLOSED" : "NOT_AVAILABLE";
-				row->wallet_type = "UNKNOWN";
-			}
+			ewallet = psprintf("%s%s", row->wrl_parameter, TDE_EWALLET_FILE);
+			cwallet = psprintf("%s%s", row->wrl_parameter, TDE_CWALLET_FILE);
+			row->status = (tde_file_exists(ewallet) || tde_file_exists(cwallet))
+				? "CLOSED" : "NOT_AVAILABLE";
+			row->wallet_type = "UNKNOWN";
 			break;
 		case TDE_OPEN_PASSWORD:
 			row->wallet_type = "PASSWORD";
@@ -593,12 +590,12 @@ file_status(TdeWalletStatus *row, bool primary)
 			row->wallet_type = "LOCAL_AUTOLOGIN";
 			break;
 	}
-	if (kind != TDE_OPEN_NONE)
-		row->status = (primary ? has_active : nkeys > 0) ? "OPEN" : "OPEN_NO_MASTER_KEY";
-	if (kind == TDE_OPEN_NONE || nkeys == 0)
+	if (st.open_kind != TDE_OPEN_NONE)
+		row->status = (primary ? st.has_active : st.nkeys > 0) ? "OPEN" : "OPEN_NO_MASTER_KEY";
+	if (st.open_kind == TDE_OPEN_NONE || st.nkeys == 0)
 		row->fully_backed_up = "UNDEFINED";
 	else
-		row->fully_backed_up = backed_up ? "YES" : "NO";
+		row->fully_backed_up = st.fully_backed_up ? "YES" : "NO";
 }
 
 /*
@@ -613,11 +610,13 @@ file_open_for_migration(const char *password, bool with_backup,
 	char	   *ewallet = tde_join_path(dir, TDE_EWALLET_FILE);
 	char	   *backup = NULL;
 	TdeWallet  *w;
+	PreparedKeys keys;
 	int			lockfd;
 
 	tde_check_backup_id(backup_id);
 	lockfd = tde_keystore_lock(dir, false, ewallet);
 	w = tde_wallet_read(ewallet, false, password);
+	prepare_keys(&keys, w);
 	if (with_backup)
 	{
 		TdeFileSet *fs;
@@ -626,7 +625,7 @@ file_open_for_migration(const char *password, bool with_backup,
 		backup = tde_add_backup_of(fs, ewallet, backup_id);
 		tde_fileset_commit(fs);
 	}
-	publish(w, TDE_OPEN_PASSWORD);
+	install_keys(&keys, TDE_OPEN_PASSWORD);
 	tde_keystore_unlock(lockfd);
 	return backup;
 }

@@ -304,6 +304,8 @@ tde_hsm_keystore_change(const TdeCredential *cred, bool force, bool with_backup,
 	const char *credential = tde_credential_password(cred, TDE_CLIENT_HSM_PASSWORD);
 	char	   *dir = tde_wallet_dir();
 	TdeWallet  *meta;
+	TdeOpMem	op;
+	TdeKeySet  *set;
 	int			lockfd;
 
 	check_credential(credential);
@@ -330,8 +332,13 @@ tde_hsm_keystore_change(const TdeCredential *cred, bool force, bool with_backup,
 
 	meta = read_metadata();
 	change(meta, arg);
+	/* the new set is read before the file is written: it reads, or nothing changes */
+	tde_opmem_begin(&op, "tde publish HSM keys", NULL);
+	set = tde_keyset_read(meta, true);
+	MemoryContextSwitchTo(op.caller);
 	tde_wallet_write(metadata_path(), meta, NULL, 0);
-	publish_hsm(meta, credential);
+	tde_state_publish_hsm(set, credential);
+	tde_opmem_end(&op);
 	tde_keystore_unlock(lockfd);
 }
 

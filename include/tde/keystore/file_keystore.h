@@ -24,8 +24,6 @@ extern const TdeKeystoreOps tde_file_keystore_ops;
 
 extern void tde_keystore_create(const char *location, const char *password);
 extern TdeWallet *tde_keystore_new_wallet(void);
-extern void tde_file_add_autologin(TdeFileSet *fs, const char *dir,
-								   const TdeWallet *w);
 extern void tde_keystore_create_autologin(const char *location,
 										  const char *password, bool local);
 extern void tde_file_keystore_alter_password(const char *old_password,

@@ -23,6 +23,11 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS tracks no header dependencies here: an object is rebuilt when any
+# of tde's headers changes (a changed limit in a header must not leave an
+# object built with the old one).
+$(OBJS): $(wildcard include/tde/*.h include/tde/*/*.h)
+
 # The regression server's wallet root lives in the build tree; the
 # configuration file that names it is generated so that the path is
 # absolute wherever the tree is.

@@ -69,11 +69,33 @@ tde_seps_dir(void)
 	return tde_join_path(wallet_root(), TDE_SEPS_DIR);
 }
 
+/*
+ * A location or file path as given: absolute, canonical, without "..", and
+ * short enough that every file tde names in it (a backup's name with its
+ * 128-byte identifier, a temporary file's suffix) and its directory stay
+ * within MAXPGPATH.  Neither the value nor a name of it is shown in an
+ * error: it may be a password given in the wrong argument.
+ */
 char *
 tde_canonical_location(const char *location, const char *what)
 {
-	char	   *loc = pstrdup(location);
+	char	   *loc;
+	const char *p;
+	size_t		name = 0;
 
+	if (strlen(location) > TDE_MAX_LOCATION_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s is longer than %d bytes", what, TDE_MAX_LOCATION_LEN)));
+	for (p = location; *p; p++)
+	{
+		name = (*p == '/') ? 0 : name + 1;
+		if (name > TDE_MAX_NAME_LEN)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s has a name longer than %d bytes", what, TDE_MAX_NAME_LEN)));
+	}
+	loc = pstrdup(location);
 	if (!is_absolute_path(loc))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -103,7 +103,11 @@ key_ids_from_query(const char *query, int *n)
 	if (type != TEXTOID && type != VARCHAROID)
 		bad_subquery(psprintf("must return text, not %s", format_type_be(type)));
 	if (SPI_processed > MAX_QUERY_ROWS)
-		bad_subquery(psprintf("returned more than %d rows", MAX_QUERY_ROWS));
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the subquery of WITH IDENTIFIER IN returned more than %d rows",
+						MAX_QUERY_ROWS),
+				 errhint("A statement names at most %d key identifiers.", MAX_QUERY_ROWS)));
 	ids = MemoryContextAlloc(caller, sizeof(char *) * (SPI_processed + 1));
 	for (i = 0; i < SPI_processed; i++)
 	{

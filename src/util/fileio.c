@@ -31,10 +31,17 @@
 static void remove_stale_in_dir(const char *dir, const char *base,
 								bool at_start, int depth);
 
-/* dir (MAXPGPATH bytes) = the directory path is in */
+/*
+ * dir (MAXPGPATH bytes) = the directory path is in.  Callers' locations are
+ * bounded (TDE_MAX_LOCATION_LEN, tde.wallet_root's check) so that it fits.
+ */
 static void
 parent_of(const char *path, char *dir)
 {
+	const char *slash = strrchr(path, '/');
+
+	if (slash != NULL && slash - path >= MAXPGPATH)
+		elog(ERROR, "directory of a keystore file is longer than %d bytes", MAXPGPATH - 1);
 	strlcpy(dir, path, MAXPGPATH);
 	get_parent_directory(dir);
 }

@@ -24,6 +24,14 @@ extern int	tde_wallet_kdf_iterations;
 #define TDE_EWALLET_FILE	"ewallet.p12"
 #define TDE_CWALLET_FILE	"cwallet.sso"
 
+/*
+ * The longest location or file path a statement may name, and the longest
+ * name in it: NAME_MAX (255) less the suffix of the temporary file a write
+ * makes beside it (".tmp.<pid>").
+ */
+#define TDE_MAX_LOCATION_LEN	768
+#define TDE_MAX_NAME_LEN		240
+
 /* tde.keystore_configuration (Oracle's TDE_CONFIGURATION) */
 typedef enum TdeConfig
 {

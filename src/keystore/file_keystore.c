@@ -155,6 +155,33 @@ add_ewallet(TdeFileSet *fs, const char *ewallet, const TdeWallet *w,
 	pfree(bytes);
 }
 
+/*
+ * Put a changed password wallet w in place (under password) with the files
+ * already in fs and its auto-login follower, and make its keys the open
+ * keystore's.  Returns false, publishing nothing, if the keystore is closed
+ * (FORCE KEYSTORE).  The keys are read before the files are put in place
+ * even then: every key of w reads, or nothing changes.
+ */
+static bool
+commit_wallet(TdeFileSet *fs, const char *ewallet, const TdeWallet *w,
+			  const char *password)
+{
+	TdeOpenKind kind = tde_keystore_open_kind();
+	PreparedKeys keys;
+
+	add_ewallet(fs, ewallet, w, password);
+	tde_file_add_autologin(fs, tde_wallet_dir(), w);
+	prepare_keys(&keys, w);
+	tde_fileset_commit(fs);
+	if (kind == TDE_OPEN_NONE)
+	{
+		tde_opmem_end(&keys.op);	/* wipes them */
+		return false;
+	}
+	install_keys(&keys, kind);
+	return true;
+}
+
 /* ---------------------------------------------------------------------
  * Operations
  * ---------------------------------------------------------------------
@@ -329,8 +356,6 @@ tde_file_keystore_alter_password(const char *old_password, const char *new_passw
 	char	   *ewallet = tde_join_path(dir, TDE_EWALLET_FILE);
 	TdeWallet  *w;
 	TdeFileSet *fs;
-	TdeOpenKind kind;
-	PreparedKeys keys;
 	int			lockfd;
 
 	tde_check_password(old_password, "old keystore password");
@@ -347,15 +372,7 @@ tde_file_keystore_alter_password(const char *old_password, const char *new_passw
 	fs = tde_fileset_begin();
 	/* The backup is the wallet as it was, under the old password. */
 	(void) tde_add_backup_of(fs, ewallet, backup_id);
-	add_ewallet(fs, ewallet, w, new_password);
-	tde_file_add_autologin(fs, tde_wallet_dir(), w);
-	kind = tde_keystore_open_kind();
-	prepare_keys(&keys, w);
-	tde_fileset_commit(fs);
-	if (kind != TDE_OPEN_NONE)
-		install_keys(&keys, kind);
-	else
-		tde_opmem_end(&keys.op);	/* wipes them */
+	(void) commit_wallet(fs, ewallet, w, new_password);
 
 	tde_keystore_unlock(lockfd);
 }
@@ -380,9 +397,7 @@ file_change(const TdeChangeRequest *req, TdeWalletChange change, void *arg)
 	char	   *ewallet = tde_join_path(dir, TDE_EWALLET_FILE);
 	const char *password;
 	TdeWallet  *w;
-	TdeOpenKind kind;
 	TdeFileSet *fs;
-	PreparedKeys keys;
 	int			lockfd;
 
 	tde_check_backup_id(backup_id);
@@ -405,20 +420,8 @@ file_change(const TdeChangeRequest *req, TdeWalletChange change, void *arg)
 		req->add_files(fs, req->files_arg);
 	if (with_backup)
 		(void) tde_add_backup_of(fs, ewallet, backup_id);
-	add_ewallet(fs, ewallet, w, password);
-	tde_file_add_autologin(fs, tde_wallet_dir(), w);
-	kind = tde_keystore_open_kind();
-	/* read even for a closed keystore: every key of w reads, or nothing changes */
-	prepare_keys(&keys, w);
-	tde_fileset_commit(fs);
-
-	if (kind != TDE_OPEN_NONE)
-		install_keys(&keys, kind);
-	else
-	{
-		tde_opmem_end(&keys.op);	/* wipes them */
+	if (!commit_wallet(fs, ewallet, w, password))
 		tde_masterkey_push_temporary(w);
-	}
 
 	tde_keystore_unlock(lockfd);
 }

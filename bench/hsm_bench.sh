@@ -128,13 +128,7 @@ AS_USER_ENV=(SOFTHSM2_CONF="$softhsm_conf")
 
 msg "creating a SoftHSM2 token in $token_dir as $RUN_USER"
 install_dir "$token_dir"
-cat >"$softhsm_conf" <<EOF
-directories.tokendir = $token_dir
-objectstore.backend = file
-log.level = ERROR
-slots.removable = false
-library.reset_on_fork = true
-EOF
+softhsm2_conf "$token_dir" >"$softhsm_conf"
 chown "$RUN_USER:" "$softhsm_conf"
 as_user softhsm2-util --init-token --free --label tde --so-pin "$SO_PIN" --pin "$PIN" \
 	>"$work/softhsm.log" 2>&1 || fail_with_log "softhsm2-util --init-token failed" "$work/softhsm.log"

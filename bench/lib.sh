@@ -29,6 +29,9 @@
 # figures the report's goals table needs to it, and bench_footer leaves the
 # machine line out (run.sh prints it once, at the top of the report).
 
+# shellcheck source=scripts/softhsm2.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/softhsm2.sh"
+
 case ":$PATH:" in
 *:/usr/sbin:*) ;;
 *) PATH="/usr/sbin:/sbin:$PATH" ;;

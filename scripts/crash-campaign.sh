@@ -104,13 +104,7 @@ next() { SEQ=$((SEQ + 1)); }
 setup_cluster() {
 	cluster_init "$C"
 	install_dir "$C/softhsm" "$C/softhsm/tokens"
-	cat >"$C/softhsm/softhsm2.conf" <<EOF
-directories.tokendir = $C/softhsm/tokens
-objectstore.backend = file
-log.level = ERROR
-slots.removable = false
-library.reset_on_fork = true
-EOF
+	softhsm2_conf "$C/softhsm/tokens" >"$C/softhsm/softhsm2.conf"
 	chown "$RUN_USER:" "$C/softhsm/softhsm2.conf"
 	as_user softhsm2-util --init-token --free --label "$HSM_LABEL" \
 		--so-pin "$HSM_SO_PIN" --pin "$PIN" >/dev/null

@@ -64,13 +64,7 @@ EOF
 # server's OS user; the server finds it through SOFTHSM2_CONF.
 softhsm=$demo/softhsm
 install -d -m 700 -o "$TDE_TEST_USER" "$softhsm" "$softhsm/tokens"
-cat >"$softhsm/softhsm2.conf" <<EOF
-directories.tokendir = $softhsm/tokens
-objectstore.backend = file
-log.level = ERROR
-slots.removable = false
-library.reset_on_fork = true
-EOF
+softhsm2_conf "$softhsm/tokens" >"$softhsm/softhsm2.conf"
 chown "$TDE_TEST_USER" "$softhsm/softhsm2.conf"
 tde_as_test_user env SOFTHSM2_CONF="$softhsm/softhsm2.conf" softhsm2-util --init-token --free \
 	--label tde --so-pin 'demo-so-pin' --pin 'demo-pin' >"$demo/softhsm.log" 2>&1 ||

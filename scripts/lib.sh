@@ -18,6 +18,9 @@ case ":$PATH:" in
 *) PATH="/usr/sbin:/sbin:$PATH" ;;
 esac
 
+# shellcheck source=scripts/softhsm2.sh
+. "$TDE_ROOT/scripts/softhsm2.sh"
+
 tde_msg() { printf '%s: %s\n' "${0##*/}" "$*"; }
 tde_die() { printf '%s: error: %s\n' "${0##*/}" "$*" >&2; exit 1; }
 

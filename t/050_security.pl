@@ -250,19 +250,6 @@ sub expected
 	return [ '42501', qr/permission denied to (en|de)crypt data of relation sec_t/ ];
 }
 
-# One statement in a session, with the outcome $want (as expected returns).
-sub outcome_is
-{
-	my ($s, $sql, $want, $name) = @_;
-	my ($out, $err) = session_sql($s, $sql);
-	if (!defined $want)
-	{
-		return ok($err !~ /ERROR/, "$name: runs") || diag("$sql\n$err");
-	}
-	my ($state, $re) = @$want;
-	return ok(sqlstate_of($err) eq $state && $err =~ $re, "$name: refused ($state)")
-	  || diag("$sql\nwanted $state $re, got:\n$err$out");
-}
 
 sub check_functions
 {

@@ -71,20 +71,6 @@ sub akm_call
 	return "SELECT tde.administer_key_management(\$akm\$$statement\$akm\$)";
 }
 
-# One statement in a session, with the outcome $want: [SQLSTATE, message]
-# or undef for success.
-sub outcome_is
-{
-	my ($s, $sql, $want, $name) = @_;
-	my ($out, $err) = session_sql($s, $sql);
-	if (!defined $want)
-	{
-		return ok($err !~ /ERROR/, "$name: runs") || diag("$sql\n$err");
-	}
-	my ($state, $re) = @$want;
-	return ok(sqlstate_of($err) eq $state && $err =~ $re, "$name: refused ($state)")
-	  || diag("$sql\nwanted $state $re, got:\n$err$out");
-}
 
 # --- e: WITH IDENTIFIER IN and locations as a tde_admin that is not superuser --
 

@@ -498,7 +498,22 @@ sub session_close
 	$s->{h}->finish;
 }
 
-push @EXPORT, qw(tde_session session_sql session_close);
+# One statement in a session, with the outcome $want: [SQLSTATE, message
+# pattern] for a refusal, or undef for success (one check).
+sub outcome_is
+{
+	my ($s, $sql, $want, $name) = @_;
+	my ($out, $err) = session_sql($s, $sql);
+	if (!defined $want)
+	{
+		return ok($err !~ /ERROR/, "$name: runs") || diag("$sql\n$err");
+	}
+	my ($state, $re) = @$want;
+	return ok(sqlstate_of($err) eq $state && $err =~ $re, "$name: refused ($state)")
+	  || diag("$sql\nwanted $state $re, got:\n$err$out");
+}
+
+push @EXPORT, qw(tde_session session_sql session_close outcome_is);
 
 # counted_part(\%count, PART, CODE): run CODE and add the number of checks
 # it made to $count{PART} (the security suites' per-part totals).

@@ -250,7 +250,6 @@ sub expected
 	return [ '42501', qr/permission denied to (en|de)crypt data of relation sec_t/ ];
 }
 
-
 sub check_functions
 {
 	my ($s, $role, $phase) = @_;

@@ -71,7 +71,6 @@ sub akm_call
 	return "SELECT tde.administer_key_management(\$akm\$$statement\$akm\$)";
 }
 
-
 # --- e: WITH IDENTIFIER IN and locations as a tde_admin that is not superuser --
 
 part('e', sub {

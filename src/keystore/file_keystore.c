@@ -51,39 +51,27 @@ tde_keystore_open_kind(void)
 	return tde_state_file_open_kind();
 }
 
-/* A wallet's keys read for publication, in an operation's context (util/opmem.h) */
-typedef struct PreparedKeys
-{
-	TdeOpMem	op;
-	TdeKeySet  *set;			/* 452 kB of secure memory */
-	bool		fully;			/* every key backed up */
-} PreparedKeys;
-
 /*
- * Read w's keys for publication (w NULL: none).  A change reads them
- * before it puts its files in place: a record that does not read, or
- * memory that runs out, then fails the statement while every file is as
- * it was, not after the file set's point of no return.
+ * Read w's keys for publication (w NULL: none), before a change puts its
+ * files in place (keyrecord.h, TdeKeySetPrepared).
  */
 static void
-prepare_keys(PreparedKeys *p, const TdeWallet *w)
+prepare_keys(TdeKeySetPrepared *p, const TdeWallet *w)
 {
-	int			i;
-
-	tde_opmem_begin(&p->op, "tde publish file keys", NULL);
-	p->set = tde_keyset_read(w, false);
-	p->fully = p->set->nkeys > 0;
-	for (i = 0; i < p->set->nkeys; i++)
-		p->fully = p->fully && p->set->keys[i].backed_up;
-	MemoryContextSwitchTo(p->op.caller);
+	tde_keyset_prepare(p, w, false, "tde publish file keys");
 }
 
 /* Make prepared keys the open file keystore (kind NONE: close); wipes them. */
 static void
-install_keys(PreparedKeys *p, TdeOpenKind kind)
+install_keys(TdeKeySetPrepared *p, TdeOpenKind kind)
 {
-	tde_state_publish_file(p->set, kind, p->fully);
-	tde_opmem_end(&p->op);
+	bool		fully = p->set->nkeys > 0;
+	int			i;
+
+	for (i = 0; i < p->set->nkeys; i++)
+		fully = fully && p->set->keys[i].backed_up;
+	tde_state_publish_file(p->set, kind, fully);
+	tde_keyset_prepared_end(p);
 }
 
 /*
@@ -93,7 +81,7 @@ install_keys(PreparedKeys *p, TdeOpenKind kind)
 static void
 publish(const TdeWallet *w, TdeOpenKind kind)
 {
-	PreparedKeys keys;
+	TdeKeySetPrepared keys;
 
 	prepare_keys(&keys, w);
 	install_keys(&keys, kind);
@@ -167,7 +155,7 @@ commit_wallet(TdeFileSet *fs, const char *ewallet, const TdeWallet *w,
 			  const char *password)
 {
 	TdeOpenKind kind = tde_keystore_open_kind();
-	PreparedKeys keys;
+	TdeKeySetPrepared keys;
 
 	add_ewallet(fs, ewallet, w, password);
 	tde_file_add_autologin(fs, tde_wallet_dir(), w);
@@ -175,7 +163,7 @@ commit_wallet(TdeFileSet *fs, const char *ewallet, const TdeWallet *w,
 	tde_fileset_commit(fs);
 	if (kind == TDE_OPEN_NONE)
 	{
-		tde_opmem_end(&keys.op);	/* wipes them */
+		tde_keyset_prepared_end(&keys);
 		return false;
 	}
 	install_keys(&keys, kind);
@@ -465,7 +453,7 @@ tde_file_keystore_backup(const TdeCredential *cred, const char *backup_id,
 	bool		marked = false;
 	bool		publishing;
 	TdeOpenKind kind;
-	PreparedKeys keys;
+	TdeKeySetPrepared keys;
 	int			lockfd;
 
 	tde_check_backup_id(backup_id);
@@ -613,7 +601,7 @@ file_open_for_migration(const char *password, bool with_backup,
 	char	   *ewallet = tde_join_path(dir, TDE_EWALLET_FILE);
 	char	   *backup = NULL;
 	TdeWallet  *w;
-	PreparedKeys keys;
+	TdeKeySetPrepared keys;
 	int			lockfd;
 
 	tde_check_backup_id(backup_id);

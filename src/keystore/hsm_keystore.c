@@ -68,13 +68,11 @@ read_metadata(void)
 static void
 publish_hsm(const TdeWallet *meta, const char *credential)
 {
-	TdeOpMem	op;
+	TdeKeySetPrepared keys;
 
-	/* the set (452 kB of secure memory) is wiped once installed */
-	tde_opmem_begin(&op, "tde publish HSM keys", NULL);
-	tde_state_publish_hsm(tde_keyset_read(credential ? meta : NULL, true),
-						  credential);
-	tde_opmem_end(&op);
+	tde_keyset_prepare(&keys, credential ? meta : NULL, true, "tde publish HSM keys");
+	tde_state_publish_hsm(keys.set, credential);
+	tde_keyset_prepared_end(&keys);
 }
 
 /* A logged-in session for the credential; generation 0: a fresh C_Login. */
@@ -304,8 +302,7 @@ tde_hsm_keystore_change(const TdeCredential *cred, bool force, bool with_backup,
 	const char *credential = tde_credential_password(cred, TDE_CLIENT_HSM_PASSWORD);
 	char	   *dir = tde_wallet_dir();
 	TdeWallet  *meta;
-	TdeOpMem	op;
-	TdeKeySet  *set;
+	TdeKeySetPrepared keys;
 	int			lockfd;
 
 	check_credential(credential);
@@ -333,12 +330,10 @@ tde_hsm_keystore_change(const TdeCredential *cred, bool force, bool with_backup,
 	meta = read_metadata();
 	change(meta, arg);
 	/* the new set is read before the file is written: it reads, or nothing changes */
-	tde_opmem_begin(&op, "tde publish HSM keys", NULL);
-	set = tde_keyset_read(meta, true);
-	MemoryContextSwitchTo(op.caller);
+	tde_keyset_prepare(&keys, meta, true, "tde publish HSM keys");
 	tde_wallet_write(metadata_path(), meta, NULL, 0);
-	tde_state_publish_hsm(set, credential);
-	tde_opmem_end(&op);
+	tde_state_publish_hsm(keys.set, credential);
+	tde_keyset_prepared_end(&keys);
 	tde_keystore_unlock(lockfd);
 }
 

@@ -333,6 +333,23 @@ tde_keyset_read(const TdeWallet *w, bool in_hsm)
 	return set;
 }
 
+/* Read w's key set (w NULL: an empty one) into p; back in the caller's context. */
+void
+tde_keyset_prepare(TdeKeySetPrepared *p, const TdeWallet *w, bool in_hsm,
+				   const char *name)
+{
+	tde_opmem_begin(&p->op, name, NULL);
+	p->set = tde_keyset_read(w, in_hsm);
+	MemoryContextSwitchTo(p->op.caller);
+}
+
+void
+tde_keyset_prepared_end(TdeKeySetPrepared *p)
+{
+	tde_opmem_end(&p->op);
+	p->set = NULL;
+}
+
 /* A key's record without its key bytes: for showing metadata. */
 void
 tde_masterkey_copy_metadata(TdeMasterKey *dst, const TdeMasterKey *src)

@@ -20,6 +20,7 @@
 #include "tde/crypto/cipher.h"
 #include "tde/store/wallet.h"
 #include "tde/util/keyid.h"
+#include "tde/util/opmem.h"
 
 #define TDE_MAX_KEY_LEN		32
 #define TDE_TAG_MAX			256 /* bytes, with the terminator */
@@ -119,5 +120,21 @@ extern int	tde_secrets_from_wallet(const TdeWallet *w, TdeSecretMeta *out, int m
 /* Key sets: read from a wallet outside any lock, then installed under state_lock */
 extern TdeKeySet *tde_keyset_read(const TdeWallet *w, bool in_hsm);
 extern void tde_keyset_install(TdeKeySet *dst, const TdeKeySet *src);
+
+/*
+ * A key set read ahead of a change's point of no return, in an operation's
+ * context of its own: a record that does not read, or memory that runs
+ * out, then fails while every file is as it was.  tde_keyset_prepared_end
+ * wipes it (an error before that: the context's parent goes away).
+ */
+typedef struct TdeKeySetPrepared
+{
+	TdeOpMem	op;
+	TdeKeySet  *set;
+} TdeKeySetPrepared;
+
+extern void tde_keyset_prepare(TdeKeySetPrepared *p, const TdeWallet *w,
+							   bool in_hsm, const char *name);
+extern void tde_keyset_prepared_end(TdeKeySetPrepared *p);
 
 #endif							/* TDE_KEYSTORE_KEYRECORD_H */
